@@ -1,0 +1,90 @@
+//! `vdc`: the server (`vdc serve`), the client commands, and the benchmarks.
+
+mod bench;
+mod client;
+mod commands;
+mod serve;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// vdc — virtual datacenter manager.
+#[derive(Debug, Parser)]
+#[command(name = "vdc", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Server URL (default: the one you logged in to, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "VDC_SERVER")]
+    server: Option<String>,
+    /// Bearer token (default: the one saved by `vdc login`).
+    #[arg(long, global = true, env = "VDC_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Output format.
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Tables for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the vdc server (API on an embedded SQLite store; a simulated fleet unless disabled).
+    Serve(serve::ServeArgs),
+    /// Log in and save the session token.
+    Login(commands::LoginArgs),
+    /// End the saved session.
+    Logout,
+    /// Hypervisor hosts.
+    #[command(subcommand)]
+    Host(commands::HostCmd),
+    /// Virtual machines.
+    #[command(subcommand)]
+    Vm(commands::VmCmd),
+    /// Long-running operations.
+    #[command(subcommand)]
+    Job(commands::JobCmd),
+    /// Resync the inventory from every host now (admin).
+    Sync,
+    /// Print the OpenAPI document of this build's API.
+    Openapi,
+    /// Measure vdc at scale.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn main() {
+    rustls::crypto::ring::default_provider().install_default().expect("one rustls crypto provider");
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    if let Err(e) = rt.block_on(run(cli)) {
+        // One line, with the chain of causes.
+        let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        eprintln!("error: {}", chain.join(": "));
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = cli.output;
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Openapi => {
+            print!("{}", vdc_server::http::openapi_json());
+            Ok(())
+        }
+        Command::Bench(b) => bench::run(b).await,
+        Command::Login(args) => commands::login(cli.server, args, out).await,
+        Command::Logout => commands::logout(&client::Client::new(cli.server, cli.token)?).await,
+        Command::Host(c) => commands::host(&client::Client::new(cli.server, cli.token)?, c, out).await,
+        Command::Vm(c) => commands::vm(&client::Client::new(cli.server, cli.token)?, c, out).await,
+        Command::Job(c) => commands::job(&client::Client::new(cli.server, cli.token)?, c, out).await,
+        Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
+    }
+}

@@ -1,0 +1,83 @@
+//! `vdc serve`: the server on the embedded default (SQLite in `./vdc-data/`, loopback:8080,
+//! simulated fleet) or on PostgreSQL.
+
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use vdc_server::{Config, SimConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "VDC_LISTEN")]
+    listen: SocketAddr,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, default_value = "vdc-data", env = "VDC_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Use this database instead of the embedded one, e.g. postgres://user@host/vdc.
+    #[arg(long, env = "VDC_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Simulated hosts to start when no hypervisor is configured.
+    #[arg(long, default_value_t = 8)]
+    sim_hosts: usize,
+    /// Simulated VMs on them.
+    #[arg(long, default_value_t = 40)]
+    sim_vms: usize,
+    /// Seed of the simulated fleet (same seed, same fleet).
+    #[arg(long, default_value_t = 1)]
+    sim_seed: u64,
+    /// Do not start a simulated fleet.
+    #[arg(long)]
+    no_sim: bool,
+    /// How often the inventory is resynced from every host, e.g. 10s, 1m.
+    #[arg(long, default_value = "10s", value_parser = humantime_duration)]
+    sync_interval: Duration,
+    /// Log lines as JSON.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn humantime_duration(s: &str) -> Result<Duration, String> {
+    s.parse::<humantime::Duration>().map(Into::into).map_err(|e| e.to_string())
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let database_url = match args.database_url {
+        Some(u) => u,
+        None => {
+            std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+            format!("sqlite://{}?mode=rwc", args.data_dir.join("vdc.sqlite").display())
+        }
+    };
+    let mut config = Config::new(database_url);
+    config.listen = args.listen;
+    config.sync_interval = Some(args.sync_interval);
+    config.admin_password = std::env::var("VDC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    config.sim = (!args.no_sim).then_some(SimConfig { hosts: args.sim_hosts, vms: args.sim_vms, seed: args.sim_seed, ..SimConfig::default() });
+    let server = vdc_server::start(config).await?;
+    let url = format!("http://{}", server.addr);
+    println!("vdc is serving on {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)");
+    println!("store: {}", server.app.db.backend().as_str());
+    if let Some(sim) = server.app.fleet.sim() {
+        println!("simulated fleet: {} hosts (no hypervisor configured)", sim.len());
+    }
+    match &server.generated_admin_password {
+        Some(p) => println!("first start: user 'admin', password {p}  (shown once; set VDC_ADMIN_PASSWORD to choose it)"),
+        None => println!("log in: vdc login --server {url} --username admin"),
+    }
+    tokio::select! {
+        r = server.wait() => r.map_err(Into::into),
+        _ = tokio::signal::ctrl_c() => {
+            println!("stopping");
+            Ok(())
+        }
+    }
+}

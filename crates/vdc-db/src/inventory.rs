@@ -1,0 +1,459 @@
+//! Sites, clusters, hosts, datastores and networks.
+
+use sqlx::any::AnyRow;
+use vdc_types::*;
+
+use crate::*;
+use sqlx::AssertSqlSafe;
+
+/// A host to add to the inventory.
+#[derive(Debug, Clone)]
+pub struct HostRegistration {
+    pub name: String,
+    pub uri: String,
+    pub cluster_id: ClusterId,
+    pub hypervisor: HypervisorType,
+}
+
+/// Filters for [`DataStore::list_hosts`].
+#[derive(Debug, Clone, Default)]
+pub struct HostListFilter {
+    pub cluster_id: Option<ClusterId>,
+    pub state: Option<HostState>,
+    pub name_prefix: Option<String>,
+    /// Keyset cursor: return hosts after this (name, id).
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_version, state, state_reason, \
+     maintenance, cpu_vendor, cpu_model, cpu_features, sockets, cores_per_socket, threads_per_core, \
+     memory_mib, numa_cells, last_sync_at, created_at";
+
+fn host_from_row(r: &AnyRow) -> DbResult<Host> {
+    Ok(Host {
+        id: parse_id("host id", &get::<String>(r, "id")?)?,
+        cluster_id: parse_id("cluster id", &get::<String>(r, "cluster_id")?)?,
+        name: get(r, "name")?,
+        uri: get(r, "uri")?,
+        hypervisor: parse_enum("hypervisor", &get::<String>(r, "hypervisor")?)?,
+        hypervisor_version: get(r, "hypervisor_version")?,
+        state: parse_enum("host state", &get::<String>(r, "state")?)?,
+        state_reason: get(r, "state_reason")?,
+        maintenance: get::<i64>(r, "maintenance")? != 0,
+        cpu_vendor: get(r, "cpu_vendor")?,
+        cpu_model: get(r, "cpu_model")?,
+        cpu_features: from_json("cpu_features", &get::<String>(r, "cpu_features")?)?,
+        sockets: get::<i64>(r, "sockets")? as u32,
+        cores_per_socket: get::<i64>(r, "cores_per_socket")? as u32,
+        threads_per_core: get::<i64>(r, "threads_per_core")? as u32,
+        memory_mib: get::<i64>(r, "memory_mib")? as u64,
+        numa_cells: from_json("numa_cells", &get::<String>(r, "numa_cells")?)?,
+        last_sync_at: get(r, "last_sync_at")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+/// Appends ` AND <col> >= $a AND <col> < $b` for a name prefix (index-friendly range; names are
+/// ASCII by validation, so bumping the last byte gives the exclusive upper bound).
+pub(crate) fn prefix_range(prefix: &str) -> Option<(String, String)> {
+    let mut upper = prefix.as_bytes().to_vec();
+    while let Some(last) = upper.pop() {
+        if last < 0x7f {
+            upper.push(last + 1);
+            return Some((prefix.to_string(), String::from_utf8_lossy(&upper).into_owned()));
+        }
+    }
+    None
+}
+
+/// A bind value for dynamically built queries.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Str(String),
+    Int(i64),
+}
+
+/// Collects `$n` placeholders and their values while a query is built.
+#[derive(Debug, Default)]
+pub(crate) struct Binds {
+    pub args: Vec<Arg>,
+}
+
+impl Binds {
+    pub fn push(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    pub fn apply<'q>(
+        &'q self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for a in &self.args {
+            query = match a {
+                Arg::Str(s) => query.bind(s.as_str()),
+                Arg::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }
+
+    /// Adds a name-prefix and keyset-cursor condition and the ordering + limit (one more than
+    /// asked, so the caller can tell whether another page exists).
+    pub fn page_clause(
+        &mut self,
+        sql: &mut String,
+        name_prefix: Option<&str>,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) {
+        if let Some(p) = name_prefix {
+            match prefix_range(p) {
+                Some((lo, hi)) => {
+                    let lo = self.push(Arg::Str(lo));
+                    let hi = self.push(Arg::Str(hi));
+                    sql.push_str(&format!(" AND name >= {lo} AND name < {hi}"));
+                }
+                None => {
+                    let lo = self.push(Arg::Str(p.to_string()));
+                    sql.push_str(&format!(" AND name >= {lo}"));
+                }
+            }
+        }
+        if let Some((name, id)) = after {
+            let n = self.push(Arg::Str(name.clone()));
+            let i = self.push(Arg::Str(id.clone()));
+            sql.push_str(&format!(" AND (name > {n} OR (name = {n} AND id > {i}))"));
+        }
+        let l = self.push(Arg::Int(i64::from(limit) + 1));
+        sql.push_str(&format!(" ORDER BY name, id LIMIT {l}"));
+    }
+}
+
+impl DataStore {
+    /// The site with this name, created if missing.
+    pub async fn ensure_site(&self, name: &str) -> DbResult<SiteId> {
+        if let Some(id) = sqlx::query_scalar::<_, String>("SELECT id FROM sites WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(q("find site"))?
+        {
+            return parse_id("site id", &id);
+        }
+        let id = SiteId::new();
+        sqlx::query("INSERT INTO sites (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(name)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(q("insert site"))?;
+        Ok(id)
+    }
+
+    /// The cluster with this name, created in `site` if missing.
+    pub async fn ensure_cluster(&self, site: SiteId, name: &str) -> DbResult<ClusterId> {
+        if let Some(id) = sqlx::query_scalar::<_, String>("SELECT id FROM clusters WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(q("find cluster"))?
+        {
+            return parse_id("cluster id", &id);
+        }
+        let id = ClusterId::new();
+        sqlx::query("INSERT INTO clusters (id, site_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.to_string())
+            .bind(site.to_string())
+            .bind(name)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(q("insert cluster"))?;
+        Ok(id)
+    }
+
+    /// All sites.
+    pub async fn list_sites(&self) -> DbResult<Vec<Site>> {
+        let rows = sqlx::query("SELECT id, name FROM sites ORDER BY name")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list sites"))?;
+        rows.iter()
+            .map(|r| Ok(Site { id: parse_id("site id", &get::<String>(r, "id")?)?, name: get(r, "name")? }))
+            .collect()
+    }
+
+    /// All clusters.
+    pub async fn list_clusters(&self) -> DbResult<Vec<Cluster>> {
+        let rows = sqlx::query("SELECT id, site_id, name FROM clusters ORDER BY name")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list clusters"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Cluster {
+                    id: parse_id("cluster id", &get::<String>(r, "id")?)?,
+                    site_id: parse_id("site id", &get::<String>(r, "site_id")?)?,
+                    name: get(r, "name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a host (state `connected`, hardware unknown until its first sync). Refuses a URI
+    /// that is already registered.
+    pub async fn insert_host(&self, reg: &HostRegistration) -> DbResult<HostId> {
+        let id = HostId::new();
+        sqlx::query(
+            "INSERT INTO hosts (id, cluster_id, name, uri, hypervisor, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(reg.cluster_id.to_string())
+        .bind(&reg.name)
+        .bind(&reg.uri)
+        .bind(reg.hypervisor.as_str())
+        .bind(HostState::Connected.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("a host with URI {} is already registered", reg.uri))
+            } else {
+                DbError::Query { what: "insert host", source: e }
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// One host.
+    pub async fn get_host(&self, id: HostId) -> DbResult<Host> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {HOST_COLS} FROM hosts WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(q("get host"))?
+            .ok_or_else(|| DbError::NotFound { kind: "host", id: id.to_string() })?;
+        host_from_row(&row)
+    }
+
+    /// Every host (for controllers).
+    pub async fn all_hosts(&self) -> DbResult<Vec<Host>> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HOST_COLS} FROM hosts ORDER BY name, id")))
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("all hosts"))?;
+        rows.iter().map(host_from_row).collect()
+    }
+
+    /// One page of hosts; the bool says whether more follow.
+    pub async fn list_hosts(&self, f: &HostListFilter) -> DbResult<(Vec<Host>, bool)> {
+        let mut b = Binds::default();
+        let mut sql = format!("SELECT {HOST_COLS} FROM hosts WHERE 1 = 1");
+        if let Some(c) = f.cluster_id {
+            sql.push_str(&format!(" AND cluster_id = {}", b.push(Arg::Str(c.to_string()))));
+        }
+        if let Some(s) = f.state {
+            sql.push_str(&format!(" AND state = {}", b.push(Arg::Str(s.as_str().into()))));
+        }
+        b.page_clause(&mut sql, f.name_prefix.as_deref(), f.after.as_ref(), f.limit);
+        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list hosts"))?;
+        let mut hosts = rows.iter().map(host_from_row).collect::<DbResult<Vec<_>>>()?;
+        let more = hosts.len() > f.limit as usize;
+        hosts.truncate(f.limit as usize);
+        Ok((hosts, more))
+    }
+
+    /// Records a host's reachability.
+    pub async fn set_host_state(&self, id: HostId, state: HostState, reason: Option<&str>) -> DbResult<()> {
+        sqlx::query("UPDATE hosts SET state = $1, state_reason = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(reason)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(q("set host state"))?;
+        Ok(())
+    }
+
+    /// All datastores.
+    pub async fn list_datastores(&self) -> DbResult<Vec<Datastore>> {
+        let rows = sqlx::query("SELECT id, cluster_id, name, kind, capacity_gib, free_gib FROM datastores ORDER BY name, id")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list datastores"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Datastore {
+                    id: parse_id("datastore id", &get::<String>(r, "id")?)?,
+                    cluster_id: parse_id("cluster id", &get::<String>(r, "cluster_id")?)?,
+                    name: get(r, "name")?,
+                    kind: get(r, "kind")?,
+                    capacity_gib: get::<i64>(r, "capacity_gib")? as u64,
+                    free_gib: get::<i64>(r, "free_gib")? as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// All networks.
+    pub async fn list_networks(&self) -> DbResult<Vec<Network>> {
+        let rows = sqlx::query("SELECT id, cluster_id, name, vlan FROM networks ORDER BY name, id")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list networks"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Network {
+                    id: parse_id("network id", &get::<String>(r, "id")?)?,
+                    cluster_id: parse_id("cluster id", &get::<String>(r, "cluster_id")?)?,
+                    name: get(r, "name")?,
+                    vlan: get::<Option<i64>>(r, "vlan")?.map(|v| v as u32),
+                })
+            })
+            .collect()
+    }
+}
+
+fn physical_from_row(r: &AnyRow) -> DbResult<PhysicalServer> {
+    Ok(PhysicalServer {
+        id: parse_id("physical server id", &get::<String>(r, "id")?)?,
+        name: get(r, "name")?,
+        serial: get(r, "serial")?,
+        cpu_model: get(r, "cpu_model")?,
+        sockets: get::<i64>(r, "sockets")? as u32,
+        cores_per_socket: get::<i64>(r, "cores_per_socket")? as u32,
+        memory_mib: get::<i64>(r, "memory_mib")? as u64,
+        site_id: opt_id("site id", get(r, "site_id")?)?,
+        department_id: opt_id("department id", get(r, "department_id")?)?,
+        owner: get(r, "owner")?,
+        purpose: get(r, "purpose")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+impl DataStore {
+    /// Registers a physical server; a taken name is a conflict.
+    pub async fn insert_physical_server(&self, p: &PhysicalServer) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO physical_servers (id, name, serial, cpu_model, sockets, cores_per_socket, memory_mib, site_id, \
+             department_id, owner, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(p.serial.as_deref())
+        .bind(p.cpu_model.as_deref())
+        .bind(i64::from(p.sockets))
+        .bind(i64::from(p.cores_per_socket))
+        .bind(p.memory_mib as i64)
+        .bind(p.site_id.map(|s| s.to_string()))
+        .bind(p.department_id.map(|d| d.to_string()))
+        .bind(p.owner.as_deref())
+        .bind(p.purpose.as_deref())
+        .bind(p.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("physical server {} already exists", p.name))
+            } else {
+                DbError::Query { what: "insert physical server", source: e }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// All physical servers, by name.
+    pub async fn list_physical_servers(&self) -> DbResult<Vec<PhysicalServer>> {
+        let rows = sqlx::query(
+            "SELECT id, name, serial, cpu_model, sockets, cores_per_socket, memory_mib, site_id, department_id, owner, \
+             purpose, created_at FROM physical_servers ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("list physical servers"))?;
+        rows.iter().map(physical_from_row).collect()
+    }
+}
+
+pub(crate) async fn record_host_hardware_in<E>(exec: &mut E, id: HostId, hw: &HostHardware, at: UnixMs) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE hosts SET hypervisor = $1, hypervisor_version = $2, cpu_vendor = $3, cpu_model = $4, \
+         cpu_features = $5, sockets = $6, cores_per_socket = $7, threads_per_core = $8, memory_mib = $9, \
+         numa_cells = $10, state = $11, state_reason = NULL, last_sync_at = $12 WHERE id = $13",
+    )
+    .bind(hw.hypervisor.as_str())
+    .bind(&hw.hypervisor_version)
+    .bind(&hw.cpu_vendor)
+    .bind(&hw.cpu_model)
+    .bind(to_json(&hw.cpu_features))
+    .bind(i64::from(hw.sockets))
+    .bind(i64::from(hw.cores_per_socket))
+    .bind(i64::from(hw.threads_per_core))
+    .bind(hw.memory_mib as i64)
+    .bind(to_json(&hw.numa_cells))
+    .bind(HostState::Connected.as_str())
+    .bind(at)
+    .bind(id.to_string())
+    .execute(&mut *exec)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn touch_host_in<E>(exec: &mut E, id: HostId, at: UnixMs) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE hosts SET state = $1, state_reason = NULL, last_sync_at = $2 WHERE id = $3")
+        .bind(HostState::Connected.as_str())
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *exec)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn upsert_storage_in<E>(
+    exec: &mut E,
+    cluster: ClusterId,
+    datastores: &[(String, String, u64, u64)],
+    networks: &[(String, Option<u32>)],
+) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    for (name, kind, cap, free) in datastores {
+        sqlx::query(
+            "INSERT INTO datastores (id, cluster_id, name, kind, capacity_gib, free_gib) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (cluster_id, name) DO UPDATE SET kind = excluded.kind, capacity_gib = excluded.capacity_gib, free_gib = excluded.free_gib",
+        )
+        .bind(DatastoreId::new().to_string())
+        .bind(cluster.to_string())
+        .bind(name)
+        .bind(kind)
+        .bind(*cap as i64)
+        .bind(*free as i64)
+        .execute(&mut *exec)
+        .await?;
+    }
+    for (name, vlan) in networks {
+        sqlx::query(
+            "INSERT INTO networks (id, cluster_id, name, vlan) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cluster_id, name) DO UPDATE SET vlan = excluded.vlan",
+        )
+        .bind(NetworkId::new().to_string())
+        .bind(cluster.to_string())
+        .bind(name)
+        .bind(vlan.map(i64::from))
+        .execute(&mut *exec)
+        .await?;
+    }
+    Ok(())
+}

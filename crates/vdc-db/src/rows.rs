@@ -1,0 +1,194 @@
+//! Domain records as the store holds them. The server turns them into wire views.
+
+use serde::{Deserialize, Serialize};
+use vdc_types::*;
+
+/// A site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+}
+
+/// A cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub site_id: SiteId,
+    pub name: String,
+}
+
+/// A NUMA cell (stored as JSON inside the host row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumaCellRec {
+    pub id: u32,
+    pub cpus: u32,
+    pub memory_mib: u64,
+}
+
+/// A hypervisor host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub id: HostId,
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub uri: String,
+    pub hypervisor: HypervisorType,
+    pub hypervisor_version: String,
+    pub state: HostState,
+    pub state_reason: Option<String>,
+    pub maintenance: bool,
+    pub cpu_vendor: String,
+    pub cpu_model: String,
+    pub cpu_features: Vec<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub threads_per_core: u32,
+    pub memory_mib: u64,
+    pub numa_cells: Vec<NumaCellRec>,
+    pub last_sync_at: Option<UnixMs>,
+    pub created_at: UnixMs,
+}
+
+/// A datastore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datastore {
+    pub id: DatastoreId,
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub kind: String,
+    pub capacity_gib: u64,
+    pub free_gib: u64,
+}
+
+/// A network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub id: NetworkId,
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub vlan: Option<u32>,
+}
+
+/// A disk of a VM (stored as JSON inside the VM row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskRec {
+    pub device: String,
+    pub size_gib: u64,
+    pub datastore: String,
+    pub format: String,
+}
+
+/// A NIC of a VM (stored as JSON inside the VM row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NicRec {
+    pub mac: String,
+    pub network: String,
+}
+
+/// A virtual machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vm {
+    pub id: VmId,
+    pub name: String,
+    pub host_id: Option<HostId>,
+    pub cluster_id: Option<ClusterId>,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disks: Vec<DiskRec>,
+    pub nics: Vec<NicRec>,
+    pub power_state: PowerState,
+    pub owner: Option<String>,
+    pub department_id: Option<DepartmentId>,
+    pub purpose: Option<String>,
+    pub tags: Vec<String>,
+    pub lease_expires_at: Option<UnixMs>,
+    pub created_by: Option<String>,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+    pub generation: i64,
+    pub runtime_gen: i64,
+}
+
+/// A physical (non-virtual) server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhysicalServer {
+    pub id: PhysicalServerId,
+    pub name: String,
+    pub serial: Option<String>,
+    pub cpu_model: Option<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub memory_mib: u64,
+    pub site_id: Option<SiteId>,
+    pub department_id: Option<DepartmentId>,
+    pub owner: Option<String>,
+    pub purpose: Option<String>,
+    pub created_at: UnixMs,
+}
+
+/// A department.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Department {
+    pub id: DepartmentId,
+    pub name: String,
+    pub cost_centre: String,
+    pub created_at: UnixMs,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    /// PHC-format argon2 hash.
+    pub password_hash: String,
+    pub role: Role,
+    pub department_id: Option<DepartmentId>,
+    pub created_at: UnixMs,
+}
+
+/// An audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: AuditId,
+    pub at: UnixMs,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub result: AuditResult,
+    pub detail: Option<String>,
+}
+
+/// A journaled job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub target_id: Option<String>,
+    pub state: JobState,
+    /// The job's input as JSON.
+    pub params: String,
+    pub steps: Vec<String>,
+    pub steps_done: u32,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+/// Hardware facts of a host as its driver reports them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostHardware {
+    pub hypervisor: HypervisorType,
+    pub hypervisor_version: String,
+    pub cpu_vendor: String,
+    pub cpu_model: String,
+    pub cpu_features: Vec<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub threads_per_core: u32,
+    pub memory_mib: u64,
+    pub numa_cells: Vec<NumaCellRec>,
+}

@@ -1,0 +1,431 @@
+//! Virtual machines: inventory rows, filtered keyset pagination, generation-checked runtime
+//! reports from drivers and optimistic-concurrency edits from the API.
+
+use sqlx::any::AnyRow;
+use vdc_types::*;
+
+use crate::inventory::{Arg, Binds};
+use crate::*;
+use sqlx::AssertSqlSafe;
+
+/// Filters for [`DataStore::list_vms`].
+#[derive(Debug, Clone, Default)]
+pub struct VmFilter {
+    pub cluster_id: Option<ClusterId>,
+    pub host_id: Option<HostId>,
+    pub state: Option<PowerState>,
+    pub owner: Option<String>,
+    pub department_id: Option<DepartmentId>,
+    pub tag: Option<String>,
+    pub name_prefix: Option<String>,
+    /// The caller may only see this department's VMs.
+    pub scope_department: Option<DepartmentId>,
+    /// Keyset cursor: VMs after this (name, id).
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// A driver's report of one VM's runtime facts (not its ownership, which vdc owns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmReport {
+    pub id: VmId,
+    pub name: String,
+    pub host_id: HostId,
+    pub cluster_id: ClusterId,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disks: Vec<DiskRec>,
+    pub nics: Vec<NicRec>,
+    pub power_state: PowerState,
+    pub runtime_gen: i64,
+}
+
+/// Changes to a VM's ownership fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct VmPatch {
+    pub owner: Option<String>,
+    pub department_id: Option<DepartmentId>,
+    pub purpose: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// `Some(None)` clears the lease.
+    pub lease_expires_at: Option<Option<UnixMs>>,
+}
+
+/// Everything one host's sync writes.
+#[derive(Debug, Clone)]
+pub struct HostSyncWrite {
+    pub host_id: HostId,
+    pub cluster_id: ClusterId,
+    /// New hardware facts; `None` when unchanged since the last sync (only the time is bumped).
+    pub hardware: Option<HostHardware>,
+    /// Datastores (name, kind, capacity GiB, free GiB) to create or refresh.
+    pub datastores: Vec<(String, String, u64, u64)>,
+    /// Networks (name, VLAN) to create or refresh.
+    pub networks: Vec<(String, Option<u32>)>,
+    pub inserts: Vec<Vm>,
+    pub updates: Vec<VmReport>,
+    pub vanished: Vec<VmId>,
+}
+
+/// What one sync batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VmSyncOutcome {
+    pub inserted: usize,
+    pub updated: usize,
+    /// Reports older than (or as old as) what the store holds, ignored.
+    pub stale: usize,
+    pub vanished: usize,
+}
+
+const VM_COLS: &str = "id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
+     department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen";
+
+fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
+    Ok(Vm {
+        id: parse_id("vm id", &get::<String>(r, "id")?)?,
+        name: get(r, "name")?,
+        host_id: opt_id("host id", get(r, "host_id")?)?,
+        cluster_id: opt_id("cluster id", get(r, "cluster_id")?)?,
+        vcpus: get::<i64>(r, "vcpus")? as u32,
+        memory_mib: get::<i64>(r, "memory_mib")? as u64,
+        disks: from_json("disks", &get::<String>(r, "disks")?)?,
+        nics: from_json("nics", &get::<String>(r, "nics")?)?,
+        power_state: parse_enum("power state", &get::<String>(r, "power_state")?)?,
+        owner: get(r, "owner")?,
+        department_id: opt_id("department id", get(r, "department_id")?)?,
+        purpose: get(r, "purpose")?,
+        tags: from_json("tags", &get::<String>(r, "tags")?)?,
+        lease_expires_at: get(r, "lease_expires_at")?,
+        created_by: get(r, "created_by")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+        generation: get(r, "generation")?,
+        runtime_gen: get(r, "runtime_gen")?,
+    })
+}
+
+pub(crate) async fn insert_vm_in<'c, E>(exec: &mut E, vm: &Vm) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO vms (id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
+         department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(vm.id.to_string())
+    .bind(&vm.name)
+    .bind(vm.host_id.map(|h| h.to_string()))
+    .bind(vm.cluster_id.map(|c| c.to_string()))
+    .bind(i64::from(vm.vcpus))
+    .bind(vm.memory_mib as i64)
+    .bind(to_json(&vm.disks))
+    .bind(to_json(&vm.nics))
+    .bind(vm.power_state.as_str())
+    .bind(vm.owner.as_deref())
+    .bind(vm.department_id.map(|d| d.to_string()))
+    .bind(vm.purpose.as_deref())
+    .bind(to_json(&vm.tags))
+    .bind(vm.lease_expires_at)
+    .bind(vm.created_by.as_deref())
+    .bind(vm.created_at)
+    .bind(vm.updated_at)
+    .bind(vm.generation)
+    .bind(vm.runtime_gen)
+    .execute(&mut *exec)
+    .await?;
+    insert_tags_in(exec, vm.id, &vm.tags).await
+}
+
+async fn insert_tags_in<'c, E>(exec: &mut E, id: VmId, tags: &[String]) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut seen = std::collections::BTreeSet::new();
+    for t in tags.iter().filter(|t| seen.insert(t.as_str())) {
+        sqlx::query("INSERT INTO vm_tags (vm_id, tag) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(t)
+            .execute(&mut *exec)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies a report only when newer than what is stored; returns whether it applied.
+async fn apply_report_in<'c, E>(exec: &mut E, r: &VmReport, now: UnixMs) -> Result<bool, sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let res = sqlx::query(
+        "UPDATE vms SET name = $1, host_id = $2, cluster_id = $3, vcpus = $4, memory_mib = $5, disks = $6, \
+         nics = $7, power_state = $8, runtime_gen = $9, generation = generation + 1, updated_at = $10 \
+         WHERE id = $11 AND runtime_gen < $9",
+    )
+    .bind(&r.name)
+    .bind(r.host_id.to_string())
+    .bind(r.cluster_id.to_string())
+    .bind(i64::from(r.vcpus))
+    .bind(r.memory_mib as i64)
+    .bind(to_json(&r.disks))
+    .bind(to_json(&r.nics))
+    .bind(r.power_state.as_str())
+    .bind(r.runtime_gen)
+    .bind(now)
+    .bind(r.id.to_string())
+    .execute(&mut *exec)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+impl DataStore {
+    /// Adds a VM record.
+    pub async fn insert_vm(&self, vm: &Vm) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        insert_vm_in(&mut *tx, vm).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("VM {} already exists", vm.id))
+            } else {
+                DbError::Query { what: "insert vm", source: e }
+            }
+        })?;
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    /// One VM.
+    pub async fn get_vm(&self, id: VmId) -> DbResult<Vm> {
+        self.find_vm(id).await?.ok_or_else(|| DbError::NotFound { kind: "vm", id: id.to_string() })
+    }
+
+    /// One VM, if it exists.
+    pub async fn find_vm(&self, id: VmId) -> DbResult<Option<Vm>> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {VM_COLS} FROM vms WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(q("get vm"))?;
+        row.as_ref().map(vm_from_row).transpose()
+    }
+
+    /// True when a VM with this name exists.
+    pub async fn vm_name_taken(&self, name: &str) -> DbResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vms WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.pool())
+            .await
+            .map_err(q("vm name taken"))?;
+        Ok(n > 0)
+    }
+
+    /// One page of VMs, ordered by (name, id); the bool says whether more follow.
+    pub async fn list_vms(&self, f: &VmFilter) -> DbResult<(Vec<Vm>, bool)> {
+        let mut b = Binds::default();
+        let mut sql = format!("SELECT {VM_COLS} FROM vms WHERE 1 = 1");
+        let mut eq = |sql: &mut String, col: &str, v: String| {
+            sql.push_str(&format!(" AND {col} = {}", b.push(Arg::Str(v))));
+        };
+        if let Some(v) = f.cluster_id {
+            eq(&mut sql, "cluster_id", v.to_string());
+        }
+        if let Some(v) = f.host_id {
+            eq(&mut sql, "host_id", v.to_string());
+        }
+        if let Some(v) = f.state {
+            eq(&mut sql, "power_state", v.as_str().to_string());
+        }
+        if let Some(v) = &f.owner {
+            eq(&mut sql, "owner", v.clone());
+        }
+        if let Some(v) = f.department_id {
+            eq(&mut sql, "department_id", v.to_string());
+        }
+        if let Some(v) = f.scope_department {
+            eq(&mut sql, "department_id", v.to_string());
+        }
+        if let Some(t) = &f.tag {
+            let p = b.push(Arg::Str(t.clone()));
+            sql.push_str(&format!(" AND id IN (SELECT vm_id FROM vm_tags WHERE tag = {p})"));
+        }
+        b.page_clause(&mut sql, f.name_prefix.as_deref(), f.after.as_ref(), f.limit);
+        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list vms"))?;
+        let mut vms = rows.iter().map(vm_from_row).collect::<DbResult<Vec<_>>>()?;
+        let more = vms.len() > f.limit as usize;
+        vms.truncate(f.limit as usize);
+        Ok((vms, more))
+    }
+
+    /// (id, host, runtime generation) of every VM: the snapshot a full sync plans against.
+    pub async fn all_vm_generations(&self) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
+        let rows = sqlx::query("SELECT id, host_id, runtime_gen FROM vms")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("vm generations"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_id("vm id", &get::<String>(r, "id")?)?,
+                    opt_id("host id", get(r, "host_id")?)?,
+                    get(r, "runtime_gen")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Applies the sync of several hosts in one transaction: hardware and storage refreshed,
+    /// new VMs inserted, reports applied when newer than what is stored, vanished VMs marked
+    /// `unknown`.
+    pub async fn apply_sync_batch(&self, batch: &[HostSyncWrite]) -> DbResult<VmSyncOutcome> {
+        let now = now_ms();
+        let mut out = VmSyncOutcome::default();
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        for h in batch {
+            match &h.hardware {
+                Some(hw) => crate::inventory::record_host_hardware_in(&mut *tx, h.host_id, hw, now).await,
+                None => crate::inventory::touch_host_in(&mut *tx, h.host_id, now).await,
+            }
+            .map_err(q("record host sync"))?;
+            crate::inventory::upsert_storage_in(&mut *tx, h.cluster_id, &h.datastores, &h.networks)
+                .await
+                .map_err(q("upsert storage"))?;
+            for vm in &h.inserts {
+                insert_vm_in(&mut *tx, vm).await.map_err(q("sync insert vm"))?;
+                out.inserted += 1;
+            }
+            for r in &h.updates {
+                if apply_report_in(&mut *tx, r, now).await.map_err(q("sync update vm"))? {
+                    out.updated += 1;
+                } else {
+                    out.stale += 1;
+                }
+            }
+            for id in &h.vanished {
+                let res = sqlx::query(
+                    "UPDATE vms SET power_state = $1, generation = generation + 1, updated_at = $2 \
+                     WHERE id = $3 AND power_state <> $1",
+                )
+                .bind(PowerState::Unknown.as_str())
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(q("sync vanished vm"))?;
+                out.vanished += res.rows_affected() as usize;
+            }
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(out)
+    }
+
+    /// Applies one driver report if it is newer than what is stored; returns whether it did.
+    pub async fn apply_vm_report(&self, r: &VmReport) -> DbResult<bool> {
+        let mut conn = self.pool().acquire().await.map_err(q("acquire"))?;
+        apply_report_in(&mut *conn, r, now_ms()).await.map_err(q("apply vm report"))
+    }
+
+    /// Changes ownership fields. With `expected_generation`, refuses (conflict) when the VM
+    /// changed since the caller read it.
+    pub async fn patch_vm(&self, id: VmId, patch: &VmPatch, expected_generation: Option<i64>) -> DbResult<Vm> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {VM_COLS} FROM vms WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("get vm"))?
+            .ok_or_else(|| DbError::NotFound { kind: "vm", id: id.to_string() })?;
+        let mut vm = vm_from_row(&row)?;
+        if let Some(g) = expected_generation.filter(|g| *g != vm.generation) {
+            return Err(DbError::Conflict(format!(
+                "VM {id} is at generation {}, not {g}: read it again and retry",
+                vm.generation
+            )));
+        }
+        if let Some(o) = &patch.owner {
+            vm.owner = Some(o.clone());
+        }
+        if let Some(d) = patch.department_id {
+            vm.department_id = Some(d);
+        }
+        if let Some(p) = &patch.purpose {
+            vm.purpose = Some(p.clone());
+        }
+        if let Some(t) = &patch.tags {
+            vm.tags = t.clone();
+        }
+        if let Some(l) = patch.lease_expires_at {
+            vm.lease_expires_at = l;
+        }
+        vm.updated_at = now_ms();
+        let res = sqlx::query(
+            "UPDATE vms SET owner = $1, department_id = $2, purpose = $3, tags = $4, lease_expires_at = $5, \
+             updated_at = $6, generation = generation + 1 WHERE id = $7 AND generation = $8",
+        )
+        .bind(vm.owner.as_deref())
+        .bind(vm.department_id.map(|d| d.to_string()))
+        .bind(vm.purpose.as_deref())
+        .bind(to_json(&vm.tags))
+        .bind(vm.lease_expires_at)
+        .bind(vm.updated_at)
+        .bind(id.to_string())
+        .bind(vm.generation)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("patch vm"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::Conflict(format!("VM {id} changed concurrently: read it again and retry")));
+        }
+        if patch.tags.is_some() {
+            sqlx::query("DELETE FROM vm_tags WHERE vm_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(q("clear tags"))?;
+            insert_tags_in(&mut *tx, id, &vm.tags).await.map_err(q("insert tags"))?;
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        vm.generation += 1;
+        Ok(vm)
+    }
+
+    /// Removes a VM record (and its tags).
+    pub async fn delete_vm(&self, id: VmId) -> DbResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        sqlx::query("DELETE FROM vm_tags WHERE vm_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete vm tags"))?;
+        let res = sqlx::query("DELETE FROM vms WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete vm"))?;
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Number of VM records.
+    pub async fn count_vms(&self) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM vms").fetch_one(self.pool()).await.map_err(q("count vms"))
+    }
+
+    /// Allocated vCPUs and memory of VMs holding resources on each host:
+    /// (host, vcpus, memory_mib).
+    pub async fn host_allocations(&self) -> DbResult<Vec<(HostId, u64, u64)>> {
+        let rows = sqlx::query(
+            "SELECT host_id, CAST(SUM(vcpus) AS BIGINT) AS vcpus, CAST(SUM(memory_mib) AS BIGINT) AS mem FROM vms \
+             WHERE host_id IS NOT NULL AND power_state IN ('running', 'paused', 'shutting_down') GROUP BY host_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("host allocations"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_id("host id", &get::<String>(r, "host_id")?)?,
+                    get::<i64>(r, "vcpus")? as u64,
+                    get::<i64>(r, "mem")? as u64,
+                ))
+            })
+            .collect()
+    }
+}

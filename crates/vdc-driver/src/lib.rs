@@ -1,0 +1,182 @@
+//! The hypervisor seam. [`HostDriver`] is the one trait through which vdc touches a hypervisor
+//! host; the simulator ([`sim`]) and the libvirt driver implement it, and both follow the one VM
+//! state machine in [`state`]. Nothing above this crate knows which driver it talks to.
+
+pub mod shapes;
+pub mod sim;
+pub mod state;
+
+use std::fmt;
+use uuid::Uuid;
+use vdc_types::{HypervisorType, PowerState, UnixMs, VmAction};
+
+pub use state::{InvalidStateTransition, requested_state, transition};
+
+/// What a driver call can fail with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DriverError {
+    /// The host (or its management daemon) does not answer.
+    #[error("host {uri} unreachable: {reason}")]
+    HostUnreachable { uri: String, reason: String },
+    /// No VM with this UUID on this host.
+    #[error("no VM {id} on this host")]
+    NoSuchVm { id: Uuid },
+    /// A VM with this name or UUID is already defined on the host.
+    #[error("VM {name} already exists on this host")]
+    AlreadyExists { name: String },
+    /// The VM's power state does not allow the action.
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidStateTransition),
+    /// The host lacks the resources (memory, datastore space) to do it.
+    #[error("host lacks resources: {reason}")]
+    NoResources { reason: String },
+    /// The hypervisor refused or failed the operation.
+    #[error("{op} failed: {reason}")]
+    OperationFailed { op: &'static str, reason: String },
+}
+
+/// A NUMA cell of a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaCell {
+    pub id: u32,
+    pub cpus: u32,
+    pub memory_mib: u64,
+}
+
+/// A storage pool as a host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatastoreInfo {
+    pub name: String,
+    /// e.g. `dir`, `logical`, `netfs`, `rbd`.
+    pub kind: String,
+    pub capacity_gib: u64,
+    pub free_gib: u64,
+}
+
+/// A virtual network as a host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub vlan: Option<u32>,
+}
+
+/// A host's identity and hardware, as the hypervisor reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub hypervisor: HypervisorType,
+    pub hypervisor_version: String,
+    pub cpu_vendor: String,
+    pub cpu_model: String,
+    pub cpu_features: Vec<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub threads_per_core: u32,
+    pub memory_mib: u64,
+    pub numa_cells: Vec<NumaCell>,
+    pub datastores: Vec<DatastoreInfo>,
+    pub networks: Vec<NetworkInfo>,
+}
+
+/// A disk attached to a VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// Guest device, e.g. `vda`.
+    pub device: String,
+    pub size_gib: u64,
+    pub datastore: String,
+    /// `qcow2`, `raw`, `vmdk`, …
+    pub format: String,
+}
+
+/// A NIC attached to a VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicInfo {
+    pub mac: String,
+    pub network: String,
+}
+
+/// vdc's ownership data, kept with the VM on the hypervisor (libvirt `<metadata>`), so the
+/// inventory can be rebuilt from the hosts alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VmMetadata {
+    pub owner: Option<String>,
+    /// Department name.
+    pub department: Option<String>,
+    pub purpose: Option<String>,
+    pub tags: Vec<String>,
+    pub lease_expires_at: Option<UnixMs>,
+}
+
+/// What the hypervisor says about one VM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disks: Vec<DiskInfo>,
+    pub nics: Vec<NicInfo>,
+    pub state: PowerState,
+    /// Bumped by the driver on every change of this VM; the store applies a report only when
+    /// its generation is newer than the one it holds.
+    pub generation: u64,
+    pub metadata: VmMetadata,
+}
+
+/// What vdc asks a host to define.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmSpec {
+    pub id: Uuid,
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disks: Vec<DiskInfo>,
+    pub nics: Vec<NicInfo>,
+    pub metadata: VmMetadata,
+}
+
+/// Host-side utilisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostStats {
+    /// 0.0 – 1.0 of all logical CPUs.
+    pub cpu_utilisation: f64,
+    pub memory_used_mib: u64,
+    pub running_vms: u32,
+}
+
+/// VM counters as the host sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmStats {
+    /// Cumulative CPU time consumed, nanoseconds.
+    pub cpu_time_ns: u64,
+    /// Resident memory of the VM process on the host.
+    pub memory_rss_mib: u64,
+}
+
+/// One connection to one hypervisor host. Calls block (libvirt's API is synchronous), so async
+/// callers run them on a blocking thread.
+pub trait HostDriver: Send + Sync + fmt::Debug {
+    /// The connection URI, e.g. `qemu+ssh://kvm1/system` or `sim:///host-0001`.
+    fn uri(&self) -> &str;
+    /// Hardware and identity of the host.
+    fn host_info(&self) -> Result<HostInfo, DriverError>;
+    /// Every VM defined on the host.
+    fn list_vms(&self) -> Result<Vec<VmInfo>, DriverError>;
+    /// One VM.
+    fn vm_info(&self, id: Uuid) -> Result<VmInfo, DriverError>;
+    /// Defines (but does not start) a VM. Defining a VM that already exists with the same
+    /// UUID and name returns it unchanged, so a retried job step is harmless.
+    fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError>;
+    /// Starts, shuts down (ACPI), stops (destroy), suspends or resumes a VM, following
+    /// [`transition`].
+    fn act(&self, id: Uuid, action: VmAction) -> Result<VmInfo, DriverError>;
+    /// Removes a shut-off VM's definition (its disks stay).
+    fn undefine(&self, id: Uuid) -> Result<(), DriverError>;
+    /// Live-migrates a VM to the host at `target_uri`.
+    fn migrate(&self, id: Uuid, target_uri: &str) -> Result<VmInfo, DriverError>;
+    /// Host utilisation.
+    fn host_stats(&self) -> Result<HostStats, DriverError>;
+    /// One VM's counters.
+    fn vm_stats(&self, id: Uuid) -> Result<VmStats, DriverError>;
+}

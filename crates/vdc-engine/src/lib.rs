@@ -1,0 +1,6 @@
+//! vdc's decisions, as pure functions from plain data to plain data: no database, clock,
+//! network or randomness inside. The server gathers a snapshot, calls an engine, and commits
+//! the plan it returns.
+
+pub mod inventory;
+pub mod placement;

@@ -1,0 +1,51 @@
+//! Server configuration.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The simulated fleet to start when no hypervisor is configured.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub hosts: usize,
+    pub vms: usize,
+    pub seed: u64,
+    /// Hosts per generated cluster.
+    pub hosts_per_cluster: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { hosts: 8, vms: 40, seed: 1, hosts_per_cluster: 16 }
+    }
+}
+
+/// Everything `vdc serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `sqlite://…?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    /// `None`: no simulated fleet.
+    pub sim: Option<SimConfig>,
+    /// How often the inventory controller resyncs every host; `None` disables the loop
+    /// (tests drive syncs explicitly).
+    pub sync_interval: Option<Duration>,
+    /// Password of the first admin; generated (and returned once) when `None`.
+    pub admin_password: Option<String>,
+    /// How long a login token stays valid.
+    pub token_ttl: Duration,
+}
+
+impl Config {
+    /// Defaults for a store URL: loopback port 8080, simulated fleet, 10 s sync.
+    pub fn new(database_url: impl Into<String>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: database_url.into(),
+            sim: Some(SimConfig::default()),
+            sync_interval: Some(Duration::from_secs(10)),
+            admin_password: None,
+            token_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}

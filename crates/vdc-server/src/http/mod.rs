@@ -1,0 +1,287 @@
+//! The HTTP API: thin handlers (extract, call the app layer, wrap the answer) and the router,
+//! from which the OpenAPI document is generated.
+
+pub mod extract;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vdc_types::*;
+
+use crate::app::App;
+use crate::auth::Actor;
+use crate::sync::{SyncReport, sync_all};
+use crate::views;
+use extract::{ApiJson, ApiQuery, ApiResult, Token, path_id};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vdc", description = "Virtual datacenter manager API. Every endpoint but login and health needs `Authorization: Bearer <token>` from `POST /api/v1/auth/login`."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn api_routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(whoami))
+        .routes(routes!(list_hosts))
+        .routes(routes!(get_host))
+        .routes(routes!(list_vms, create_vm))
+        .routes(routes!(get_vm, update_vm, delete_vm))
+        .routes(routes!(vm_action))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(list_departments, create_department))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_audit))
+        .routes(routes!(list_physical_servers, create_physical_server))
+        .routes(routes!(list_sites))
+        .routes(routes!(list_clusters))
+        .routes(routes!(list_datastores))
+        .routes(routes!(list_networks))
+        .routes(routes!(sync_now))
+}
+
+/// The OpenAPI document generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes().split_for_parts().1;
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The OpenAPI document as checked in at `openapi/vdc.json`.
+pub fn openapi_json() -> String {
+    let mut s = openapi().to_pretty_json().expect("the spec serialises");
+    s.push('\n');
+    s
+}
+
+/// The HTTP router: the API, its OpenAPI document at `/api/v1/openapi.json`, and `/`.
+pub fn router(app: App) -> axum::Router {
+    let doc = openapi();
+    let (api, _) = api_routes().split_for_parts();
+    api.route("/", axum::routing::get(index))
+        .route("/api/v1/openapi.json", axum::routing::get(move || async move { Json(doc) }))
+        .fallback(|| async { extract::ApiError(Error::not_found("path", "requested")) })
+        .with_state(app)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+
+/// Liveness and store backend.
+#[utoipa::path(get, path = "/api/v1/health", tag = "system", responses((status = 200, body = HealthView)))]
+async fn health(State(app): State<App>) -> Json<HealthView> {
+    Json(HealthView { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), store: app.db.backend().as_str().into() })
+}
+
+/// Opens a session; returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginParams,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn login(State(app): State<App>, ApiJson(p): ApiJson<LoginParams>) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(app.login(&p).await?))
+}
+
+/// Ends the caller's session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(app): State<App>, actor: Actor, Token(t): Token) -> ApiResult<StatusCode> {
+    app.logout(&actor, &t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+async fn whoami(actor: Actor) -> Json<UserView> {
+    Json(views::user(&actor.user))
+}
+
+/// Hosts, filtered and paginated.
+#[utoipa::path(get, path = "/api/v1/hosts", tag = "inventory", security(("bearer" = [])), params(HostListQuery),
+    responses((status = 200, body = Page<HostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_hosts(State(app): State<App>, _actor: Actor, ApiQuery(q): ApiQuery<HostListQuery>) -> ApiResult<Json<Page<HostView>>> {
+    Ok(Json(app.list_hosts(&q).await?))
+}
+
+/// One host.
+#[utoipa::path(get, path = "/api/v1/hosts/{id}", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 200, body = HostView), (status = 404, body = ErrorBody)))]
+async fn get_host(State(app): State<App>, _actor: Actor, Path(id): Path<String>) -> ApiResult<Json<HostView>> {
+    Ok(Json(app.get_host(path_id("id", &id)?).await?))
+}
+
+/// VMs the caller may see, filtered and paginated (ordered by name).
+#[utoipa::path(get, path = "/api/v1/vms", tag = "vms", security(("bearer" = [])), params(VmListQuery),
+    responses((status = 200, body = Page<VmView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_vms(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<VmListQuery>) -> ApiResult<Json<Page<VmView>>> {
+    Ok(Json(app.list_vms(&actor, &q).await?))
+}
+
+/// Creates a VM: placed, recorded, then defined (and started) by a job.
+#[utoipa::path(post, path = "/api/v1/vms", tag = "vms", security(("bearer" = [])), request_body = VmCreateParams,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 507, description = "no host has room", body = ErrorBody)))]
+async fn create_vm(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<VmCreateParams>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::ACCEPTED, Json(app.create_vm(&actor, p).await?)))
+}
+
+/// One VM.
+#[utoipa::path(get, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 200, body = VmView), (status = 404, body = ErrorBody)))]
+async fn get_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<Json<VmView>> {
+    Ok(Json(app.get_vm(&actor, path_id("id", &id)?).await?))
+}
+
+/// Changes a VM's owner, department, purpose, tags or lease. Pass `generation` to refuse
+/// the change (409) if the VM changed since you read it.
+#[utoipa::path(patch, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    request_body = VmUpdateParams,
+    responses((status = 200, body = VmView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>, ApiJson(p): ApiJson<VmUpdateParams>) -> ApiResult<Json<VmView>> {
+    Ok(Json(app.update_vm(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// Deletes a VM (stops it if running) through a job.
+#[utoipa::path(delete, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 202, body = JobAccepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::ACCEPTED, Json(app.delete_vm(&actor, path_id("id", &id)?).await?)))
+}
+
+/// Power action: `start`, `shutdown` (graceful), `stop` (hard), `suspend`, `resume`.
+#[utoipa::path(post, path = "/api/v1/vms/{id}/actions/{action}", tag = "vms", security(("bearer" = [])),
+    params(("id" = VmId, Path), ("action" = VmAction, Path)),
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "the VM's state does not allow the action", body = ErrorBody)))]
+async fn vm_action(State(app): State<App>, actor: Actor, Path((id, action)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+    let id = path_id("id", &id)?;
+    let action: VmAction = action.parse().map_err(|m: String| Error::invalid("action", m))?;
+    Ok((StatusCode::ACCEPTED, Json(app.act_vm(&actor, id, action).await?)))
+}
+
+/// Jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<JobView>)))]
+async fn list_jobs(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<Page<JobView>>> {
+    Ok(Json(app.list_jobs(&actor, &q).await?))
+}
+
+/// One job, with its steps and progress.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])), params(("id" = JobId, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+async fn get_job(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+    Ok(Json(app.get_job(&actor, path_id("id", &id)?).await?))
+}
+
+/// Departments.
+#[utoipa::path(get, path = "/api/v1/departments", tag = "governance", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DepartmentView>)))]
+async fn list_departments(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<DepartmentView>>> {
+    Ok(Json(app.list_departments().await?))
+}
+
+/// Creates a department (admin).
+#[utoipa::path(post, path = "/api/v1/departments", tag = "governance", security(("bearer" = [])), request_body = DepartmentCreateParams,
+    responses((status = 201, body = DepartmentView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_department(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<DepartmentCreateParams>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(app.create_department(&actor, p).await?)))
+}
+
+/// Users (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "governance", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
+async fn list_users(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<UserView>>> {
+    Ok(Json(app.list_users(&actor).await?))
+}
+
+/// Creates a local user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "governance", security(("bearer" = [])), request_body = UserCreateParams,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_user(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<UserCreateParams>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(app.create_user(&actor, p).await?)))
+}
+
+/// The audit log, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "governance", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<AuditView>), (status = 403, body = ErrorBody)))]
+async fn list_audit(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<Page<AuditView>>> {
+    Ok(Json(app.list_audit(&actor, &q).await?))
+}
+
+/// Physical (non-virtual) servers the caller may see.
+#[utoipa::path(get, path = "/api/v1/physical-servers", tag = "inventory", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PhysicalServerView>)))]
+async fn list_physical_servers(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<PhysicalServerView>>> {
+    Ok(Json(app.list_physical_servers(&actor).await?))
+}
+
+/// Registers a physical server.
+#[utoipa::path(post, path = "/api/v1/physical-servers", tag = "inventory", security(("bearer" = [])), request_body = PhysicalServerCreateParams,
+    responses((status = 201, body = PhysicalServerView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_physical_server(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<PhysicalServerCreateParams>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(app.create_physical_server(&actor, p).await?)))
+}
+
+/// Sites.
+#[utoipa::path(get, path = "/api/v1/sites", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<SiteView>)))]
+async fn list_sites(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<SiteView>>> {
+    Ok(Json(app.db.list_sites().await?.into_iter().map(|s| SiteView { id: s.id, name: s.name }).collect()))
+}
+
+/// Clusters.
+#[utoipa::path(get, path = "/api/v1/clusters", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<ClusterView>)))]
+async fn list_clusters(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<ClusterView>>> {
+    Ok(Json(app.db.list_clusters().await?.into_iter().map(|c| ClusterView { id: c.id, name: c.name, site_id: c.site_id }).collect()))
+}
+
+/// Datastores.
+#[utoipa::path(get, path = "/api/v1/datastores", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<DatastoreView>)))]
+async fn list_datastores(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<DatastoreView>>> {
+    Ok(Json(
+        app.db
+            .list_datastores()
+            .await?
+            .into_iter()
+            .map(|d| DatastoreView { id: d.id, name: d.name, cluster_id: d.cluster_id, kind: d.kind, capacity_gib: d.capacity_gib, free_gib: d.free_gib })
+            .collect(),
+    ))
+}
+
+/// Networks.
+#[utoipa::path(get, path = "/api/v1/networks", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<NetworkView>)))]
+async fn list_networks(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<NetworkView>>> {
+    Ok(Json(
+        app.db.list_networks().await?.into_iter().map(|n| NetworkView { id: n.id, name: n.name, cluster_id: n.cluster_id, vlan: n.vlan }).collect(),
+    ))
+}
+
+/// Resyncs the inventory from every host now (admin).
+#[utoipa::path(post, path = "/api/v1/sync", tag = "inventory", security(("bearer" = [])),
+    responses((status = 200, body = SyncReport), (status = 403, body = ErrorBody)))]
+async fn sync_now(State(app): State<App>, actor: Actor) -> ApiResult<Json<SyncReport>> {
+    actor.require(Role::Admin)?;
+    let report = sync_all(&app).await?;
+    app.audit(actor.name(), "inventory.sync", ("inventory", None), AuditResult::Ok, Some(format!("{report:?}"))).await;
+    Ok(Json(report))
+}

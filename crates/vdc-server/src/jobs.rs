@@ -1,0 +1,287 @@
+//! Journaled jobs. A job is a list of named steps recorded in the store with the count of
+//! steps done. Each step is idempotent (it checks what is already true before acting), so a
+//! job interrupted by a crash resumes at its first unfinished step, and a step replayed after
+//! it had in fact completed does nothing twice. A failed VM creation undoes what it did.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+use vdc_db::{self as db, DbError};
+use vdc_driver::{DiskInfo, DriverError, NicInfo, VmMetadata, VmSpec, state};
+use vdc_types::*;
+
+use crate::app::App;
+use crate::fleet::blocking;
+use crate::sync::vm_report;
+
+/// What a job does; stored as its `params`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobSpec {
+    /// Define the VM recorded in the store on its host, start it if asked.
+    VmCreate { vm_id: VmId, start: bool },
+    /// A power action.
+    VmAction { vm_id: VmId, action: VmAction },
+    /// Stop, undefine and forget a VM.
+    VmDelete { vm_id: VmId },
+}
+
+impl JobSpec {
+    fn kind(&self) -> String {
+        match self {
+            JobSpec::VmCreate { .. } => "vm.create".into(),
+            JobSpec::VmAction { action, .. } => format!("vm.{action}"),
+            JobSpec::VmDelete { .. } => "vm.delete".into(),
+        }
+    }
+
+    fn vm_id(&self) -> VmId {
+        match self {
+            JobSpec::VmCreate { vm_id, .. } | JobSpec::VmAction { vm_id, .. } | JobSpec::VmDelete { vm_id } => *vm_id,
+        }
+    }
+
+    fn steps(&self) -> Vec<&'static str> {
+        match self {
+            JobSpec::VmCreate { start: true, .. } => vec!["define", "start", "refresh"],
+            JobSpec::VmCreate { start: false, .. } => vec!["define", "refresh"],
+            JobSpec::VmAction { .. } => vec!["act", "wait", "refresh"],
+            JobSpec::VmDelete { .. } => vec!["stop", "undefine", "forget"],
+        }
+    }
+}
+
+/// A new, queued job record for `spec`.
+pub fn new_job(spec: JobSpec, created_by: &str) -> db::Job {
+    let now = db::now_ms();
+    db::Job {
+        id: JobId::new(),
+        kind: spec.kind(),
+        target_id: Some(spec.vm_id().to_string()),
+        state: JobState::Queued,
+        params: serde_json::to_string(&spec).expect("job spec serialises"),
+        steps: spec.steps().into_iter().map(String::from).collect(),
+        steps_done: 0,
+        error: None,
+        created_by: created_by.to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Runs jobs on tokio tasks; jobs on the same VM run one at a time, in submission order.
+#[derive(Debug, Default)]
+pub struct JobRunner {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// How long a graceful shutdown may take before the job gives up waiting.
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
+
+impl JobRunner {
+    /// Starts running `job` in the background.
+    pub fn spawn(&self, app: App, job: db::Job) {
+        let lock = self
+            .locks
+            .lock()
+            .expect("job lock map")
+            .entry(job.target_id.clone().unwrap_or_default())
+            .or_default()
+            .clone();
+        tokio::spawn(async move {
+            let _guard = lock.lock().await;
+            run(&app, job).await;
+        });
+    }
+
+    /// Resumes every job a previous run of the server left unfinished.
+    pub async fn resume_unfinished(&self, app: &App) -> Result<usize, DbError> {
+        let jobs = app.db.unfinished_jobs().await?;
+        let n = jobs.len();
+        for job in jobs {
+            tracing::info!(job = %job.id, kind = %job.kind, steps_done = job.steps_done, "resuming job");
+            self.spawn(app.clone(), job);
+        }
+        Ok(n)
+    }
+}
+
+async fn run(app: &App, job: db::Job) {
+    let spec: JobSpec = match serde_json::from_str(&job.params) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = app.db.update_job(job.id, JobState::Failed, job.steps_done, Some(&format!("unreadable job: {e}"))).await;
+            return;
+        }
+    };
+    let mut done = job.steps_done;
+    if let Err(e) = app.db.update_job(job.id, JobState::Running, done, None).await {
+        tracing::error!(job = %job.id, error = %e, "cannot mark job running");
+        return;
+    }
+    for step in job.steps.iter().skip(done as usize) {
+        match run_step(app, &spec, step).await {
+            Ok(()) => {
+                done += 1;
+                if let Err(e) = app.db.update_job(job.id, JobState::Running, done, None).await {
+                    tracing::error!(job = %job.id, error = %e, "cannot journal job progress");
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, step = %step, error = %e, "job step failed");
+                let undo = undo(app, &spec, done).await;
+                let msg = match undo {
+                    Ok(()) => format!("step {step} failed: {e}"),
+                    Err(u) => format!("step {step} failed: {e}; undo also failed: {u}"),
+                };
+                let _ = app.db.update_job(job.id, JobState::Failed, done, Some(&msg)).await;
+                app.audit("system", &job.kind, ("vm", job.target_id.clone()), AuditResult::Failed, Some(msg)).await;
+                return;
+            }
+        }
+    }
+    if let Err(e) = app.db.update_job(job.id, JobState::Succeeded, done, None).await {
+        tracing::error!(job = %job.id, error = %e, "cannot mark job succeeded");
+    }
+}
+
+/// The driver of the host a VM is recorded on, with the host's URI.
+async fn vm_driver(app: &App, vm: &db::Vm) -> Result<Arc<dyn vdc_driver::HostDriver>, Error> {
+    let host = vm.host_id.ok_or_else(|| Error::conflict(format!("VM {} has no host", vm.id)))?;
+    let host = app.db.get_host(host).await?;
+    app.fleet.driver(&host.uri)
+}
+
+fn spec_of(vm: &db::Vm, department: Option<String>) -> VmSpec {
+    VmSpec {
+        id: vm.id.0,
+        name: vm.name.clone(),
+        vcpus: vm.vcpus,
+        memory_mib: vm.memory_mib,
+        disks: vm
+            .disks
+            .iter()
+            .map(|d| DiskInfo { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .collect(),
+        nics: vm.nics.iter().map(|n| NicInfo { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        metadata: VmMetadata {
+            owner: vm.owner.clone(),
+            department,
+            purpose: vm.purpose.clone(),
+            tags: vm.tags.clone(),
+            lease_expires_at: vm.lease_expires_at,
+        },
+    }
+}
+
+/// Reads the VM from its host and records the report (if newer than what is stored).
+async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo, Error> {
+    let driver = vm_driver(app, vm).await?;
+    let id: Uuid = vm.id.0;
+    let info = blocking(move || driver.vm_info(id)).await?;
+    if let (Some(host), Some(cluster)) = (vm.host_id, vm.cluster_id) {
+        app.db.apply_vm_report(&vm_report(&info, host, cluster)).await?;
+    }
+    Ok(info)
+}
+
+async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
+    let vm_id = spec.vm_id();
+    // A deleted VM's last step removes the record; replaying "forget" finds nothing to do.
+    let vm = match (app.db.find_vm(vm_id).await?, step) {
+        (Some(vm), _) => vm,
+        (None, "forget") => return Ok(()),
+        (None, _) => return Err(Error::not_found("vm", vm_id)),
+    };
+    let id = vm.id.0;
+    match (spec, step) {
+        (JobSpec::VmCreate { .. }, "define") => {
+            let dept = match vm.department_id {
+                Some(d) => Some(app.db.get_department(d).await?.name),
+                None => None,
+            };
+            let driver = vm_driver(app, &vm).await?;
+            let s = spec_of(&vm, dept);
+            blocking(move || driver.define(&s)).await?;
+            Ok(())
+        }
+        (JobSpec::VmCreate { .. }, "start") => act_idempotent(app, &vm, VmAction::Start).await,
+        (JobSpec::VmAction { action, .. }, "act") => act_idempotent(app, &vm, *action).await,
+        (JobSpec::VmAction { .. }, "wait") => {
+            let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+            loop {
+                let info = refresh(app, &vm).await?;
+                if state::settle(info.state) == info.state {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(Error::Unavailable { message: format!("VM still {} after {:?}", info.state, WAIT_LIMIT) });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        (JobSpec::VmCreate { .. } | JobSpec::VmAction { .. }, "refresh") => refresh(app, &vm).await.map(|_| ()),
+        (JobSpec::VmDelete { .. }, "stop") => {
+            let driver = vm_driver(app, &vm).await?;
+            match blocking(move || driver.vm_info(id)).await {
+                Ok(info) if state::consumes_resources(info.state) => act_idempotent(app, &vm, VmAction::Stop).await,
+                Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        (JobSpec::VmDelete { .. }, "undefine") => {
+            let driver = vm_driver(app, &vm).await?;
+            match blocking(move || driver.undefine(id)).await {
+                Ok(()) | Err(Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        (JobSpec::VmDelete { .. }, "forget") => app.db.delete_vm(vm_id).await.map(|_| ()).map_err(Error::from),
+        (_, other) => Err(Error::internal(format!("job has unknown step {other}"))),
+    }
+}
+
+/// Performs `action` unless the VM is already where it leads.
+async fn act_idempotent(app: &App, vm: &db::Vm, action: VmAction) -> Result<(), Error> {
+    let driver = vm_driver(app, vm).await?;
+    let id = vm.id.0;
+    let d = driver.clone();
+    let info = blocking(move || d.vm_info(id)).await?;
+    if state::already_done(info.state, action) {
+        return Ok(());
+    }
+    let info = blocking(move || driver.act(id, action)).await?;
+    if let (Some(host), Some(cluster)) = (vm.host_id, vm.cluster_id) {
+        app.db.apply_vm_report(&vm_report(&info, host, cluster)).await?;
+    }
+    Ok(())
+}
+
+/// Undoes a failed VM creation: removes the definition from the host (if the define step
+/// ran) and the record. Other jobs leave things as they are: their steps change only state
+/// the next sync reports truthfully.
+async fn undo(app: &App, spec: &JobSpec, steps_done: u32) -> Result<(), Error> {
+    let JobSpec::VmCreate { vm_id, .. } = spec else { return Ok(()) };
+    if let Some(vm) = app.db.find_vm(*vm_id).await? {
+        if steps_done > 0 {
+            let driver = vm_driver(app, &vm).await?;
+            let id = vm.id.0;
+            blocking(move || {
+                match driver.act(id, VmAction::Stop) {
+                    Ok(_) | Err(DriverError::InvalidTransition(_)) | Err(DriverError::NoSuchVm { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                match driver.undefine(id) {
+                    Ok(()) | Err(DriverError::NoSuchVm { .. }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        }
+        app.db.delete_vm(*vm_id).await?;
+    }
+    Ok(())
+}

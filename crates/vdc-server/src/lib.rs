@@ -1,0 +1,158 @@
+//! The vdc control-plane server: HTTP API (thin handlers in [`http`]) over the application
+//! layer ([`app`]), journaled jobs ([`jobs`]), the inventory controller ([`sync`]) and the
+//! drivers of the fleet ([`fleet`]).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod fleet;
+pub mod http;
+pub mod jobs;
+pub mod sync;
+pub mod views;
+
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use vdc_db::DataStore;
+use vdc_driver::sim::{SimClock, SimFleet};
+use vdc_types::{DepartmentId, Error, HypervisorType, Role, UserId};
+
+pub use app::App;
+pub use config::{Config, SimConfig};
+pub use fleet::Fleet;
+
+/// The departments a fresh store starts with, so the simulated fleet's owners map somewhere.
+pub const SEED_DEPARTMENTS: &[(&str, &str)] = &[
+    ("engineering", "CC-1000"),
+    ("finance", "CC-2000"),
+    ("sales", "CC-3000"),
+    ("operations", "CC-4000"),
+    ("research", "CC-5000"),
+];
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    pub app: App,
+    /// The admin password generated at first start, to show once; `None` when it came from
+    /// the configuration or the store already had users.
+    pub generated_admin_password: Option<String>,
+    task: tokio::task::JoinHandle<()>,
+    sync_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves until the process ends.
+    pub async fn wait(self) -> Result<(), Error> {
+        self.task.await.map_err(|e| Error::internal(format!("server task failed: {e}")))
+    }
+
+    /// Stops serving and the background loops.
+    pub async fn stop(self) {
+        self.task.abort();
+        if let Some(t) = self.sync_task {
+            t.abort();
+        }
+        self.app.db.close().await;
+    }
+}
+
+/// Opens the store, seeds a fresh one, connects the fleet, resumes unfinished jobs, binds the
+/// listener and starts serving.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    use StartError as E;
+    let db = DataStore::connect(&config.database_url).await.map_err(E::Store)?;
+    let generated_admin_password = bootstrap(&db, &config).await.map_err(E::Bootstrap)?;
+    let fleet = match &config.sim {
+        Some(sim) => {
+            let fleet = SimFleet::generate(sim.hosts, sim.vms, sim.seed, SimClock::automatic());
+            register_sim_hosts(&db, &fleet, sim).await.map_err(E::Bootstrap)?;
+            Arc::new(Fleet::simulated(fleet))
+        }
+        None => Arc::new(Fleet::default()),
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| E::Bind(config.listen, e))?;
+    let addr = listener.local_addr().map_err(|e| E::Bind(config.listen, e))?;
+    let app = App::new(db, fleet, Arc::new(config.clone()));
+    let resumed = app.jobs.resume_unfinished(&app).await.map_err(|e| E::Bootstrap(e.into()))?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed unfinished jobs");
+    }
+    let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    let sync_task = config.sync_interval.map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
+    tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
+    Ok(Server { addr, app, generated_admin_password, task, sync_task })
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store")]
+    Store(#[source] vdc_db::DbError),
+    #[error("cannot prepare the store")]
+    Bootstrap(#[source] vdc_types::Error),
+    #[error("cannot listen on {0}")]
+    Bind(std::net::SocketAddr, #[source] std::io::Error),
+}
+
+/// Seeds an empty store: the departments and the first admin. Returns the admin password when
+/// it was generated.
+async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Error> {
+    if db.count_users().await? > 0 {
+        return Ok(None);
+    }
+    for (name, cc) in SEED_DEPARTMENTS {
+        let d = vdc_db::Department { id: DepartmentId::new(), name: (*name).into(), cost_centre: (*cc).into(), created_at: vdc_db::now_ms() };
+        db.insert_department(&d).await?;
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), None),
+        None => {
+            let p = auth::random_secret();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = auth::hash_password(&password)?;
+    let admin = vdc_db::User {
+        id: UserId::new(),
+        username: "admin".into(),
+        password_hash: hash,
+        role: Role::Admin,
+        department_id: None,
+        created_at: vdc_db::now_ms(),
+    };
+    db.insert_user(&admin).await?;
+    tracing::info!("created the first admin user 'admin'");
+    Ok(generated)
+}
+
+/// Registers every simulated host (once) in generated clusters of one simulated site.
+async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, sim: &SimConfig) -> Result<(), Error> {
+    let known: std::collections::HashSet<String> = db.all_hosts().await?.into_iter().map(|h| h.uri).collect();
+    let site = db.ensure_site("sim-site").await?;
+    let mut clusters = std::collections::HashMap::new();
+    for (i, h) in fleet.hosts().iter().enumerate() {
+        use vdc_driver::HostDriver;
+        if known.contains(h.uri()) {
+            continue;
+        }
+        let c = i / sim.hosts_per_cluster.max(1);
+        let cluster = match clusters.get(&c) {
+            Some(id) => *id,
+            None => {
+                let id = db.ensure_cluster(site, &format!("sim-cluster-{:02}", c + 1)).await?;
+                clusters.insert(c, id);
+                id
+            }
+        };
+        let name = h.uri().trim_start_matches("sim:///").replace("host-", "sim-host-");
+        db.insert_host(&vdc_db::HostRegistration { name, uri: h.uri().to_string(), cluster_id: cluster, hypervisor: HypervisorType::Sim }).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The inventory controller: asks every host's driver what it runs and reconciles the store
+//! with it. Decisions come from the pure `vdc_engine::inventory::plan_sync`; writes go in one
+//! transaction per batch of hosts, and every runtime update is generation-checked so a late
+//! report never overwrites a fresher one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vdc_db::{self as db, HostSyncWrite};
+use vdc_driver::{HostDriver, HostInfo, VmInfo};
+use vdc_engine::inventory::{Known, Reported, plan_sync};
+use vdc_types::*;
+
+use crate::app::App;
+
+/// Hosts whose driver calls run on one blocking thread, and whose writes share a transaction.
+const BATCH: usize = 64;
+
+/// What a full sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncReport {
+    pub hosts: usize,
+    pub unreachable: usize,
+    pub vms_reported: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub stale: usize,
+    pub vanished: usize,
+    pub elapsed_ms: u64,
+}
+
+/// A driver's VM report, as the store's record of runtime facts.
+pub fn vm_report(v: &VmInfo, host: HostId, cluster: ClusterId) -> db::VmReport {
+    db::VmReport {
+        id: VmId(v.id),
+        name: v.name.clone(),
+        host_id: host,
+        cluster_id: cluster,
+        vcpus: v.vcpus,
+        memory_mib: v.memory_mib,
+        disks: v
+            .disks
+            .iter()
+            .map(|d| db::DiskRec { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .collect(),
+        nics: v.nics.iter().map(|n| db::NicRec { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        power_state: v.state,
+        runtime_gen: v.generation as i64,
+    }
+}
+
+/// A VM seen for the first time: its record, with ownership from the hypervisor-side metadata.
+fn discovered_vm(v: &VmInfo, host: HostId, cluster: ClusterId, departments: &HashMap<String, DepartmentId>) -> db::Vm {
+    let r = vm_report(v, host, cluster);
+    let now = db::now_ms();
+    db::Vm {
+        id: r.id,
+        name: r.name,
+        host_id: Some(host),
+        cluster_id: Some(cluster),
+        vcpus: r.vcpus,
+        memory_mib: r.memory_mib,
+        disks: r.disks,
+        nics: r.nics,
+        power_state: r.power_state,
+        owner: v.metadata.owner.clone(),
+        department_id: v.metadata.department.as_ref().and_then(|d| departments.get(d).copied()),
+        purpose: v.metadata.purpose.clone(),
+        tags: v.metadata.tags.clone(),
+        lease_expires_at: v.metadata.lease_expires_at,
+        created_by: Some("discovery".into()),
+        created_at: now,
+        updated_at: now,
+        generation: 1,
+        runtime_gen: r.runtime_gen,
+    }
+}
+
+fn hardware(h: &HostInfo) -> db::HostHardware {
+    db::HostHardware {
+        hypervisor: h.hypervisor,
+        hypervisor_version: h.hypervisor_version.clone(),
+        cpu_vendor: h.cpu_vendor.clone(),
+        cpu_model: h.cpu_model.clone(),
+        cpu_features: h.cpu_features.clone(),
+        sockets: h.sockets,
+        cores_per_socket: h.cores_per_socket,
+        threads_per_core: h.threads_per_core,
+        memory_mib: h.memory_mib,
+        numa_cells: h.numa_cells.iter().map(|c| db::NumaCellRec { id: c.id, cpus: c.cpus, memory_mib: c.memory_mib }).collect(),
+    }
+}
+
+type Probe = Result<(HostInfo, Vec<VmInfo>), String>;
+
+/// Syncs every registered host once.
+pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
+    let started = Instant::now();
+    let hosts = app.db.all_hosts().await?;
+    let departments: HashMap<String, DepartmentId> =
+        app.db.list_departments().await?.into_iter().map(|d| (d.name, d.id)).collect();
+    let known: HashMap<VmId, Known> = app
+        .db
+        .all_vm_generations()
+        .await?
+        .into_iter()
+        .map(|(id, host_id, runtime_gen)| (id, Known { id, host_id, runtime_gen }))
+        .collect();
+    let mut by_host: HashMap<HostId, Vec<Known>> = HashMap::new();
+    for k in known.values() {
+        if let Some(h) = k.host_id {
+            by_host.entry(h).or_default().push(*k);
+        }
+    }
+    let mut report = SyncReport { hosts: hosts.len(), ..SyncReport::default() };
+    for chunk in hosts.chunks(BATCH) {
+        let drivers: Vec<Option<Arc<dyn HostDriver>>> = chunk.iter().map(|h| app.fleet.driver(&h.uri).ok()).collect();
+        let probes: Vec<Probe> = tokio::task::spawn_blocking(move || {
+            drivers
+                .into_iter()
+                .map(|d| match d {
+                    None => Err("no driver connected for this URI".to_string()),
+                    Some(d) => d.host_info().and_then(|i| Ok((i, d.list_vms()?))).map_err(|e| e.to_string()),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("sync task panicked: {e}")))?;
+        let mut writes = Vec::with_capacity(chunk.len());
+        for (host, probe) in chunk.iter().zip(probes) {
+            let (info, vms) = match probe {
+                Ok(p) => p,
+                Err(reason) => {
+                    report.unreachable += 1;
+                    if host.state != HostState::Unreachable || host.state_reason.as_deref() != Some(reason.as_str()) {
+                        tracing::warn!(host = %host.name, uri = %host.uri, %reason, "host unreachable");
+                        app.db.set_host_state(host.id, HostState::Unreachable, Some(&reason)).await?;
+                        app.audit("system", "host.unreachable", ("host", Some(host.id.to_string())), AuditResult::Ok, Some(reason)).await;
+                    }
+                    continue;
+                }
+            };
+            report.vms_reported += vms.len();
+            let mut host_known = by_host.remove(&host.id).unwrap_or_default();
+            host_known.extend(vms.iter().filter_map(|v| known.get(&VmId(v.id))).filter(|k| k.host_id != Some(host.id)));
+            let reported: Vec<Reported> = vms.iter().map(|v| Reported { id: VmId(v.id), generation: v.generation as i64 }).collect();
+            let plan = plan_sync(host.id, &host_known, &reported);
+            let hw = hardware(&info);
+            let changed = host.last_sync_at.is_none()
+                || host.memory_mib != hw.memory_mib
+                || host.cpu_model != hw.cpu_model
+                || host.hypervisor_version != hw.hypervisor_version;
+            writes.push(HostSyncWrite {
+                host_id: host.id,
+                cluster_id: host.cluster_id,
+                hardware: changed.then_some(hw),
+                datastores: if changed {
+                    info.datastores.iter().map(|d| (d.name.clone(), d.kind.clone(), d.capacity_gib, d.free_gib)).collect()
+                } else {
+                    Vec::new()
+                },
+                networks: if changed { info.networks.iter().map(|n| (n.name.clone(), n.vlan)).collect() } else { Vec::new() },
+                inserts: plan.insert.iter().map(|&i| discovered_vm(&vms[i], host.id, host.cluster_id, &departments)).collect(),
+                updates: plan.update.iter().map(|&i| vm_report(&vms[i], host.id, host.cluster_id)).collect(),
+                vanished: plan.vanished,
+            });
+            report.stale += plan.stale.len();
+        }
+        let out = app.db.apply_sync_batch(&writes).await?;
+        report.inserted += out.inserted;
+        report.updated += out.updated;
+        report.stale += out.stale;
+        report.vanished += out.vanished;
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Resyncs forever, every `interval`, saying what it did and when it runs next.
+pub async fn run_loop(app: App, interval: Duration) {
+    loop {
+        match sync_all(&app).await {
+            Ok(r) => tracing::info!(
+                hosts = r.hosts,
+                unreachable = r.unreachable,
+                inserted = r.inserted,
+                updated = r.updated,
+                stale = r.stale,
+                vanished = r.vanished,
+                elapsed_ms = r.elapsed_ms,
+                next_in_s = interval.as_secs_f64(),
+                "inventory sync done"
+            ),
+            Err(e) => tracing::error!(error = %e, next_in_s = interval.as_secs_f64(), "inventory sync failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

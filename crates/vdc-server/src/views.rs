@@ -1,0 +1,144 @@
+//! Store records to wire views: the one place that decides what a client sees of a record.
+
+use vdc_db as db;
+use vdc_types::*;
+
+/// Encodes a keyset cursor (name, id) as an opaque page token.
+pub fn page_token(name: &str, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{name}\n{id}"))
+}
+
+/// Decodes a page token made by [`page_token`].
+pub fn parse_page_token(token: &str) -> Result<(String, String), Error> {
+    use base64::Engine;
+    let bad = || Error::invalid("page_token", "not a token returned by this API");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let s = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (name, id) = s.split_once('\n').ok_or_else(bad)?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((name.to_string(), id.to_string()))
+}
+
+/// Decodes a page token that carries only an id (newest-first lists).
+pub fn parse_id_token<T: std::str::FromStr>(token: &str) -> Result<T, Error> {
+    parse_page_token(token)?.1.parse().map_err(|_| Error::invalid("page_token", "not a token returned by this API"))
+}
+
+pub fn user(u: &db::User) -> UserView {
+    UserView {
+        id: u.id,
+        username: u.username.clone(),
+        role: u.role,
+        department_id: u.department_id,
+        created_at: rfc3339(u.created_at),
+    }
+}
+
+pub fn department(d: &db::Department) -> DepartmentView {
+    DepartmentView { id: d.id, name: d.name.clone(), cost_centre: d.cost_centre.clone(), created_at: rfc3339(d.created_at) }
+}
+
+pub fn host(h: &db::Host) -> HostView {
+    HostView {
+        id: h.id,
+        name: h.name.clone(),
+        cluster_id: h.cluster_id,
+        hypervisor: h.hypervisor,
+        uri: h.uri.clone(),
+        state: h.state,
+        state_reason: h.state_reason.clone(),
+        maintenance: h.maintenance,
+        cpu_vendor: h.cpu_vendor.clone(),
+        cpu_model: h.cpu_model.clone(),
+        cpu_features: h.cpu_features.clone(),
+        sockets: h.sockets,
+        cores_per_socket: h.cores_per_socket,
+        threads_per_core: h.threads_per_core,
+        memory_mib: h.memory_mib,
+        numa_cells: h
+            .numa_cells
+            .iter()
+            .map(|c| NumaCellView { id: c.id, cpus: c.cpus, memory_mib: c.memory_mib })
+            .collect(),
+        last_sync_at: h.last_sync_at.map(rfc3339),
+    }
+}
+
+pub fn vm(v: &db::Vm) -> VmView {
+    VmView {
+        id: v.id,
+        name: v.name.clone(),
+        host_id: v.host_id,
+        vcpus: v.vcpus,
+        memory_mib: v.memory_mib,
+        disks: v
+            .disks
+            .iter()
+            .map(|d| DiskView { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .collect(),
+        nics: v.nics.iter().map(|n| NicView { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        power_state: v.power_state,
+        owner: v.owner.clone(),
+        department_id: v.department_id,
+        purpose: v.purpose.clone(),
+        tags: v.tags.clone(),
+        lease_expires_at: v.lease_expires_at.map(rfc3339),
+        created_by: v.created_by.clone(),
+        created_at: rfc3339(v.created_at),
+        updated_at: rfc3339(v.updated_at),
+        generation: v.generation,
+        runtime_generation: v.runtime_gen,
+    }
+}
+
+pub fn job(j: &db::Job) -> JobView {
+    let total = j.steps.len().max(1) as u32;
+    JobView {
+        id: j.id,
+        kind: j.kind.clone(),
+        target_id: j.target_id.clone(),
+        state: j.state,
+        progress: if j.state == JobState::Succeeded { 100 } else { (j.steps_done.min(total) * 100 / total) as u8 },
+        steps: j
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| JobStepView { name: s.clone(), done: (i as u32) < j.steps_done })
+            .collect(),
+        error: j.error.clone(),
+        created_by: j.created_by.clone(),
+        created_at: rfc3339(j.created_at),
+        updated_at: rfc3339(j.updated_at),
+    }
+}
+
+pub fn audit(a: &db::AuditRecord) -> AuditView {
+    AuditView {
+        id: a.id,
+        at: rfc3339(a.at),
+        actor: a.actor.clone(),
+        action: a.action.clone(),
+        target_kind: a.target_kind.clone(),
+        target_id: a.target_id.clone(),
+        result: a.result,
+        detail: a.detail.clone(),
+    }
+}
+
+pub fn physical_server(p: &db::PhysicalServer) -> PhysicalServerView {
+    PhysicalServerView {
+        id: p.id,
+        name: p.name.clone(),
+        serial: p.serial.clone(),
+        cpu_model: p.cpu_model.clone(),
+        sockets: p.sockets,
+        cores_per_socket: p.cores_per_socket,
+        memory_mib: p.memory_mib,
+        site_id: p.site_id,
+        department_id: p.department_id,
+        owner: p.owner.clone(),
+        purpose: p.purpose.clone(),
+        created_at: rfc3339(p.created_at),
+    }
+}

@@ -1,0 +1,404 @@
+//! Request parameters (bodies and query strings). Bodies reject unknown fields; each type
+//! validates itself so bad input is refused before anything is written.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::Error;
+use crate::ids::*;
+use crate::state::{HostState, PowerState, Role};
+
+/// Largest page a list endpoint returns.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+/// Page size when the client does not say.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// Longest accepted resource name.
+pub const MAX_NAME_LEN: usize = 63;
+/// Most vCPUs a VM may ask for (libvirt/QEMU's practical ceiling on x86).
+pub const MAX_VCPUS: u32 = 288;
+/// Most memory a VM may ask for: 12 TiB, the largest x86 hosts sold.
+pub const MAX_MEMORY_MIB: u64 = 12 * 1024 * 1024;
+/// Smallest memory a VM may ask for.
+pub const MIN_MEMORY_MIB: u64 = 16;
+/// Largest single disk: 64 TiB (qcow2's practical ceiling with default clusters).
+pub const MAX_DISK_GIB: u64 = 64 * 1024;
+
+/// Checks a resource name: 1–63 characters of letters, digits, `.`, `_` and `-`, starting with
+/// a letter or digit (safe as a libvirt domain name and a DNS label).
+pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(field, format!("longer than {MAX_NAME_LEN} characters")));
+    }
+    if !name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(field, "must start with a letter or digit"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(Error::invalid(field, format!("character {c:?} not allowed (letters, digits, . _ -)")));
+    }
+    Ok(())
+}
+
+fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.chars().count() > max {
+        return Err(Error::invalid(field, format!("longer than {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "control characters not allowed"));
+    }
+    Ok(())
+}
+
+fn validate_tags(tags: &[String]) -> Result<(), Error> {
+    if tags.len() > 32 {
+        return Err(Error::invalid("tags", "at most 32 tags"));
+    }
+    for (i, t) in tags.iter().enumerate() {
+        let field = format!("tags[{i}]");
+        if t.is_empty() {
+            return Err(Error::invalid(field, "must not be empty"));
+        }
+        validate_text(&field, t, 64)?;
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginParams {
+    pub username: String,
+    pub password: String,
+}
+
+/// One disk of a new VM.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiskSpec {
+    /// Size in GiB (1 – 65536).
+    pub size_gib: u64,
+    /// Datastore name; the host's first datastore when omitted.
+    #[serde(default)]
+    pub datastore: Option<String>,
+}
+
+/// One NIC of a new VM.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NicSpec {
+    /// Network name.
+    pub network: String,
+}
+
+/// `POST /api/v1/vms`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmCreateParams {
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    #[serde(default)]
+    pub disks: Vec<DiskSpec>,
+    #[serde(default)]
+    pub nics: Vec<NicSpec>,
+    /// Pin to this host; otherwise the least-loaded host that fits is chosen.
+    #[serde(default)]
+    pub host_id: Option<HostId>,
+    /// Owner (a username); the caller when omitted.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Department; the caller's when omitted.
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// RFC 3339 expiry of the VM's lease.
+    #[serde(default)]
+    pub lease_expires_at: Option<String>,
+    /// Power on once defined.
+    #[serde(default)]
+    pub start: bool,
+}
+
+impl VmCreateParams {
+    /// Rejects out-of-range sizes, bad names and over-long text, naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)?;
+        if self.vcpus == 0 || self.vcpus > MAX_VCPUS {
+            return Err(Error::invalid("vcpus", format!("must be between 1 and {MAX_VCPUS}")));
+        }
+        if !(MIN_MEMORY_MIB..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
+            return Err(Error::invalid(
+                "memory_mib",
+                format!("must be between {MIN_MEMORY_MIB} and {MAX_MEMORY_MIB}"),
+            ));
+        }
+        if self.disks.len() > 16 {
+            return Err(Error::invalid("disks", "at most 16 disks"));
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            if d.size_gib == 0 || d.size_gib > MAX_DISK_GIB {
+                return Err(Error::invalid(
+                    format!("disks[{i}].size_gib"),
+                    format!("must be between 1 and {MAX_DISK_GIB}"),
+                ));
+            }
+            if let Some(ds) = &d.datastore {
+                validate_name(&format!("disks[{i}].datastore"), ds)?;
+            }
+        }
+        if self.nics.len() > 8 {
+            return Err(Error::invalid("nics", "at most 8 NICs"));
+        }
+        for (i, n) in self.nics.iter().enumerate() {
+            validate_name(&format!("nics[{i}].network"), &n.network)?;
+        }
+        if let Some(o) = &self.owner {
+            validate_name("owner", o)?;
+        }
+        if let Some(p) = &self.purpose {
+            validate_text("purpose", p, 256)?;
+        }
+        validate_tags(&self.tags)?;
+        if let Some(l) = &self.lease_expires_at {
+            crate::parse_rfc3339("lease_expires_at", l)?;
+        }
+        Ok(())
+    }
+}
+
+/// `PATCH /api/v1/vms/{id}`: every field optional; only the given ones change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmUpdateParams {
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// RFC 3339; an empty string clears the lease.
+    #[serde(default)]
+    pub lease_expires_at: Option<String>,
+    /// The generation the caller read; the update is refused with 409 if the VM changed since.
+    #[serde(default)]
+    pub generation: Option<i64>,
+}
+
+impl VmUpdateParams {
+    /// Rejects bad values, naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(o) = &self.owner {
+            validate_name("owner", o)?;
+        }
+        if let Some(p) = &self.purpose {
+            validate_text("purpose", p, 256)?;
+        }
+        if let Some(t) = &self.tags {
+            validate_tags(t)?;
+        }
+        if let Some(l) = self.lease_expires_at.as_deref().filter(|l| !l.is_empty()) {
+            crate::parse_rfc3339("lease_expires_at", l)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a page size.
+pub fn validate_limit(limit: Option<u32>) -> Result<u32, Error> {
+    match limit {
+        None => Ok(DEFAULT_PAGE_LIMIT),
+        Some(0) => Err(Error::invalid("limit", "must be at least 1")),
+        Some(l) if l > MAX_PAGE_LIMIT => {
+            Err(Error::invalid("limit", format!("must be at most {MAX_PAGE_LIMIT}")))
+        }
+        Some(l) => Ok(l),
+    }
+}
+
+/// Filters and pagination for `GET /api/v1/vms`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VmListQuery {
+    pub cluster_id: Option<ClusterId>,
+    pub host_id: Option<HostId>,
+    pub state: Option<PowerState>,
+    pub owner: Option<String>,
+    pub department_id: Option<DepartmentId>,
+    pub tag: Option<String>,
+    pub name_prefix: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<u32>,
+    /// `next_page_token` from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// Filters and pagination for `GET /api/v1/hosts`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HostListQuery {
+    pub cluster_id: Option<ClusterId>,
+    pub state: Option<HostState>,
+    pub name_prefix: Option<String>,
+    pub limit: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// Pagination for the other list endpoints (jobs, audit, users, departments, …).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// `POST /api/v1/departments`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentCreateParams {
+    pub name: String,
+    /// Accounting cost centre code.
+    pub cost_centre: String,
+}
+
+impl DepartmentCreateParams {
+    /// Rejects bad values, naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)?;
+        if self.cost_centre.is_empty() {
+            return Err(Error::invalid("cost_centre", "must not be empty"));
+        }
+        validate_text("cost_centre", &self.cost_centre, 64)
+    }
+}
+
+/// `POST /api/v1/users`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreateParams {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    /// Scope the user to one department; global when omitted.
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+}
+
+impl UserCreateParams {
+    /// Rejects bad values, naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("username", &self.username)?;
+        if self.password.chars().count() < 8 {
+            return Err(Error::invalid("password", "at least 8 characters"));
+        }
+        if self.password.len() > 1024 {
+            return Err(Error::invalid("password", "longer than 1024 bytes"));
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/v1/physical-servers`: a non-virtual server registered beside the VMs.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhysicalServerCreateParams {
+    pub name: String,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub cpu_model: Option<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub memory_mib: u64,
+    #[serde(default)]
+    pub site_id: Option<SiteId>,
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+impl PhysicalServerCreateParams {
+    /// Rejects bad values, naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)?;
+        for (field, v) in [("serial", &self.serial), ("cpu_model", &self.cpu_model), ("purpose", &self.purpose)] {
+            if let Some(v) = v {
+                validate_text(field, v, 256)?;
+            }
+        }
+        if self.sockets == 0 || self.sockets > 64 {
+            return Err(Error::invalid("sockets", "must be between 1 and 64"));
+        }
+        if self.cores_per_socket == 0 || self.cores_per_socket > 1024 {
+            return Err(Error::invalid("cores_per_socket", "must be between 1 and 1024"));
+        }
+        if self.memory_mib == 0 || self.memory_mib > 64 * 1024 * 1024 {
+            return Err(Error::invalid("memory_mib", "must be between 1 and 67108864"));
+        }
+        if let Some(o) = &self.owner {
+            validate_name("owner", o)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm(name: &str) -> VmCreateParams {
+        VmCreateParams {
+            name: name.into(),
+            vcpus: 2,
+            memory_mib: 2048,
+            disks: vec![DiskSpec { size_gib: 20, datastore: None }],
+            nics: vec![],
+            host_id: None,
+            owner: None,
+            department_id: None,
+            purpose: None,
+            tags: vec![],
+            lease_expires_at: None,
+            start: false,
+        }
+    }
+
+    #[test]
+    fn validation_names_the_offending_field() {
+        assert!(vm("web-01").validate().is_ok());
+        let field = |p: VmCreateParams| match p.validate() {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        };
+        assert_eq!(field(vm("")), "name");
+        assert_eq!(field(vm(&"a".repeat(64))), "name");
+        assert_eq!(field(vm("-bad")), "name");
+        assert_eq!(field(vm("sp ace")), "name");
+        assert_eq!(field(VmCreateParams { vcpus: 0, ..vm("a") }), "vcpus");
+        assert_eq!(field(VmCreateParams { memory_mib: u64::MAX, ..vm("a") }), "memory_mib");
+        let big_disk = vec![DiskSpec { size_gib: 0, datastore: None }];
+        assert_eq!(field(VmCreateParams { disks: big_disk, ..vm("a") }), "disks[0].size_gib");
+        let lease = Some("tomorrow".to_string());
+        assert_eq!(field(VmCreateParams { lease_expires_at: lease, ..vm("a") }), "lease_expires_at");
+    }
+
+    #[test]
+    fn unknown_body_fields_are_rejected() {
+        let err = serde_json::from_str::<LoginParams>(r#"{"username":"a","password":"b","x":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `x`"), "{err}");
+    }
+}

@@ -1,0 +1,182 @@
+//! Enumerations shared by the wire, the store and the drivers: power states, actions, roles.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Implements `as_str`, `Display` and `FromStr` from one list of (variant, wire name) pairs,
+/// so the store, the wire and the CLI spell every state the same way.
+macro_rules! wire_enum {
+    ($name:ident { $($variant:ident => $s:literal),* $(,)? }) => {
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The wire / store spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $s),*
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($s => Ok($name::$variant),)*
+                    other => Err(format!(
+                        "unknown {} {other:?}; expected one of: {}",
+                        stringify!($name),
+                        [$($s),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+/// The power state of a VM as the hypervisor reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    /// Defined but not running.
+    Shutoff,
+    /// Running.
+    Running,
+    /// Suspended in memory.
+    Paused,
+    /// A guest (ACPI) shutdown was requested and is in progress.
+    ShuttingDown,
+    /// The guest crashed.
+    Crashed,
+    /// The host cannot be reached, so the state is not known.
+    Unknown,
+}
+wire_enum!(PowerState { Shutoff => "shutoff", Running => "running", Paused => "paused", ShuttingDown => "shutting_down", Crashed => "crashed", Unknown => "unknown" });
+
+/// A lifecycle action a user can ask for on a VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VmAction {
+    /// Power on.
+    Start,
+    /// Graceful (ACPI) shutdown.
+    Shutdown,
+    /// Hard power off (libvirt "destroy").
+    Stop,
+    /// Suspend in memory.
+    Suspend,
+    /// Resume a suspended VM.
+    Resume,
+}
+wire_enum!(VmAction { Start => "start", Shutdown => "shutdown", Stop => "stop", Suspend => "suspend", Resume => "resume" });
+
+/// Connection state of a host as seen by the inventory controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// The driver answers.
+    Connected,
+    /// The last sync could not reach the host; VM states on it are unknown.
+    Unreachable,
+}
+wire_enum!(HostState { Connected => "connected", Unreachable => "unreachable" });
+
+/// What kind of hypervisor a host runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HypervisorType {
+    /// KVM (QEMU with hardware acceleration).
+    Kvm,
+    /// QEMU with software emulation (TCG).
+    Qemu,
+    /// Xen.
+    Xen,
+    /// Linux containers through libvirt-lxc.
+    Lxc,
+    /// VMware ESX(i).
+    Esx,
+    /// Microsoft Hyper-V.
+    Hyperv,
+    /// libvirt's in-process test driver.
+    Test,
+    /// vdc's simulated hypervisor.
+    Sim,
+}
+wire_enum!(HypervisorType { Kvm => "kvm", Qemu => "qemu", Xen => "xen", Lxc => "lxc", Esx => "esx", Hyperv => "hyperv", Test => "test", Sim => "sim" });
+
+/// A user's role. Scoped to one department when the user has one, global otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything in scope.
+    Viewer,
+    /// Reads and operates VMs in scope (create, power actions, delete).
+    Operator,
+    /// Everything, including users, departments and the audit log.
+    Admin,
+}
+wire_enum!(Role { Viewer => "viewer", Operator => "operator", Admin => "admin" });
+
+/// The state of a journaled job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Accepted, not started.
+    Queued,
+    /// A worker is executing its steps.
+    Running,
+    /// All steps done.
+    Succeeded,
+    /// A step failed; `error` says why.
+    Failed,
+}
+wire_enum!(JobState { Queued => "queued", Running => "running", Succeeded => "succeeded", Failed => "failed" });
+
+impl JobState {
+    /// True once the job will not change any more.
+    pub fn is_terminal(self) -> bool {
+        match self {
+            JobState::Queued | JobState::Running => false,
+            JobState::Succeeded | JobState::Failed => true,
+        }
+    }
+}
+
+/// The outcome recorded in an audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditResult {
+    /// The change was made (or the job was accepted).
+    Ok,
+    /// The change was refused or failed.
+    Denied,
+    /// The change failed while being made.
+    Failed,
+}
+wire_enum!(AuditResult { Ok => "ok", Denied => "denied", Failed => "failed" });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wire_name_round_trips_through_serde_and_from_str() {
+        for s in PowerState::ALL {
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(s.as_str().parse::<PowerState>().unwrap(), *s);
+        }
+        for a in VmAction::ALL {
+            assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{a}\""));
+        }
+        assert!("sleeping".parse::<PowerState>().unwrap_err().contains("shutoff"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Response bodies: what the API returns. Built by the server from store rows; never stored.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::*;
+use crate::state::*;
+
+/// One page of a list; pass `next_page_token` back as `page_token` for the next one.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// `GET /api/v1/health`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthView {
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub store: String,
+}
+
+/// A logged-in session.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for the `Authorization` header. Shown once; only its hash is stored.
+    pub token: String,
+    pub expires_at: String,
+    pub user: UserView,
+}
+
+/// A user account (never with its password hash).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+    /// The department the user is scoped to; global when absent.
+    pub department_id: Option<DepartmentId>,
+    pub created_at: String,
+}
+
+/// A department (cost centre).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DepartmentView {
+    pub id: DepartmentId,
+    pub name: String,
+    pub cost_centre: String,
+    pub created_at: String,
+}
+
+/// A site.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SiteView {
+    pub id: SiteId,
+    pub name: String,
+}
+
+/// A cluster of hosts.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClusterView {
+    pub id: ClusterId,
+    pub name: String,
+    pub site_id: SiteId,
+}
+
+/// A NUMA cell of a host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NumaCellView {
+    pub id: u32,
+    pub cpus: u32,
+    pub memory_mib: u64,
+}
+
+/// A hypervisor host.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HostView {
+    pub id: HostId,
+    pub name: String,
+    pub cluster_id: ClusterId,
+    pub hypervisor: HypervisorType,
+    /// libvirt connection URI (or `sim://…`).
+    pub uri: String,
+    pub state: HostState,
+    /// Why the host is unreachable, when it is.
+    pub state_reason: Option<String>,
+    pub maintenance: bool,
+    pub cpu_vendor: String,
+    pub cpu_model: String,
+    pub cpu_features: Vec<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub threads_per_core: u32,
+    pub memory_mib: u64,
+    pub numa_cells: Vec<NumaCellView>,
+    pub last_sync_at: Option<String>,
+}
+
+/// A datastore (storage pool).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DatastoreView {
+    pub id: DatastoreId,
+    pub name: String,
+    pub cluster_id: ClusterId,
+    pub kind: String,
+    pub capacity_gib: u64,
+    pub free_gib: u64,
+}
+
+/// A virtual network.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct NetworkView {
+    pub id: NetworkId,
+    pub name: String,
+    pub cluster_id: ClusterId,
+    pub vlan: Option<u32>,
+}
+
+/// A disk of a VM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DiskView {
+    /// Guest device name, e.g. `vda`.
+    pub device: String,
+    pub size_gib: u64,
+    pub datastore: String,
+    /// Image format, e.g. `qcow2` or `raw`.
+    pub format: String,
+}
+
+/// A NIC of a VM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NicView {
+    pub mac: String,
+    pub network: String,
+}
+
+/// A virtual machine.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VmView {
+    /// Also the hypervisor's domain UUID.
+    pub id: VmId,
+    pub name: String,
+    pub host_id: Option<HostId>,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disks: Vec<DiskView>,
+    pub nics: Vec<NicView>,
+    pub power_state: PowerState,
+    pub owner: Option<String>,
+    pub department_id: Option<DepartmentId>,
+    pub purpose: Option<String>,
+    pub tags: Vec<String>,
+    pub lease_expires_at: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Bumped on every change of this record; pass it back in PATCH to detect lost updates.
+    pub generation: i64,
+    /// The hypervisor-side generation of the last applied state report.
+    pub runtime_generation: i64,
+}
+
+/// A physical (non-virtual) server.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PhysicalServerView {
+    pub id: PhysicalServerId,
+    pub name: String,
+    pub serial: Option<String>,
+    pub cpu_model: Option<String>,
+    pub sockets: u32,
+    pub cores_per_socket: u32,
+    pub memory_mib: u64,
+    pub site_id: Option<SiteId>,
+    pub department_id: Option<DepartmentId>,
+    pub owner: Option<String>,
+    pub purpose: Option<String>,
+    pub created_at: String,
+}
+
+/// One step of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobStepView {
+    pub name: String,
+    pub done: bool,
+}
+
+/// A long-running, journaled operation.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: JobId,
+    /// e.g. `vm.create`, `vm.start`, `vm.delete`.
+    pub kind: String,
+    pub target_id: Option<String>,
+    pub state: JobState,
+    /// 0–100.
+    pub progress: u8,
+    pub steps: Vec<JobStepView>,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A job accepted by a mutating call (HTTP 202).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobAccepted {
+    pub job: JobView,
+    /// The VM the job works on, when there is one.
+    pub vm_id: Option<VmId>,
+}
+
+/// One audit record.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    pub id: AuditId,
+    pub at: String,
+    /// Username, or `system` for controllers.
+    pub actor: String,
+    /// e.g. `vm.create`, `auth.login`.
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub result: AuditResult,
+    pub detail: Option<String>,
+}
