@@ -88,14 +88,20 @@ pub enum ShapeError {
     MissingElement { path: &'static str },
     /// An element or attribute has a value that cannot be used.
     #[error("capabilities XML: {path} has invalid value {value:?}: {reason}")]
-    BadValue { path: String, value: String, reason: String },
+    BadValue {
+        path: String,
+        value: String,
+        reason: String,
+    },
     /// No NUMA cell states its memory, so the host's memory is unknown.
     #[error(
         "capabilities XML carries no memory figure (no host/topology/cells/cell/memory element)"
     )]
     NoMemory,
     /// The guest domain types name no hypervisor vdc knows.
-    #[error("unsupported hypervisor: guest domain types {found:?} (vdc knows kvm, qemu, xen, lxc, hyperv, vmware, test)")]
+    #[error(
+        "unsupported hypervisor: guest domain types {found:?} (vdc knows kvm, qemu, xen, lxc, hyperv, vmware, test)"
+    )]
     UnsupportedHypervisor { found: Vec<String> },
     /// The CSV itself could not be read.
     #[error("RVTools vHost CSV: {0}")]
@@ -105,7 +111,12 @@ pub enum ShapeError {
     MissingColumn { column: &'static str },
     /// A cell holds a value that cannot be used.
     #[error("RVTools vHost CSV line {line}, column {column:?}: invalid value {value:?}: {reason}")]
-    BadCell { line: u64, column: &'static str, value: String, reason: String },
+    BadCell {
+        line: u64,
+        column: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,11 +154,15 @@ fn parse_capabilities(xml: &str, assumed_memory_mib: Option<u64>) -> Result<Host
     let doc = roxmltree::Document::parse(xml)?;
     let root = doc.root_element();
     if root.tag_name().name() != "capabilities" {
-        return Err(ShapeError::WrongRoot { found: root.tag_name().name().to_string() });
+        return Err(ShapeError::WrongRoot {
+            found: root.tag_name().name().to_string(),
+        });
     }
     let host = child(root, "host").ok_or(ShapeError::MissingElement { path: "host" })?;
     let cpu = child(host, "cpu").ok_or(ShapeError::MissingElement { path: "host/cpu" })?;
-    let arch = child_text(cpu, "arch").ok_or(ShapeError::MissingElement { path: "host/cpu/arch" })?;
+    let arch = child_text(cpu, "arch").ok_or(ShapeError::MissingElement {
+        path: "host/cpu/arch",
+    })?;
     let cpu_model = child_text(cpu, "model").unwrap_or_default();
     let cpu_vendor = child_text(cpu, "vendor").unwrap_or_default();
     let cpu_features: Vec<String> = children(cpu, "feature")
@@ -197,7 +212,11 @@ fn parse_capabilities(xml: &str, assumed_memory_mib: Option<u64>) -> Result<Host
                     }
                 }
             }
-            numa_cells.push(NumaCell { id, cpus, memory_mib });
+            numa_cells.push(NumaCell {
+                id,
+                cpus,
+                memory_mib,
+            });
         }
     }
 
@@ -206,9 +225,9 @@ fn parse_capabilities(xml: &str, assumed_memory_mib: Option<u64>) -> Result<Host
             return Err(ShapeError::NoMemory);
         };
         let n = numa_cells.len() as u64;
-        if n > 0 {
+        if let (Some(share), Some(rest)) = (total.checked_div(n), total.checked_rem(n)) {
             for (i, cell) in numa_cells.iter_mut().enumerate() {
-                cell.memory_mib = total / n + if i == 0 { total % n } else { 0 };
+                cell.memory_mib = share + if i == 0 { rest } else { 0 };
             }
         }
     }
@@ -251,7 +270,9 @@ fn parse_hypervisor(root: roxmltree::Node<'_, '_>) -> Result<HypervisorType, Sha
         .map(|t| t.trim().to_ascii_lowercase())
         .collect();
     if types.is_empty() {
-        return Err(ShapeError::MissingElement { path: "guest/arch/domain" });
+        return Err(ShapeError::MissingElement {
+            path: "guest/arch/domain",
+        });
     }
     let has = |t: &str| types.iter().any(|x| x == t);
     let order = [
@@ -284,13 +305,25 @@ fn derive_topology(
     // 2. Per-CPU facts.
     if logical > 0
         && cell_cpus.len() == logical as usize
-        && cell_cpus.iter().all(|c| c.socket_id.is_some() && c.siblings.is_some())
+        && cell_cpus
+            .iter()
+            .all(|c| c.socket_id.is_some() && c.siblings.is_some())
     {
-        let sockets: BTreeSet<&str> = cell_cpus.iter().filter_map(|c| c.socket_id.as_deref()).collect();
-        let cores: BTreeSet<&BTreeSet<u32>> = cell_cpus.iter().filter_map(|c| c.siblings.as_ref()).collect();
+        let sockets: BTreeSet<&str> = cell_cpus
+            .iter()
+            .filter_map(|c| c.socket_id.as_deref())
+            .collect();
+        let cores: BTreeSet<&BTreeSet<u32>> = cell_cpus
+            .iter()
+            .filter_map(|c| c.siblings.as_ref())
+            .collect();
         let sockets = sockets.len() as u32;
         let cores = cores.len() as u32;
-        if sockets > 0 && cores > 0 && logical % cores == 0 && cores % sockets == 0 {
+        if sockets > 0
+            && cores > 0
+            && logical.is_multiple_of(cores)
+            && cores.is_multiple_of(sockets)
+        {
             return Ok((sockets, cores / sockets, logical / cores));
         }
     }
@@ -322,7 +355,9 @@ fn derive_topology(
         if logical > 0 {
             return Ok((1, logical, 1));
         }
-        return Err(ShapeError::MissingElement { path: "host/cpu/topology" });
+        return Err(ShapeError::MissingElement {
+            path: "host/cpu/topology",
+        });
     };
     let cps = c.saturating_mul(dies).saturating_mul(clusters);
     if logical == 0 {
@@ -334,9 +369,9 @@ fn derive_topology(
         Ok((s, cps, t))
     } else if s.saturating_mul(cells).saturating_mul(per_socket) == logical {
         Ok((s * cells, cps, t))
-    } else if logical % per_socket == 0 {
+    } else if logical.is_multiple_of(per_socket) {
         Ok((logical / per_socket, cps, t))
-    } else if logical % t == 0 {
+    } else if logical.is_multiple_of(t) {
         Ok((1, logical / t, t))
     } else {
         Ok((1, logical, 1))
@@ -417,7 +452,8 @@ fn children<'a, 'input: 'a>(
     node: roxmltree::Node<'a, 'input>,
     name: &'static str,
 ) -> impl Iterator<Item = roxmltree::Node<'a, 'input>> {
-    node.children().filter(move |n| n.is_element() && n.tag_name().name() == name)
+    node.children()
+        .filter(move |n| n.is_element() && n.tag_name().name() == name)
 }
 
 fn child<'a, 'input: 'a>(
@@ -448,7 +484,10 @@ fn child_text(node: roxmltree::Node<'_, '_>, name: &'static str) -> Option<Strin
 /// string (`Intel`, `AMD`; empty otherwise). The sheet lists no CPU features and no NUMA
 /// cells, so those stay empty. The hypervisor is ESX.
 pub fn from_rvtools_vhost_csv<R: Read>(r: R) -> Result<Vec<HostShape>, ShapeError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(r);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(r);
     let headers: HashMap<String, usize> = reader
         .headers()?
         .iter()
@@ -456,7 +495,10 @@ pub fn from_rvtools_vhost_csv<R: Read>(r: R) -> Result<Vec<HostShape>, ShapeErro
         .map(|(i, h)| (h.trim_start_matches('\u{feff}').trim().to_string(), i))
         .collect();
     let column = |name: &'static str| -> Result<usize, ShapeError> {
-        headers.get(name).copied().ok_or(ShapeError::MissingColumn { column: name })
+        headers
+            .get(name)
+            .copied()
+            .ok_or(ShapeError::MissingColumn { column: name })
     };
     let host_col = column("Host")?;
     let model_col = column("CPU Model")?;
@@ -476,7 +518,12 @@ pub fn from_rvtools_vhost_csv<R: Read>(r: R) -> Result<Vec<HostShape>, ShapeErro
         let cell = |idx: usize, name: &'static str| -> Result<&str, ShapeError> {
             let v = record.get(idx).map(str::trim).unwrap_or("");
             if v.is_empty() {
-                Err(ShapeError::BadCell { line, column: name, value: String::new(), reason: "empty".into() })
+                Err(ShapeError::BadCell {
+                    line,
+                    column: name,
+                    value: String::new(),
+                    reason: "empty".into(),
+                })
             } else {
                 Ok(v)
             }
@@ -594,15 +641,41 @@ pub fn builtin_shapes() -> Vec<HostShape> {
             cpu_vendor: "Intel".into(),
             cpu_model: "Skylake-Client-noTSX-IBRS".into(),
             cpu_features: strings(&[
-                "ds", "acpi", "ss", "ht", "tm", "pbe", "dtes64", "monitor", "ds_cpl", "vmx",
-                "smx", "est", "tm2", "xtpr", "pdcm", "osxsave", "tsc_adjust", "clflushopt",
-                "intel-pt", "md-clear", "stibp", "ssbd", "xsaves", "pdpe1gb", "invtsc",
+                "ds",
+                "acpi",
+                "ss",
+                "ht",
+                "tm",
+                "pbe",
+                "dtes64",
+                "monitor",
+                "ds_cpl",
+                "vmx",
+                "smx",
+                "est",
+                "tm2",
+                "xtpr",
+                "pdcm",
+                "osxsave",
+                "tsc_adjust",
+                "clflushopt",
+                "intel-pt",
+                "md-clear",
+                "stibp",
+                "ssbd",
+                "xsaves",
+                "pdpe1gb",
+                "invtsc",
             ]),
             sockets: 1,
             cores_per_socket: 4,
             threads_per_core: 2,
             memory_mib: 31964,
-            numa_cells: vec![NumaCell { id: 0, cpus: 8, memory_mib: 31964 }],
+            numa_cells: vec![NumaCell {
+                id: 0,
+                cpus: 8,
+                memory_mib: 31964,
+            }],
         },
         // From virt-manager tests/data/capabilities/test-qemu-with-kvm.xml: its <topology>
         // attributes say 7 × 5 × 3 but its one cell lists 2 CPUs, so 1 × 2 × 1; no memory is
@@ -656,8 +729,16 @@ pub fn builtin_shapes() -> Vec<HostShape> {
             threads_per_core: 1,
             memory_mib: 257_581 + 255_939,
             numa_cells: vec![
-                NumaCell { id: 0, cpus: 80, memory_mib: 257_581 },
-                NumaCell { id: 1, cpus: 80, memory_mib: 255_939 },
+                NumaCell {
+                    id: 0,
+                    cpus: 80,
+                    memory_mib: 257_581,
+                },
+                NumaCell {
+                    id: 1,
+                    cpus: 80,
+                    memory_mib: 255_939,
+                },
             ],
         },
     ]

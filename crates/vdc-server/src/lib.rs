@@ -61,17 +61,22 @@ impl Server {
 /// Opens the store, seeds a fresh one, connects the fleet, resumes unfinished jobs, binds the
 /// listener and starts serving.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let fleet = match &config.sim {
+        Some(sim) => Fleet::simulated(SimFleet::generate(sim.hosts, sim.vms, sim.seed, SimClock::automatic())),
+        None => Fleet::default(),
+    };
+    start_with_fleet(config, Arc::new(fleet)).await
+}
+
+/// [`start`] with a fleet built by the caller (tests keep a handle on its simulator, and can
+/// restart a server on the same store and fleet).
+pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Server, StartError> {
     use StartError as E;
     let db = DataStore::connect(&config.database_url).await.map_err(E::Store)?;
     let generated_admin_password = bootstrap(&db, &config).await.map_err(E::Bootstrap)?;
-    let fleet = match &config.sim {
-        Some(sim) => {
-            let fleet = SimFleet::generate(sim.hosts, sim.vms, sim.seed, SimClock::automatic());
-            register_sim_hosts(&db, &fleet, sim).await.map_err(E::Bootstrap)?;
-            Arc::new(Fleet::simulated(fleet))
-        }
-        None => Arc::new(Fleet::default()),
-    };
+    if let Some(sim) = fleet.sim() {
+        register_sim_hosts(&db, sim, config.sim.as_ref().map_or(16, |s| s.hosts_per_cluster)).await.map_err(E::Bootstrap)?;
+    }
     let listener = TcpListener::bind(config.listen).await.map_err(|e| E::Bind(config.listen, e))?;
     let addr = listener.local_addr().map_err(|e| E::Bind(config.listen, e))?;
     let app = App::new(db, fleet, Arc::new(config.clone()));
@@ -133,7 +138,7 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
 }
 
 /// Registers every simulated host (once) in generated clusters of one simulated site.
-async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, sim: &SimConfig) -> Result<(), Error> {
+async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, hosts_per_cluster: usize) -> Result<(), Error> {
     let known: std::collections::HashSet<String> = db.all_hosts().await?.into_iter().map(|h| h.uri).collect();
     let site = db.ensure_site("sim-site").await?;
     let mut clusters = std::collections::HashMap::new();
@@ -142,7 +147,7 @@ async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, sim: &SimConfig) -
         if known.contains(h.uri()) {
             continue;
         }
-        let c = i / sim.hosts_per_cluster.max(1);
+        let c = i / hosts_per_cluster.max(1);
         let cluster = match clusters.get(&c) {
             Some(id) => *id,
             None => {

@@ -1,1 +1,254 @@
-//! (being built)
+//! A whole vdc stack per integration test: a fresh store (SQLite file in a temp dir, or a new
+//! database on the test PostgreSQL), the server on port 0, a simulated fleet, and an HTTP
+//! client with helpers. Polls with [`wait_for_condition`]; never sleeps blindly.
+//!
+//! PostgreSQL tests need `DATABASE_URL` (set by `scripts/test.sh`, which starts a throwaway
+//! server); without it they fail loudly rather than pass by skipping.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vdc_driver::sim::{SimClock, SimFleet};
+use vdc_server::{Config, Fleet, Server, SimConfig};
+
+/// Which store a stack runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// The admin password every test stack starts with.
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+/// Options of a stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub store: Store,
+    pub hosts: usize,
+    pub vms: usize,
+    pub seed: u64,
+}
+
+impl StackOptions {
+    /// 4 hosts, 20 VMs.
+    pub fn new(store: Store) -> StackOptions {
+        StackOptions { store, hosts: 4, vms: 20, seed: 42 }
+    }
+}
+
+/// A running stack; the temp dir and server go away on drop.
+#[derive(Debug)]
+pub struct TestStack {
+    pub server: Option<Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    pub sim: SimFleet,
+    pub fleet: Arc<Fleet>,
+    pub database_url: String,
+    dir: PathBuf,
+}
+
+/// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
+/// subscriber (output is shown for failing tests only). Safe to call many times.
+pub fn init_logs() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// A fresh database URL for `store`, in `dir` for SQLite.
+pub async fn fresh_database(store: Store, dir: &std::path::Path) -> String {
+    match store {
+        Store::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("vdc.sqlite").display()),
+        Store::Postgres => {
+            let admin = std::env::var("DATABASE_URL").expect(
+                "PostgreSQL tests need DATABASE_URL pointing at a test server: run scripts/test.sh, which starts one",
+            );
+            sqlx::any::install_default_drivers();
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("connect to the test PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .expect("create a test database");
+            pool.close().await;
+            match admin.rsplit_once('/') {
+                Some((prefix, _)) => format!("{prefix}/{name}"),
+                None => panic!("DATABASE_URL {admin:?} has no database part"),
+            }
+        }
+    }
+}
+
+impl TestStack {
+    /// A stack on `store` with the default options.
+    pub async fn start(store: Store) -> TestStack {
+        TestStack::start_with(StackOptions::new(store)).await
+    }
+
+    /// A stack with these options; the inventory is synced once before it returns.
+    pub async fn start_with(o: StackOptions) -> TestStack {
+        init_logs();
+        let dir = std::env::temp_dir().join(format!("vdc-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let database_url = fresh_database(o.store, &dir).await;
+        let sim = SimFleet::generate(o.hosts, o.vms, o.seed, SimClock::automatic());
+        sim.set_shutdown_delay(Duration::from_millis(200));
+        let fleet = Arc::new(Fleet::simulated(sim.clone()));
+        let mut stack = TestStack {
+            server: None,
+            base: String::new(),
+            http: reqwest::Client::new(),
+            admin_token: String::new(),
+            sim,
+            fleet,
+            database_url,
+            dir,
+        };
+        stack.boot(o.hosts).await;
+        stack.sync().await;
+        stack
+    }
+
+    async fn boot(&mut self, hosts: usize) {
+        let mut config = Config::new(self.database_url.clone());
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config.sync_interval = None;
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        config.sim = Some(SimConfig { hosts, ..SimConfig::default() });
+        let server = vdc_server::start_with_fleet(config, self.fleet.clone()).await.expect("server starts");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+        self.admin_token = self.login("admin", ADMIN_PASSWORD).await;
+    }
+
+    /// Stops the server and starts a new one on the same store and fleet (a restart).
+    pub async fn restart(&mut self) {
+        let hosts = self.sim.len();
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        self.boot(hosts).await;
+    }
+
+    /// The running server's application state.
+    pub fn app(&self) -> &vdc_server::App {
+        &self.server.as_ref().expect("server running").app
+    }
+
+    /// Runs one full inventory sync.
+    pub async fn sync(&self) -> vdc_server::sync::SyncReport {
+        vdc_server::sync::sync_all(self.app()).await.expect("sync succeeds")
+    }
+
+    /// Logs in, returning the token.
+    pub async fn login(&self, user: &str, password: &str) -> String {
+        let (status, body) = self.call("POST", "/api/v1/auth/login", None, Some(json!({"username": user, "password": password}))).await;
+        assert_eq!(status, StatusCode::OK, "login as {user}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Sends a request; returns the status and the JSON body (`null` when empty).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method.parse().expect("method"), format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("body read");
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        (status, value)
+    }
+
+    /// Sends a raw body with a content type (for malformed-input tests).
+    pub async fn call_raw(&self, method: &str, path: &str, token: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method.parse().expect("method"), format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET as admin, asserting 200.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (s, b) = self.call("GET", path, Some(&self.admin_token), None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {b}");
+        b
+    }
+
+    /// Waits for a job to end and returns it.
+    pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
+        let path = format!("/api/v1/jobs/{job_id}");
+        wait_for_condition(Duration::from_millis(50), Duration::from_secs(60), || async {
+            let (s, j) = self.call("GET", &path, Some(token), None).await;
+            assert_eq!(s, StatusCode::OK, "{j}");
+            matches!(j["state"].as_str(), Some("succeeded" | "failed")).then_some(j)
+        })
+        .await
+    }
+
+    /// A digest of the store (all tables but the audit log).
+    pub async fn fingerprint(&self) -> String {
+        self.app().db.fingerprint().await.expect("fingerprint")
+    }
+
+    /// Number of audit records.
+    pub async fn audit_count(&self) -> usize {
+        let mut n = 0;
+        let mut token: Option<String> = None;
+        loop {
+            let path = match &token {
+                Some(t) => format!("/api/v1/audit?limit=1000&page_token={t}"),
+                None => "/api/v1/audit?limit=1000".into(),
+            };
+            let page = self.get_ok(&path).await;
+            n += page["items"].as_array().map_or(0, Vec::len);
+            match page["next_page_token"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => return n,
+            }
+        }
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            drop(s);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` every `poll` until it returns `Some`, failing after `timeout`.
+pub async fn wait_for_condition<T, F, Fut>(poll: Duration, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -53,6 +53,7 @@ fn field_of(path: &str, message: &str) -> String {
         .find_map(|p| message.split_once(p).and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f.to_string()));
     match (named, path) {
         (Some(f), "." | "") => f,
+        (Some(f), p) if p == f || p.ends_with(&format!(".{f}")) => p.to_string(),
         (Some(f), p) => format!("{p}.{f}"),
         (None, "." | "") => "body".into(),
         (None, p) => p.to_string(),
@@ -85,6 +86,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .map_err(|e| Error::invalid("body", e.body_text()))?;
         if bytes.len() > MAX_BODY {
             return Err(Error::invalid("body", "larger than 1 MiB").into());
+        }
+        // Serde would also accept a struct written as an array; the API speaks objects only.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::invalid("body", "expected a JSON object").into());
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(de)
@@ -158,6 +163,8 @@ mod tests {
     fn names_the_field() {
         assert_eq!(field_of(".", "unknown field `colour`, expected one of `name`"), "colour");
         assert_eq!(field_of("disks[0]", "unknown field `x`"), "disks[0].x");
+        assert_eq!(field_of("disks[0].x", "unknown field `x`"), "disks[0].x");
+        assert_eq!(field_of("colour", "unknown field `colour`"), "colour");
         assert_eq!(field_of(".", "missing field `name`"), "name");
         assert_eq!(field_of("vcpus", "invalid value: integer `-1`, expected u32"), "vcpus");
         assert_eq!(field_of(".", "EOF while parsing"), "body");
