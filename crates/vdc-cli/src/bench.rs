@@ -45,7 +45,15 @@ fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
         .unwrap_or(0.0)
         / 1024.0
 }
@@ -58,8 +66,16 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     config.listen = "127.0.0.1:0".parse()?;
     config.sync_interval = None;
     config.admin_password = Some("bench-password".into());
-    config.sim = Some(SimConfig { hosts: a.hosts, vms: a.vms, seed: a.seed, ..SimConfig::default() });
-    eprintln!("building a simulated fleet of {} hosts and {} VMs and registering the hosts…", a.hosts, a.vms);
+    config.sim = Some(SimConfig {
+        hosts: a.hosts,
+        vms: a.vms,
+        seed: a.seed,
+        ..SimConfig::default()
+    });
+    eprintln!(
+        "building a simulated fleet of {} hosts and {} VMs and registering the hosts…",
+        a.hosts, a.vms
+    );
     let t = Instant::now();
     let server = vdc_server::start(config).await?;
     let setup_s = t.elapsed().as_secs_f64();
@@ -70,7 +86,12 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     let t = Instant::now();
     let resync = vdc_server::sync::sync_all(&server.app).await?;
     let resync_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(report.inserted == a.vms, "sync inserted {} VMs, expected {}", report.inserted, a.vms);
+    anyhow::ensure!(
+        report.inserted == a.vms,
+        "sync inserted {} VMs, expected {}",
+        report.inserted,
+        a.vms
+    );
 
     let base = format!("http://{}/api/v1", server.addr);
     let http = reqwest::Client::new();
@@ -82,7 +103,13 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let depts: Vec<DepartmentView> = http.get(format!("{base}/departments")).bearer_auth(&login.token).send().await?.json().await?;
+    let depts: Vec<DepartmentView> = http
+        .get(format!("{base}/departments"))
+        .bearer_auth(&login.token)
+        .send()
+        .await?
+        .json()
+        .await?;
     let dept = depts.first().context("no department")?.id;
 
     // The measured request: one department's running VMs, 100 a page, walking pages via the
@@ -92,25 +119,43 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     let mut token: Option<String> = None;
     let mut listed = 0usize;
     for i in 0..a.requests + 20 {
-        let mut q = vec![("department_id", dept.to_string()), ("state", "running".to_string()), ("limit", "100".to_string())];
+        let mut q = vec![
+            ("department_id", dept.to_string()),
+            ("state", "running".to_string()),
+            ("limit", "100".to_string()),
+        ];
         if let Some(t) = &token {
             q.push(("page_token", t.clone()));
         }
         let t = Instant::now();
-        let page: Page<VmView> = http.get(format!("{base}/vms")).bearer_auth(&login.token).query(&q).send().await?.error_for_status()?.json().await?;
+        let page: Page<VmView> = http
+            .get(format!("{base}/vms"))
+            .bearer_auth(&login.token)
+            .query(&q)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         // Baseline: the same page straight from the store, no HTTP, auth or JSON.
         let filter = vdc_db::VmFilter {
             department_id: Some(dept),
             state: Some(vdc_types::PowerState::Running),
-            after: token.as_deref().map(vdc_server::views::parse_page_token).transpose()?,
+            after: token
+                .as_deref()
+                .map(vdc_server::views::parse_page_token)
+                .transpose()?,
             limit: 100,
             ..Default::default()
         };
         let t = Instant::now();
         let (rows, _) = server.app.db.list_vms(&filter).await?;
         let store = t.elapsed().as_secs_f64() * 1000.0;
-        anyhow::ensure!(rows.len() == page.items.len(), "store and API disagree on the page");
+        anyhow::ensure!(
+            rows.len() == page.items.len(),
+            "store and API disagree on the page"
+        );
         if i >= 20 {
             http_ms.push(ms);
             store_ms.push(store);
@@ -126,12 +171,30 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("vdc bench inventory: {} hosts, {} VMs (simulator + SQLite, one process)", a.hosts, a.vms);
+    println!(
+        "vdc bench inventory: {} hosts, {} VMs (simulator + SQLite, one process)",
+        a.hosts, a.vms
+    );
     println!("  setup (generate fleet, register hosts): {setup_s:.2} s");
-    println!("  full sync: {sync_s:.2} s ({} VMs inserted, {:.0} VMs/s); steady-state resync: {resync_s:.2} s ({} updated)", report.inserted, a.vms as f64 / sync_s, resync.updated);
-    println!("  GET /api/v1/vms (department + state filter, 100/page, {} requests, {} VMs listed): p50 {p50:.2} ms, p99 {p99:.2} ms", http_ms.len(), listed);
-    println!("  baseline, same page from the store without HTTP/auth/JSON: p50 {b50:.2} ms, p99 {b99:.2} ms (HTTP stack adds {:.2} ms at p50)", p50 - b50);
-    println!("  goal p99 < 100 ms: {}", if p99 < 100.0 { "met" } else { "NOT met" });
+    println!(
+        "  full sync: {sync_s:.2} s ({} VMs inserted, {:.0} VMs/s); steady-state resync: {resync_s:.2} s ({} updated)",
+        report.inserted,
+        a.vms as f64 / sync_s,
+        resync.updated
+    );
+    println!(
+        "  GET /api/v1/vms (department + state filter, 100/page, {} requests, {} VMs listed): p50 {p50:.2} ms, p99 {p99:.2} ms",
+        http_ms.len(),
+        listed
+    );
+    println!(
+        "  baseline, same page from the store without HTTP/auth/JSON: p50 {b50:.2} ms, p99 {b99:.2} ms (HTTP stack adds {:.2} ms at p50)",
+        p50 - b50
+    );
+    println!(
+        "  goal p99 < 100 ms: {}",
+        if p99 < 100.0 { "met" } else { "NOT met" }
+    );
     println!("  RSS of the whole process (server + simulator + client): {rss:.0} MiB");
     if a.json {
         println!(

@@ -11,10 +11,14 @@ use vdc_types::{ErrorBody, JobState, JobView};
 
 /// Where `vdc login` keeps the session: `$VDC_CONFIG_DIR` or `~/.config/vdc`.
 pub fn config_dir() -> PathBuf {
-    std::env::var_os("VDC_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-        home.join(".config").join("vdc")
-    })
+    std::env::var_os("VDC_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            home.join(".config").join("vdc")
+        })
 }
 
 /// A saved session.
@@ -49,7 +53,9 @@ impl Credentials {
             opts.write(true).create(true).truncate(true);
             #[cfg(unix)]
             opts.mode(0o600);
-            let mut f = opts.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+            let mut f = opts
+                .open(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
             f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
         }
         std::fs::rename(&tmp, &path)?;
@@ -74,8 +80,14 @@ impl Client {
             .unwrap_or_else(|| "http://127.0.0.1:8080".into())
             .trim_end_matches('/')
             .to_string();
-        let token = token.or_else(|| saved.filter(|c| c.server.trim_end_matches('/') == base).map(|c| c.token));
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+        let token = token.or_else(|| {
+            saved
+                .filter(|c| c.server.trim_end_matches('/') == base)
+                .map(|c| c.token)
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()?;
         Ok(Client { base, token, http })
     }
 
@@ -88,7 +100,10 @@ impl Client {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| anyhow!("cannot reach vdc at {}: {}", self.base, root_cause(&e)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach vdc at {}: {}", self.base, root_cause(&e)))?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if !status.is_success() {
@@ -104,7 +119,11 @@ impl Client {
         serde_json::from_slice(body).context("unexpected response from the server")
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
@@ -112,7 +131,11 @@ impl Client {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
-    pub async fn patch<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+    pub async fn patch<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         self.send(self.http.patch(self.url(path)).json(body)).await
     }
 
@@ -127,9 +150,11 @@ impl Client {
         } else {
             let b = indicatif::ProgressBar::new(100);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos:>3}% {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix} [{bar:30}] {pos:>3}% {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_prefix(job.kind.clone());
             b
@@ -153,7 +178,12 @@ impl Client {
                 JobState::Queued | JobState::Running => {}
             }
             if std::time::Instant::now() > deadline {
-                bail!("job {} still {} after 10 minutes; check `vdc job show {}`", j.id, j.state, j.id);
+                bail!(
+                    "job {} still {} after 10 minutes; check `vdc job show {}`",
+                    j.id,
+                    j.state,
+                    j.id
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

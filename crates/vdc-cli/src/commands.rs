@@ -165,7 +165,8 @@ fn print_json<T: Serialize>(v: &T) -> Result<()> {
 
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();
-    t.load_style(UTF8_BORDERS_ONLY).set_header(header.iter().copied());
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_header(header.iter().copied());
     for r in rows {
         t.add_row(r);
     }
@@ -173,7 +174,9 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 pub async fn login(server: Option<String>, args: LoginArgs, out: Output) -> Result<()> {
@@ -187,12 +190,30 @@ pub async fn login(server: Option<String>, args: LoginArgs, out: Output) -> Resu
             s.trim_end_matches(['\r', '\n']).to_string()
         }
     };
-    let resp: LoginResponse = client.post("/auth/login", &LoginParams { username: args.username, password }).await?;
-    let path = Credentials { server: client.base.clone(), token: resp.token.clone() }.save()?;
+    let resp: LoginResponse = client
+        .post(
+            "/auth/login",
+            &LoginParams {
+                username: args.username,
+                password,
+            },
+        )
+        .await?;
+    let path = Credentials {
+        server: client.base.clone(),
+        token: resp.token.clone(),
+    }
+    .save()?;
     match out {
         Output::Json => print_json(&resp.user),
         Output::Table => {
-            println!("logged in to {} as {} ({}); session saved in {}", client.base, resp.user.username, resp.user.role, path.display());
+            println!(
+                "logged in to {} as {} ({}); session saved in {}",
+                client.base,
+                resp.user.username,
+                resp.user.role,
+                path.display()
+            );
             Ok(())
         }
     }
@@ -213,7 +234,12 @@ fn push_opt<T: ToString>(q: &mut Vec<(&'static str, String)>, k: &'static str, v
 }
 
 /// Fetches one page, or every page with `all`.
-async fn pages<T: serde::de::DeserializeOwned>(client: &Client, path: &str, mut q: Vec<(&'static str, String)>, all: bool) -> Result<Vec<T>> {
+async fn pages<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    mut q: Vec<(&'static str, String)>,
+    all: bool,
+) -> Result<Vec<T>> {
     let mut items = Vec::new();
     loop {
         let page: Page<T> = client.get(path, &q).await?;
@@ -230,7 +256,13 @@ async fn pages<T: serde::de::DeserializeOwned>(client: &Client, path: &str, mut 
 
 pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
     match cmd {
-        HostCmd::List { cluster, state, name_prefix, limit, all } => {
+        HostCmd::List {
+            cluster,
+            state,
+            name_prefix,
+            limit,
+            all,
+        } => {
             let mut q = vec![("limit", limit.to_string())];
             push_opt(&mut q, "cluster_id", &cluster);
             push_opt(&mut q, "state", &state);
@@ -240,7 +272,15 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                 return print_json(&hosts);
             }
             table(
-                &["NAME", "STATE", "HYPERVISOR", "CPU", "CORES", "MEMORY GiB", "ID"],
+                &[
+                    "NAME",
+                    "STATE",
+                    "HYPERVISOR",
+                    "CPU",
+                    "CORES",
+                    "MEMORY GiB",
+                    "ID",
+                ],
                 hosts
                     .iter()
                     .map(|h| {
@@ -249,7 +289,10 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                             h.state.to_string(),
                             h.hypervisor.to_string(),
                             h.cpu_model.clone(),
-                            format!("{}x{}x{}", h.sockets, h.cores_per_socket, h.threads_per_core),
+                            format!(
+                                "{}x{}x{}",
+                                h.sockets, h.cores_per_socket, h.threads_per_core
+                            ),
                             format!("{:.0}", h.memory_mib as f64 / 1024.0),
                             h.id.to_string(),
                         ]
@@ -269,10 +312,25 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                     vec!["name".into(), h.name],
                     vec!["id".into(), h.id.to_string()],
                     vec!["uri".into(), h.uri],
-                    vec!["state".into(), format!("{}{}", h.state, h.state_reason.map(|r| format!(" ({r})")).unwrap_or_default())],
+                    vec![
+                        "state".into(),
+                        format!(
+                            "{}{}",
+                            h.state,
+                            h.state_reason
+                                .map(|r| format!(" ({r})"))
+                                .unwrap_or_default()
+                        ),
+                    ],
                     vec!["hypervisor".into(), h.hypervisor.to_string()],
                     vec!["cpu".into(), format!("{} {}", h.cpu_vendor, h.cpu_model)],
-                    vec!["topology".into(), format!("{} sockets x {} cores x {} threads", h.sockets, h.cores_per_socket, h.threads_per_core)],
+                    vec![
+                        "topology".into(),
+                        format!(
+                            "{} sockets x {} cores x {} threads",
+                            h.sockets, h.cores_per_socket, h.threads_per_core
+                        ),
+                    ],
                     vec!["memory".into(), format!("{} MiB", h.memory_mib)],
                     vec!["numa cells".into(), h.numa_cells.len().to_string()],
                     vec!["maintenance".into(), h.maintenance.to_string()],
@@ -289,7 +347,12 @@ async fn resolve_vm(client: &Client, vm: &str) -> Result<VmId> {
     if let Ok(id) = vm.parse::<VmId>() {
         return Ok(id);
     }
-    let page: Page<VmView> = client.get("/vms", &[("name_prefix", vm.to_string()), ("limit", "1000".into())]).await?;
+    let page: Page<VmView> = client
+        .get(
+            "/vms",
+            &[("name_prefix", vm.to_string()), ("limit", "1000".into())],
+        )
+        .await?;
     match page.items.iter().find(|v| v.name == vm) {
         Some(v) => Ok(v.id),
         None => bail!("no VM named {vm}"),
@@ -324,7 +387,9 @@ async fn accepted(client: &Client, a: JobAccepted, no_wait: bool, out: Output) -
     }
     let job = client.wait_job(&a.job, out == Output::Json).await?;
     match (out, a.vm_id) {
-        (Output::Json, Some(id)) if job.kind != "vm.delete" => print_json(&client.get::<VmView>(&format!("/vms/{id}"), &[]).await?),
+        (Output::Json, Some(id)) if job.kind != "vm.delete" => {
+            print_json(&client.get::<VmView>(&format!("/vms/{id}"), &[]).await?)
+        }
         (Output::Json, _) => print_json(&job),
         (Output::Table, Some(id)) if job.kind != "vm.delete" => {
             let v: VmView = client.get(&format!("/vms/{id}"), &[]).await?;
@@ -340,7 +405,17 @@ async fn accepted(client: &Client, a: JobAccepted, no_wait: bool, out: Output) -
 
 pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
     match cmd {
-        VmCmd::List { cluster, host, state, owner, department, tag, name_prefix, limit, all } => {
+        VmCmd::List {
+            cluster,
+            host,
+            state,
+            owner,
+            department,
+            tag,
+            name_prefix,
+            limit,
+            all,
+        } => {
             let mut q = vec![("limit", limit.to_string())];
             push_opt(&mut q, "cluster_id", &cluster);
             push_opt(&mut q, "host_id", &host);
@@ -353,7 +428,18 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
             if out == Output::Json {
                 return print_json(&vms);
             }
-            table(&["NAME", "STATE", "VCPUS", "MEMORY MiB", "OWNER", "TAGS", "ID"], vm_rows(&vms));
+            table(
+                &[
+                    "NAME",
+                    "STATE",
+                    "VCPUS",
+                    "MEMORY MiB",
+                    "OWNER",
+                    "TAGS",
+                    "ID",
+                ],
+                vm_rows(&vms),
+            );
             Ok(())
         }
         VmCmd::Show { vm } => {
@@ -369,15 +455,40 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                     vec!["id".into(), v.id.to_string()],
                     vec!["state".into(), v.power_state.to_string()],
                     vec!["host".into(), opt(&v.host_id)],
-                    vec!["size".into(), format!("{} vCPU, {} MiB", v.vcpus, v.memory_mib)],
-                    vec!["disks".into(), v.disks.iter().map(|d| format!("{} {} GiB {} on {}", d.device, d.size_gib, d.format, d.datastore)).collect::<Vec<_>>().join("; ")],
-                    vec!["nics".into(), v.nics.iter().map(|n| format!("{} on {}", n.mac, n.network)).collect::<Vec<_>>().join("; ")],
+                    vec![
+                        "size".into(),
+                        format!("{} vCPU, {} MiB", v.vcpus, v.memory_mib),
+                    ],
+                    vec![
+                        "disks".into(),
+                        v.disks
+                            .iter()
+                            .map(|d| {
+                                format!(
+                                    "{} {} GiB {} on {}",
+                                    d.device, d.size_gib, d.format, d.datastore
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ],
+                    vec![
+                        "nics".into(),
+                        v.nics
+                            .iter()
+                            .map(|n| format!("{} on {}", n.mac, n.network))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ],
                     vec!["owner".into(), opt(&v.owner)],
                     vec!["department".into(), opt(&v.department_id)],
                     vec!["purpose".into(), opt(&v.purpose)],
                     vec!["tags".into(), v.tags.join(", ")],
                     vec!["lease expires".into(), opt(&v.lease_expires_at)],
-                    vec!["created".into(), format!("{} by {}", v.created_at, opt(&v.created_by))],
+                    vec![
+                        "created".into(),
+                        format!("{} by {}", v.created_at, opt(&v.created_by)),
+                    ],
                     vec!["generation".into(), v.generation.to_string()],
                 ],
             );
@@ -388,8 +499,19 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                 name: a.name,
                 vcpus: a.vcpus,
                 memory_mib: a.memory_mib,
-                disks: a.disks.into_iter().map(|size_gib| DiskSpec { size_gib, datastore: None }).collect(),
-                nics: a.networks.into_iter().map(|network| NicSpec { network }).collect(),
+                disks: a
+                    .disks
+                    .into_iter()
+                    .map(|size_gib| DiskSpec {
+                        size_gib,
+                        datastore: None,
+                    })
+                    .collect(),
+                nics: a
+                    .networks
+                    .into_iter()
+                    .map(|network| NicSpec { network })
+                    .collect(),
                 host_id: a.host,
                 owner: a.owner,
                 department_id: a.department,
@@ -435,7 +557,12 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
 
 async fn action(client: &Client, a: ActionArgs, action: VmAction, out: Output) -> Result<()> {
     let id = resolve_vm(client, &a.vm).await?;
-    let acc: JobAccepted = client.post(&format!("/vms/{id}/actions/{action}"), &serde_json::json!({})).await?;
+    let acc: JobAccepted = client
+        .post(
+            &format!("/vms/{id}/actions/{action}"),
+            &serde_json::json!({}),
+        )
+        .await?;
     accepted(client, acc, a.no_wait, out).await
 }
 
@@ -450,7 +577,17 @@ pub async fn job(client: &Client, cmd: JobCmd, out: Output) -> Result<()> {
                 &["ID", "KIND", "STATE", "PROGRESS", "TARGET", "BY", "CREATED"],
                 page.items
                     .iter()
-                    .map(|j| vec![j.id.to_string(), j.kind.clone(), j.state.to_string(), format!("{}%", j.progress), opt(&j.target_id), j.created_by.clone(), j.created_at.clone()])
+                    .map(|j| {
+                        vec![
+                            j.id.to_string(),
+                            j.kind.clone(),
+                            j.state.to_string(),
+                            format!("{}%", j.progress),
+                            opt(&j.target_id),
+                            j.created_by.clone(),
+                            j.created_at.clone(),
+                        ]
+                    })
                     .collect(),
             );
             Ok(())
@@ -462,9 +599,23 @@ pub async fn job(client: &Client, cmd: JobCmd, out: Output) -> Result<()> {
             }
             table(
                 &["STEP", "DONE"],
-                j.steps.iter().map(|s| vec![s.name.clone(), if s.done { "yes".into() } else { "no".into() }]).collect(),
+                j.steps
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            if s.done { "yes".into() } else { "no".into() },
+                        ]
+                    })
+                    .collect(),
             );
-            println!("{} {} {}%{}", j.kind, j.state, j.progress, j.error.map(|e| format!(": {e}")).unwrap_or_default());
+            println!(
+                "{} {} {}%{}",
+                j.kind,
+                j.state,
+                j.progress,
+                j.error.map(|e| format!(": {e}")).unwrap_or_default()
+            );
             Ok(())
         }
         JobCmd::Wait { id } => {
@@ -485,7 +636,13 @@ pub async fn sync(client: &Client, out: Output) -> Result<()> {
         Output::Table => {
             println!(
                 "synced {} hosts ({} unreachable): {} VMs reported, {} new, {} updated, {} vanished in {} ms",
-                r["hosts"], r["unreachable"], r["vms_reported"], r["inserted"], r["updated"], r["vanished"], r["elapsed_ms"]
+                r["hosts"],
+                r["unreachable"],
+                r["vms_reported"],
+                r["inserted"],
+                r["updated"],
+                r["vanished"],
+                r["elapsed_ms"]
             );
             Ok(())
         }

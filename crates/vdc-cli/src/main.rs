@@ -60,9 +60,14 @@ enum Command {
 }
 
 fn main() {
-    rustls::crypto::ring::default_provider().install_default().expect("one rustls crypto provider");
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .expect("one rustls crypto provider");
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
     if let Err(e) = rt.block_on(run(cli)) {
         // One line, with the chain of causes.
         let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -82,9 +87,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(b) => bench::run(b).await,
         Command::Login(args) => commands::login(cli.server, args, out).await,
         Command::Logout => commands::logout(&client::Client::new(cli.server, cli.token)?).await,
-        Command::Host(c) => commands::host(&client::Client::new(cli.server, cli.token)?, c, out).await,
+        Command::Host(c) => {
+            commands::host(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
         Command::Vm(c) => commands::vm(&client::Client::new(cli.server, cli.token)?, c, out).await,
-        Command::Job(c) => commands::job(&client::Client::new(cli.server, cli.token)?, c, out).await,
+        Command::Job(c) => {
+            commands::job(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
     }
 }

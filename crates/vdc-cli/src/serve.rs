@@ -39,12 +39,17 @@ pub struct ServeArgs {
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
-    s.parse::<humantime::Duration>().map(Into::into).map_err(|e| e.to_string())
+    s.parse::<humantime::Duration>()
+        .map(Into::into)
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.log_json {
         builder.json().init();
     } else {
@@ -53,24 +58,40 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let database_url = match args.database_url {
         Some(u) => u,
         None => {
-            std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-            format!("sqlite://{}?mode=rwc", args.data_dir.join("vdc.sqlite").display())
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+            format!(
+                "sqlite://{}?mode=rwc",
+                args.data_dir.join("vdc.sqlite").display()
+            )
         }
     };
     let mut config = Config::new(database_url);
     config.listen = args.listen;
     config.sync_interval = Some(args.sync_interval);
-    config.admin_password = std::env::var("VDC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    config.sim = (!args.no_sim).then_some(SimConfig { hosts: args.sim_hosts, vms: args.sim_vms, seed: args.sim_seed, ..SimConfig::default() });
+    config.admin_password = std::env::var("VDC_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    config.sim = (!args.no_sim).then_some(SimConfig {
+        hosts: args.sim_hosts,
+        vms: args.sim_vms,
+        seed: args.sim_seed,
+        ..SimConfig::default()
+    });
     let server = vdc_server::start(config).await?;
     let url = format!("http://{}", server.addr);
     println!("vdc is serving on {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)");
     println!("store: {}", server.app.db.backend().as_str());
     if let Some(sim) = server.app.fleet.sim() {
-        println!("simulated fleet: {} hosts (no hypervisor configured)", sim.len());
+        println!(
+            "simulated fleet: {} hosts (no hypervisor configured)",
+            sim.len()
+        );
     }
     match &server.generated_admin_password {
-        Some(p) => println!("first start: user 'admin', password {p}  (shown once; set VDC_ADMIN_PASSWORD to choose it)"),
+        Some(p) => println!(
+            "first start: user 'admin', password {p}  (shown once; set VDC_ADMIN_PASSWORD to choose it)"
+        ),
         None => println!("log in: vdc login --server {url} --username admin"),
     }
     tokio::select! {

@@ -26,7 +26,17 @@ impl Drop for Served {
 /// Starts `vdc serve` and reads its stdout up to the login hint.
 fn serve(data: &Path, log: &Path) -> Served {
     let mut child = Command::new(VDC)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sim-hosts", "3", "--sim-vms", "10", "--sync-interval", "1s"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-hosts",
+            "3",
+            "--sim-vms",
+            "10",
+            "--sync-interval",
+            "1s",
+        ])
         .arg("--data-dir")
         .arg(data)
         .env("RUST_LOG", "debug")
@@ -47,13 +57,20 @@ fn serve(data: &Path, log: &Path) -> Served {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    let url = stdout[0].split_whitespace().find(|w| w.starts_with("http://")).expect("address in banner").to_string();
+    let url = stdout[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address in banner")
+        .to_string();
     Served { child, url, stdout }
 }
 
 fn vdc(cfg: &Path, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(VDC);
-    c.args(args).env("VDC_CONFIG_DIR", cfg).env("VDC_SERVER", url).env_remove("VDC_TOKEN");
+    c.args(args)
+        .env("VDC_CONFIG_DIR", cfg)
+        .env("VDC_SERVER", url)
+        .env_remove("VDC_TOKEN");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -61,12 +78,21 @@ fn vdc(cfg: &Path, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn ok_json(out: Output) -> Value {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn one_line_error(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(err.lines().count(), 1, "one-line error expected: {err}");
     assert!(err.starts_with("error: "), "{err}");
@@ -98,40 +124,115 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
 
     let err = one_line_error(&vdc(&cfg, &server.url, &["vm", "list"], &[]));
     assert!(err.contains("vdc login"), "{err}");
-    let err = one_line_error(&vdc(&cfg, &server.url, &["login", "--username", "admin"], &[("VDC_PASSWORD", "wrong-password")]));
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["login", "--username", "admin"],
+        &[("VDC_PASSWORD", "wrong-password")],
+    ));
     assert!(err.contains("invalid username or password"), "{err}");
-    let out = vdc(&cfg, &server.url, &["login", "--username", "admin"], &[("VDC_PASSWORD", &password)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let creds: Value = serde_json::from_str(&std::fs::read_to_string(cfg.join("credentials.json")).unwrap()).unwrap();
+    let out = vdc(
+        &cfg,
+        &server.url,
+        &["login", "--username", "admin"],
+        &[("VDC_PASSWORD", &password)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let creds: Value =
+        serde_json::from_str(&std::fs::read_to_string(cfg.join("credentials.json")).unwrap())
+            .unwrap();
     let token = creds["token"].as_str().unwrap().to_string();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(cfg.join("credentials.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(cfg.join("credentials.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "credentials must be private");
     }
 
     let hosts = ok_json(vdc(&cfg, &server.url, &["host", "list", "-o", "json"], &[]));
     assert_eq!(hosts.as_array().unwrap().len(), 3);
-    let vms = ok_json(vdc(&cfg, &server.url, &["vm", "list", "--all", "--limit", "3", "-o", "json"], &[]));
+    let vms = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &["vm", "list", "--all", "--limit", "3", "-o", "json"],
+        &[],
+    ));
     assert_eq!(vms.as_array().unwrap().len(), 10);
     let table = vdc(&cfg, &server.url, &["vm", "list"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("vm-000001"));
 
-    let vm = ok_json(vdc(&cfg, &server.url, &["vm", "create", "--name", "cli-vm", "--vcpus", "1", "--memory-mib", "256", "--disk-gib", "8", "--start", "-o", "json"], &[]));
+    let vm = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &[
+            "vm",
+            "create",
+            "--name",
+            "cli-vm",
+            "--vcpus",
+            "1",
+            "--memory-mib",
+            "256",
+            "--disk-gib",
+            "8",
+            "--start",
+            "-o",
+            "json",
+        ],
+        &[],
+    ));
     assert_eq!(vm["power_state"], "running");
     assert_eq!(vm["disks"][0]["size_gib"], 8);
     let err = one_line_error(&vdc(&cfg, &server.url, &["vm", "start", "cli-vm"], &[]));
     assert!(err.contains("cannot go from running to running"), "{err}");
     let err = one_line_error(&vdc(&cfg, &server.url, &["vm", "show", "no-such-vm"], &[]));
     assert!(err.contains("no VM named no-such-vm"), "{err}");
-    let err = one_line_error(&vdc(&cfg, &server.url, &["vm", "create", "--name", "bad name"], &[]));
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["vm", "create", "--name", "bad name"],
+        &[],
+    ));
     assert!(err.contains("invalid name"), "{err}");
-    let vm = ok_json(vdc(&cfg, &server.url, &["vm", "shutdown", "cli-vm", "-o", "json"], &[]));
+    let vm = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &["vm", "shutdown", "cli-vm", "-o", "json"],
+        &[],
+    ));
     assert_eq!(vm["power_state"], "shutoff");
-    let vm = ok_json(vdc(&cfg, &server.url, &["vm", "update", "cli-vm", "--purpose", "demo", "--tag", "a", "--tag", "b", "-o", "json"], &[]));
+    let vm = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &[
+            "vm",
+            "update",
+            "cli-vm",
+            "--purpose",
+            "demo",
+            "--tag",
+            "a",
+            "--tag",
+            "b",
+            "-o",
+            "json",
+        ],
+        &[],
+    ));
     assert_eq!(vm["tags"], serde_json::json!(["a", "b"]));
-    let job = ok_json(vdc(&cfg, &server.url, &["vm", "delete", "cli-vm", "-o", "json"], &[]));
+    let job = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &["vm", "delete", "cli-vm", "-o", "json"],
+        &[],
+    ));
     assert_eq!(job["state"], "succeeded");
     let jobs = ok_json(vdc(&cfg, &server.url, &["job", "list", "-o", "json"], &[]));
     assert!(jobs.as_array().unwrap().len() >= 3);
@@ -142,15 +243,30 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
     // Restarting on the same data dir keeps the admin and prints no password again.
     let again = serve(&data, &root.join("server2.log"));
     let banner = again.stdout.join("\n");
-    assert!(!banner.contains(&password) && banner.contains("log in:"), "{banner}");
-    let out = vdc(&cfg, &again.url, &["login", "--username", "admin"], &[("VDC_PASSWORD", &password)]);
+    assert!(
+        !banner.contains(&password) && banner.contains("log in:"),
+        "{banner}"
+    );
+    let out = vdc(
+        &cfg,
+        &again.url,
+        &["login", "--username", "admin"],
+        &[("VDC_PASSWORD", &password)],
+    );
     assert!(out.status.success());
     drop(again);
 
-    let logs = std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(root.join("server2.log")).unwrap();
-    assert!(logs.contains("vdc serving") && logs.contains("inventory sync done"), "the log is too empty to prove anything");
+    let logs = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(root.join("server2.log")).unwrap();
+    assert!(
+        logs.contains("vdc serving") && logs.contains("inventory sync done"),
+        "the log is too empty to prove anything"
+    );
     for secret in [password.as_str(), token.as_str(), "wrong-password"] {
-        assert!(!logs.contains(secret), "a secret leaked into the server log");
+        assert!(
+            !logs.contains(secret),
+            "a secret leaked into the server log"
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -159,6 +275,9 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
 fn openapi_command_prints_the_checked_in_document() {
     let out = Command::new(VDC).arg("openapi").output().unwrap();
     assert!(out.status.success());
-    let checked_in = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/vdc.json")).unwrap();
+    let checked_in = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/vdc.json"),
+    )
+    .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }

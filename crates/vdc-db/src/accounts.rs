@@ -31,40 +31,50 @@ const USER_COLS: &str = "id, username, password_hash, role, department_id, creat
 impl DataStore {
     /// Adds a department; a taken name is a conflict.
     pub async fn insert_department(&self, d: &Department) -> DbResult<()> {
-        sqlx::query("INSERT INTO departments (id, name, cost_centre, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(d.id.to_string())
-            .bind(&d.name)
-            .bind(&d.cost_centre)
-            .bind(d.created_at)
-            .execute(self.pool())
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    DbError::Conflict(format!("department {} already exists", d.name))
-                } else {
-                    DbError::Query { what: "insert department", source: e }
+        sqlx::query(
+            "INSERT INTO departments (id, name, cost_centre, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(d.id.to_string())
+        .bind(&d.name)
+        .bind(&d.cost_centre)
+        .bind(d.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("department {} already exists", d.name))
+            } else {
+                DbError::Query {
+                    what: "insert department",
+                    source: e,
                 }
-            })?;
+            }
+        })?;
         Ok(())
     }
 
     /// All departments, by name.
     pub async fn list_departments(&self) -> DbResult<Vec<Department>> {
-        let rows = sqlx::query("SELECT id, name, cost_centre, created_at FROM departments ORDER BY name")
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("list departments"))?;
+        let rows =
+            sqlx::query("SELECT id, name, cost_centre, created_at FROM departments ORDER BY name")
+                .fetch_all(self.pool())
+                .await
+                .map_err(q("list departments"))?;
         rows.iter().map(department_from_row).collect()
     }
 
     /// One department.
     pub async fn get_department(&self, id: DepartmentId) -> DbResult<Department> {
-        let row = sqlx::query("SELECT id, name, cost_centre, created_at FROM departments WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(q("get department"))?
-            .ok_or_else(|| DbError::NotFound { kind: "department", id: id.to_string() })?;
+        let row =
+            sqlx::query("SELECT id, name, cost_centre, created_at FROM departments WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(q("get department"))?
+                .ok_or_else(|| DbError::NotFound {
+                    kind: "department",
+                    id: id.to_string(),
+                })?;
         department_from_row(&row)
     }
 
@@ -93,30 +103,42 @@ impl DataStore {
 
     /// A user by name.
     pub async fn user_by_name(&self, username: &str) -> DbResult<Option<User>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLS} FROM users WHERE username = $1")))
-            .bind(username)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(q("user by name"))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users WHERE username = $1"
+        )))
+        .bind(username)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("user by name"))?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// All users, by name.
     pub async fn list_users(&self) -> DbResult<Vec<User>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLS} FROM users ORDER BY username")))
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("list users"))?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users ORDER BY username"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("list users"))?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// Number of users.
     pub async fn count_users(&self) -> DbResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await.map_err(q("count users"))
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await
+            .map_err(q("count users"))
     }
 
     /// Stores a session token by its hash.
-    pub async fn insert_token(&self, token_hash: &str, user: UserId, expires_at: UnixMs) -> DbResult<()> {
+    pub async fn insert_token(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: UnixMs,
+    ) -> DbResult<()> {
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.to_string())

@@ -42,15 +42,31 @@ impl DataStore {
     }
 
     /// Newest records first; `before` is the id of the last record of the previous page.
-    pub async fn list_audit(&self, before: Option<AuditId>, limit: u32) -> DbResult<(Vec<AuditRecord>, bool)> {
+    pub async fn list_audit(
+        &self,
+        before: Option<AuditId>,
+        limit: u32,
+    ) -> DbResult<(Vec<AuditRecord>, bool)> {
         let mut b = Binds::default();
-        let mut sql = String::from("SELECT id, at, actor, action, target_kind, target_id, result, detail FROM audit_log WHERE 1 = 1");
+        let mut sql = String::from(
+            "SELECT id, at, actor, action, target_kind, target_id, result, detail FROM audit_log WHERE 1 = 1",
+        );
         if let Some(id) = before {
             sql.push_str(&format!(" AND id < {}", b.push(Arg::Str(id.to_string()))));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", b.push(Arg::Int(i64::from(limit) + 1))));
-        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list audit"))?;
-        let mut out = rows.iter().map(audit_from_row).collect::<DbResult<Vec<_>>>()?;
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            b.push(Arg::Int(i64::from(limit) + 1))
+        ));
+        let rows = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list audit"))?;
+        let mut out = rows
+            .iter()
+            .map(audit_from_row)
+            .collect::<DbResult<Vec<_>>>()?;
         let more = out.len() > limit as usize;
         out.truncate(limit as usize);
         Ok((out, more))

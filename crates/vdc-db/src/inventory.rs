@@ -61,7 +61,10 @@ pub(crate) fn prefix_range(prefix: &str) -> Option<(String, String)> {
     while let Some(last) = upper.pop() {
         if last < 0x7f {
             upper.push(last + 1);
-            return Some((prefix.to_string(), String::from_utf8_lossy(&upper).into_owned()));
+            return Some((
+                prefix.to_string(),
+                String::from_utf8_lossy(&upper).into_owned(),
+            ));
         }
     }
     None
@@ -72,6 +75,8 @@ pub(crate) fn prefix_range(prefix: &str) -> Option<(String, String)> {
 pub(crate) enum Arg {
     Str(String),
     Int(i64),
+    OptStr(Option<String>),
+    OptInt(Option<i64>),
 }
 
 /// Collects `$n` placeholders and their values while a query is built.
@@ -94,6 +99,8 @@ impl Binds {
             query = match a {
                 Arg::Str(s) => query.bind(s.as_str()),
                 Arg::Int(i) => query.bind(*i),
+                Arg::OptStr(s) => query.bind(s.as_deref()),
+                Arg::OptInt(i) => query.bind(*i),
             };
         }
         query
@@ -182,7 +189,12 @@ impl DataStore {
             .await
             .map_err(q("list sites"))?;
         rows.iter()
-            .map(|r| Ok(Site { id: parse_id("site id", &get::<String>(r, "id")?)?, name: get(r, "name")? }))
+            .map(|r| {
+                Ok(Site {
+                    id: parse_id("site id", &get::<String>(r, "id")?)?,
+                    name: get(r, "name")?,
+                })
+            })
             .collect()
     }
 
@@ -224,7 +236,10 @@ impl DataStore {
             if is_unique_violation(&e) {
                 DbError::Conflict(format!("a host with URI {} is already registered", reg.uri))
             } else {
-                DbError::Query { what: "insert host", source: e }
+                DbError::Query {
+                    what: "insert host",
+                    source: e,
+                }
             }
         })?;
         Ok(id)
@@ -232,21 +247,28 @@ impl DataStore {
 
     /// One host.
     pub async fn get_host(&self, id: HostId) -> DbResult<Host> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {HOST_COLS} FROM hosts WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(q("get host"))?
-            .ok_or_else(|| DbError::NotFound { kind: "host", id: id.to_string() })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {HOST_COLS} FROM hosts WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("get host"))?
+        .ok_or_else(|| DbError::NotFound {
+            kind: "host",
+            id: id.to_string(),
+        })?;
         host_from_row(&row)
     }
 
     /// Every host (for controllers).
     pub async fn all_hosts(&self) -> DbResult<Vec<Host>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HOST_COLS} FROM hosts ORDER BY name, id")))
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("all hosts"))?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {HOST_COLS} FROM hosts ORDER BY name, id"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("all hosts"))?;
         rows.iter().map(host_from_row).collect()
     }
 
@@ -255,21 +277,44 @@ impl DataStore {
         let mut b = Binds::default();
         let mut sql = format!("SELECT {HOST_COLS} FROM hosts WHERE 1 = 1");
         if let Some(c) = f.cluster_id {
-            sql.push_str(&format!(" AND cluster_id = {}", b.push(Arg::Str(c.to_string()))));
+            sql.push_str(&format!(
+                " AND cluster_id = {}",
+                b.push(Arg::Str(c.to_string()))
+            ));
         }
         if let Some(s) = f.state {
-            sql.push_str(&format!(" AND state = {}", b.push(Arg::Str(s.as_str().into()))));
+            sql.push_str(&format!(
+                " AND state = {}",
+                b.push(Arg::Str(s.as_str().into()))
+            ));
         }
-        b.page_clause(&mut sql, f.name_prefix.as_deref(), f.after.as_ref(), f.limit);
-        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list hosts"))?;
-        let mut hosts = rows.iter().map(host_from_row).collect::<DbResult<Vec<_>>>()?;
+        b.page_clause(
+            &mut sql,
+            f.name_prefix.as_deref(),
+            f.after.as_ref(),
+            f.limit,
+        );
+        let rows = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list hosts"))?;
+        let mut hosts = rows
+            .iter()
+            .map(host_from_row)
+            .collect::<DbResult<Vec<_>>>()?;
         let more = hosts.len() > f.limit as usize;
         hosts.truncate(f.limit as usize);
         Ok((hosts, more))
     }
 
     /// Records a host's reachability.
-    pub async fn set_host_state(&self, id: HostId, state: HostState, reason: Option<&str>) -> DbResult<()> {
+    pub async fn set_host_state(
+        &self,
+        id: HostId,
+        state: HostState,
+        reason: Option<&str>,
+    ) -> DbResult<()> {
         sqlx::query("UPDATE hosts SET state = $1, state_reason = $2 WHERE id = $3")
             .bind(state.as_str())
             .bind(reason)
@@ -380,7 +425,12 @@ impl DataStore {
     }
 }
 
-pub(crate) async fn record_host_hardware_in<E>(exec: &mut E, id: HostId, hw: &HostHardware, at: UnixMs) -> Result<(), sqlx::Error>
+pub(crate) async fn record_host_hardware_in<E>(
+    exec: &mut E,
+    id: HostId,
+    hw: &HostHardware,
+    at: UnixMs,
+) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -407,16 +457,22 @@ where
     Ok(())
 }
 
-pub(crate) async fn touch_host_in<E>(exec: &mut E, id: HostId, at: UnixMs) -> Result<(), sqlx::Error>
+/// Marks hosts connected and synced at `at`, many per statement.
+pub(crate) async fn touch_hosts_in<E>(exec: &mut E, ids: &[HostId], at: UnixMs) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query("UPDATE hosts SET state = $1, state_reason = NULL, last_sync_at = $2 WHERE id = $3")
-        .bind(HostState::Connected.as_str())
-        .bind(at)
-        .bind(id.to_string())
-        .execute(&mut *exec)
-        .await?;
+    for chunk in ids.chunks(500) {
+        let mut b = Binds::default();
+        let state = b.push(Arg::Str(HostState::Connected.as_str().into()));
+        let at = b.push(Arg::Int(at));
+        let list: Vec<String> = chunk.iter().map(|id| b.push(Arg::Str(id.to_string()))).collect();
+        let sql = format!(
+            "UPDATE hosts SET state = {state}, state_reason = NULL, last_sync_at = {at} WHERE id IN ({})",
+            list.join(", ")
+        );
+        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
+    }
     Ok(())
 }
 

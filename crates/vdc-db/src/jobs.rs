@@ -35,7 +35,9 @@ impl DataStore {
     pub async fn insert_job_with_vm(&self, j: &Job, vm: Option<&Vm>) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
         if let Some(vm) = vm {
-            crate::vms::insert_vm_in(&mut *tx, vm).await.map_err(q("insert vm"))?;
+            crate::vms::insert_vms_in(&mut *tx, std::slice::from_ref(vm))
+                .await
+                .map_err(q("insert vm"))?;
         }
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -59,12 +61,17 @@ impl DataStore {
 
     /// One job.
     pub async fn get_job(&self, id: JobId) -> DbResult<Job> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(q("get job"))?
-            .ok_or_else(|| DbError::NotFound { kind: "job", id: id.to_string() })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("get job"))?
+        .ok_or_else(|| DbError::NotFound {
+            kind: "job",
+            id: id.to_string(),
+        })?;
         job_from_row(&row)
     }
 
@@ -75,9 +82,19 @@ impl DataStore {
         if let Some(id) = before {
             sql.push_str(&format!(" AND id < {}", b.push(Arg::Str(id.to_string()))));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", b.push(Arg::Int(i64::from(limit) + 1))));
-        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list jobs"))?;
-        let mut out = rows.iter().map(job_from_row).collect::<DbResult<Vec<_>>>()?;
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            b.push(Arg::Int(i64::from(limit) + 1))
+        ));
+        let rows = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list jobs"))?;
+        let mut out = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<DbResult<Vec<_>>>()?;
         let more = out.len() > limit as usize;
         out.truncate(limit as usize);
         Ok((out, more))
@@ -85,15 +102,23 @@ impl DataStore {
 
     /// Jobs not yet finished (to resume after a restart), oldest first.
     pub async fn unfinished_jobs(&self) -> DbResult<Vec<Job>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {JOB_COLS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id")))
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("unfinished jobs"))?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("unfinished jobs"))?;
         rows.iter().map(job_from_row).collect()
     }
 
     /// Records progress: state, steps done, and the error if it failed.
-    pub async fn update_job(&self, id: JobId, state: JobState, steps_done: u32, error: Option<&str>) -> DbResult<()> {
+    pub async fn update_job(
+        &self,
+        id: JobId,
+        state: JobState,
+        steps_done: u32,
+        error: Option<&str>,
+    ) -> DbResult<()> {
         sqlx::query("UPDATE jobs SET state = $1, steps_done = $2, error = $3, updated_at = $4 WHERE id = $5")
             .bind(state.as_str())
             .bind(i64::from(steps_done))

@@ -115,7 +115,13 @@ impl DataStore {
         let memory = url.contains(":memory:");
         let pool = AnyPoolOptions::new()
             // An in-memory SQLite database exists per connection: keep exactly one.
-            .max_connections(if memory { 1 } else if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(if memory {
+                1
+            } else if backend == Backend::Sqlite {
+                8
+            } else {
+                16
+            })
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -136,8 +142,14 @@ impl DataStore {
             })
             .connect(url)
             .await
-            .map_err(|source| DbError::Open { url: redact_url(url), source })?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(DbError::Migrate)?;
+            .map_err(|source| DbError::Open {
+                url: redact_url(url),
+                source,
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(DbError::Migrate)?;
         Ok(DataStore { pool, backend })
     }
 
@@ -173,10 +185,12 @@ impl DataStore {
             ("api_tokens", "token_hash"),
             ("jobs", "id"),
         ] {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY {order}")))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(q("fingerprint"))?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM {table} ORDER BY {order}"
+            )))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("fingerprint"))?;
             out.push_str(&format!("{table}:{}\n", rows.len()));
             for row in rows {
                 for i in 0..row.len() {
@@ -210,19 +224,29 @@ pub fn redact_url(url: &str) -> String {
 }
 
 pub(crate) fn parse_enum<T: FromStr<Err = String>>(what: &'static str, s: &str) -> DbResult<T> {
-    s.parse().map_err(|detail| DbError::Corrupt { what, detail })
+    s.parse()
+        .map_err(|detail| DbError::Corrupt { what, detail })
 }
 
 pub(crate) fn parse_id<T: FromStr>(what: &'static str, s: &str) -> DbResult<T> {
-    s.parse().map_err(|_| DbError::Corrupt { what, detail: format!("bad id {s:?}") })
+    s.parse().map_err(|_| DbError::Corrupt {
+        what,
+        detail: format!("bad id {s:?}"),
+    })
 }
 
 pub(crate) fn opt_id<T: FromStr>(what: &'static str, s: Option<String>) -> DbResult<Option<T>> {
     s.map(|s| parse_id(what, &s)).transpose()
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> DbResult<T> {
-    serde_json::from_str(s).map_err(|e| DbError::Corrupt { what, detail: e.to_string() })
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    s: &str,
+) -> DbResult<T> {
+    serde_json::from_str(s).map_err(|e| DbError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -251,7 +275,10 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 mod tests {
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
     }

@@ -104,56 +104,86 @@ fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
     })
 }
 
-pub(crate) async fn insert_vm_in<'c, E>(exec: &mut E, vm: &Vm) -> Result<(), sqlx::Error>
+/// Rows per multi-row INSERT: 19 parameters each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameter limits.
+const INSERT_CHUNK: usize = 200;
+
+/// Inserts VM records (and their tags) with multi-row statements: one round trip per
+/// `INSERT_CHUNK` VMs instead of one per VM and tag.
+pub(crate) async fn insert_vms_in<E>(exec: &mut E, vms: &[Vm]) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "INSERT INTO vms (id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
-         department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
-    .bind(vm.id.to_string())
-    .bind(&vm.name)
-    .bind(vm.host_id.map(|h| h.to_string()))
-    .bind(vm.cluster_id.map(|c| c.to_string()))
-    .bind(i64::from(vm.vcpus))
-    .bind(vm.memory_mib as i64)
-    .bind(to_json(&vm.disks))
-    .bind(to_json(&vm.nics))
-    .bind(vm.power_state.as_str())
-    .bind(vm.owner.as_deref())
-    .bind(vm.department_id.map(|d| d.to_string()))
-    .bind(vm.purpose.as_deref())
-    .bind(to_json(&vm.tags))
-    .bind(vm.lease_expires_at)
-    .bind(vm.created_by.as_deref())
-    .bind(vm.created_at)
-    .bind(vm.updated_at)
-    .bind(vm.generation)
-    .bind(vm.runtime_gen)
-    .execute(&mut *exec)
-    .await?;
-    insert_tags_in(exec, vm.id, &vm.tags).await
+    for chunk in vms.chunks(INSERT_CHUNK) {
+        let mut b = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|vm| {
+                let cols = [
+                    Arg::Str(vm.id.to_string()),
+                    Arg::Str(vm.name.clone()),
+                    Arg::OptStr(vm.host_id.map(|h| h.to_string())),
+                    Arg::OptStr(vm.cluster_id.map(|c| c.to_string())),
+                    Arg::Int(i64::from(vm.vcpus)),
+                    Arg::Int(vm.memory_mib as i64),
+                    Arg::Str(to_json(&vm.disks)),
+                    Arg::Str(to_json(&vm.nics)),
+                    Arg::Str(vm.power_state.as_str().into()),
+                    Arg::OptStr(vm.owner.clone()),
+                    Arg::OptStr(vm.department_id.map(|d| d.to_string())),
+                    Arg::OptStr(vm.purpose.clone()),
+                    Arg::Str(to_json(&vm.tags)),
+                    Arg::OptInt(vm.lease_expires_at),
+                    Arg::OptStr(vm.created_by.clone()),
+                    Arg::Int(vm.created_at),
+                    Arg::Int(vm.updated_at),
+                    Arg::Int(vm.generation),
+                    Arg::Int(vm.runtime_gen),
+                ];
+                let ps: Vec<String> = cols.into_iter().map(|a| b.push(a)).collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO vms (id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
+             department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen) \
+             VALUES {}",
+            rows.join(", ")
+        );
+        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
+    }
+    let tags: Vec<(VmId, &String)> = vms
+        .iter()
+        .flat_map(|vm| {
+            let mut seen = std::collections::BTreeSet::new();
+            vm.tags.iter().filter(move |t| seen.insert(t.as_str())).map(move |t| (vm.id, t))
+        })
+        .collect();
+    insert_tags_in(exec, &tags).await
 }
 
-async fn insert_tags_in<'c, E>(exec: &mut E, id: VmId, tags: &[String]) -> Result<(), sqlx::Error>
+async fn insert_tags_in<E>(exec: &mut E, tags: &[(VmId, &String)]) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let mut seen = std::collections::BTreeSet::new();
-    for t in tags.iter().filter(|t| seen.insert(t.as_str())) {
-        sqlx::query("INSERT INTO vm_tags (vm_id, tag) VALUES ($1, $2)")
-            .bind(id.to_string())
-            .bind(t)
-            .execute(&mut *exec)
-            .await?;
+    for chunk in tags.chunks(1000) {
+        let mut b = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(id, t)| format!("({}, {})", b.push(Arg::Str(id.to_string())), b.push(Arg::Str((*t).clone()))))
+            .collect();
+        let sql = format!("INSERT INTO vm_tags (vm_id, tag) VALUES {}", rows.join(", "));
+        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
     }
     Ok(())
 }
 
 /// Applies a report only when newer than what is stored; returns whether it applied.
-async fn apply_report_in<'c, E>(exec: &mut E, r: &VmReport, now: UnixMs) -> Result<bool, sqlx::Error>
+async fn apply_report_in<'c, E>(
+    exec: &mut E,
+    r: &VmReport,
+    now: UnixMs,
+) -> Result<bool, sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -182,11 +212,14 @@ impl DataStore {
     /// Adds a VM record.
     pub async fn insert_vm(&self, vm: &Vm) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        insert_vm_in(&mut *tx, vm).await.map_err(|e| {
+        insert_vms_in(&mut *tx, std::slice::from_ref(vm)).await.map_err(|e| {
             if is_unique_violation(&e) {
                 DbError::Conflict(format!("VM {} already exists", vm.id))
             } else {
-                DbError::Query { what: "insert vm", source: e }
+                DbError::Query {
+                    what: "insert vm",
+                    source: e,
+                }
             }
         })?;
         tx.commit().await.map_err(q("commit"))
@@ -194,16 +227,21 @@ impl DataStore {
 
     /// One VM.
     pub async fn get_vm(&self, id: VmId) -> DbResult<Vm> {
-        self.find_vm(id).await?.ok_or_else(|| DbError::NotFound { kind: "vm", id: id.to_string() })
+        self.find_vm(id).await?.ok_or_else(|| DbError::NotFound {
+            kind: "vm",
+            id: id.to_string(),
+        })
     }
 
     /// One VM, if it exists.
     pub async fn find_vm(&self, id: VmId) -> DbResult<Option<Vm>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {VM_COLS} FROM vms WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(q("get vm"))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {VM_COLS} FROM vms WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("get vm"))?;
         row.as_ref().map(vm_from_row).transpose()
     }
 
@@ -244,10 +282,21 @@ impl DataStore {
         }
         if let Some(t) = &f.tag {
             let p = b.push(Arg::Str(t.clone()));
-            sql.push_str(&format!(" AND id IN (SELECT vm_id FROM vm_tags WHERE tag = {p})"));
+            sql.push_str(&format!(
+                " AND id IN (SELECT vm_id FROM vm_tags WHERE tag = {p})"
+            ));
         }
-        b.page_clause(&mut sql, f.name_prefix.as_deref(), f.after.as_ref(), f.limit);
-        let rows = b.apply(sqlx::query(AssertSqlSafe(sql))).fetch_all(self.pool()).await.map_err(q("list vms"))?;
+        b.page_clause(
+            &mut sql,
+            f.name_prefix.as_deref(),
+            f.after.as_ref(),
+            f.limit,
+        );
+        let rows = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("list vms"))?;
         let mut vms = rows.iter().map(vm_from_row).collect::<DbResult<Vec<_>>>()?;
         let more = vms.len() > f.limit as usize;
         vms.truncate(f.limit as usize);
@@ -278,21 +327,27 @@ impl DataStore {
         let now = now_ms();
         let mut out = VmSyncOutcome::default();
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        let unchanged: Vec<HostId> = batch.iter().filter(|h| h.hardware.is_none()).map(|h| h.host_id).collect();
+        crate::inventory::touch_hosts_in(&mut *tx, &unchanged, now).await.map_err(q("record host sync"))?;
+        let inserts: Vec<Vm> = batch.iter().flat_map(|h| h.inserts.iter().cloned()).collect();
         for h in batch {
-            match &h.hardware {
-                Some(hw) => crate::inventory::record_host_hardware_in(&mut *tx, h.host_id, hw, now).await,
-                None => crate::inventory::touch_host_in(&mut *tx, h.host_id, now).await,
+            if let Some(hw) = &h.hardware {
+                crate::inventory::record_host_hardware_in(&mut *tx, h.host_id, hw, now)
+                    .await
+                    .map_err(q("record host sync"))?;
             }
-            .map_err(q("record host sync"))?;
             crate::inventory::upsert_storage_in(&mut *tx, h.cluster_id, &h.datastores, &h.networks)
                 .await
                 .map_err(q("upsert storage"))?;
-            for vm in &h.inserts {
-                insert_vm_in(&mut *tx, vm).await.map_err(q("sync insert vm"))?;
-                out.inserted += 1;
-            }
+        }
+        insert_vms_in(&mut *tx, &inserts).await.map_err(q("sync insert vms"))?;
+        out.inserted = inserts.len();
+        for h in batch {
             for r in &h.updates {
-                if apply_report_in(&mut *tx, r, now).await.map_err(q("sync update vm"))? {
+                if apply_report_in(&mut *tx, r, now)
+                    .await
+                    .map_err(q("sync update vm"))?
+                {
                     out.updated += 1;
                 } else {
                     out.stale += 1;
@@ -319,19 +374,31 @@ impl DataStore {
     /// Applies one driver report if it is newer than what is stored; returns whether it did.
     pub async fn apply_vm_report(&self, r: &VmReport) -> DbResult<bool> {
         let mut conn = self.pool().acquire().await.map_err(q("acquire"))?;
-        apply_report_in(&mut *conn, r, now_ms()).await.map_err(q("apply vm report"))
+        apply_report_in(&mut *conn, r, now_ms())
+            .await
+            .map_err(q("apply vm report"))
     }
 
     /// Changes ownership fields. With `expected_generation`, refuses (conflict) when the VM
     /// changed since the caller read it.
-    pub async fn patch_vm(&self, id: VmId, patch: &VmPatch, expected_generation: Option<i64>) -> DbResult<Vm> {
+    pub async fn patch_vm(
+        &self,
+        id: VmId,
+        patch: &VmPatch,
+        expected_generation: Option<i64>,
+    ) -> DbResult<Vm> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {VM_COLS} FROM vms WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(q("get vm"))?
-            .ok_or_else(|| DbError::NotFound { kind: "vm", id: id.to_string() })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {VM_COLS} FROM vms WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(q("get vm"))?
+        .ok_or_else(|| DbError::NotFound {
+            kind: "vm",
+            id: id.to_string(),
+        })?;
         let mut vm = vm_from_row(&row)?;
         if let Some(g) = expected_generation.filter(|g| *g != vm.generation) {
             return Err(DbError::Conflict(format!(
@@ -371,7 +438,9 @@ impl DataStore {
         .await
         .map_err(q("patch vm"))?;
         if res.rows_affected() == 0 {
-            return Err(DbError::Conflict(format!("VM {id} changed concurrently: read it again and retry")));
+            return Err(DbError::Conflict(format!(
+                "VM {id} changed concurrently: read it again and retry"
+            )));
         }
         if patch.tags.is_some() {
             sqlx::query("DELETE FROM vm_tags WHERE vm_id = $1")
@@ -379,7 +448,9 @@ impl DataStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(q("clear tags"))?;
-            insert_tags_in(&mut *tx, id, &vm.tags).await.map_err(q("insert tags"))?;
+            insert_tags_in(&mut *tx, &vm.tags.iter().collect::<std::collections::BTreeSet<_>>().into_iter().map(|t| (id, t)).collect::<Vec<_>>())
+                .await
+                .map_err(q("insert tags"))?;
         }
         tx.commit().await.map_err(q("commit"))?;
         vm.generation += 1;
@@ -405,7 +476,10 @@ impl DataStore {
 
     /// Number of VM records.
     pub async fn count_vms(&self) -> DbResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM vms").fetch_one(self.pool()).await.map_err(q("count vms"))
+        sqlx::query_scalar("SELECT COUNT(*) FROM vms")
+            .fetch_one(self.pool())
+            .await
+            .map_err(q("count vms"))
     }
 
     /// Allocated vCPUs and memory of VMs holding resources on each host:

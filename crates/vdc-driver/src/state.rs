@@ -13,7 +13,10 @@ pub struct InvalidStateTransition {
 
 impl From<InvalidStateTransition> for vdc_types::Error {
     fn from(e: InvalidStateTransition) -> Self {
-        vdc_types::Error::InvalidStateTransition { from: e.from, to: e.to }
+        vdc_types::Error::InvalidStateTransition {
+            from: e.from,
+            to: e.to,
+        }
     }
 }
 
@@ -29,10 +32,16 @@ pub fn requested_state(action: VmAction) -> PowerState {
 /// The state a VM enters right after `action` from `from`, or why it cannot.
 ///
 /// A graceful shutdown enters `ShuttingDown`; the guest completes it later ([`settle`]).
-pub fn transition(from: PowerState, action: VmAction) -> Result<PowerState, InvalidStateTransition> {
+pub fn transition(
+    from: PowerState,
+    action: VmAction,
+) -> Result<PowerState, InvalidStateTransition> {
     use PowerState::*;
     use VmAction::*;
-    let invalid = Err(InvalidStateTransition { from, to: requested_state(action) });
+    let invalid = Err(InvalidStateTransition {
+        from,
+        to: requested_state(action),
+    });
     match (from, action) {
         (Shutoff | Crashed, Start) => Ok(Running),
         (Running | Paused | ShuttingDown | Unknown, Start) => invalid,
@@ -91,7 +100,9 @@ mod tests {
         for &from in PowerState::ALL {
             for &action in VmAction::ALL {
                 match transition(from, action) {
-                    Ok(next) => assert_eq!(settle(next), requested_state(action), "{from} {action}"),
+                    Ok(next) => {
+                        assert_eq!(settle(next), requested_state(action), "{from} {action}")
+                    }
                     Err(e) => {
                         assert_eq!(e.from, from);
                         assert_eq!(e.to, requested_state(action));
@@ -109,7 +120,10 @@ mod tests {
         assert_eq!(settle(ShuttingDown), Shutoff);
         assert_eq!(
             transition(Running, VmAction::Start),
-            Err(InvalidStateTransition { from: Running, to: Running })
+            Err(InvalidStateTransition {
+                from: Running,
+                to: Running
+            })
         );
         assert!(transition(Unknown, VmAction::Stop).is_err());
         assert!(already_done(ShuttingDown, VmAction::Shutdown));

@@ -70,16 +70,44 @@ mod tests {
         let h = HostId(Uuid::from_u128(100));
         let other = HostId(Uuid::from_u128(200));
         let known = [
-            Known { id: id(1), host_id: Some(h), runtime_gen: 5 },
-            Known { id: id(2), host_id: Some(h), runtime_gen: 5 },
-            Known { id: id(3), host_id: Some(other), runtime_gen: 1 },
-            Known { id: id(4), host_id: Some(h), runtime_gen: 1 },
+            Known {
+                id: id(1),
+                host_id: Some(h),
+                runtime_gen: 5,
+            },
+            Known {
+                id: id(2),
+                host_id: Some(h),
+                runtime_gen: 5,
+            },
+            Known {
+                id: id(3),
+                host_id: Some(other),
+                runtime_gen: 1,
+            },
+            Known {
+                id: id(4),
+                host_id: Some(h),
+                runtime_gen: 1,
+            },
         ];
         let reported = [
-            Reported { id: id(1), generation: 6 },
-            Reported { id: id(2), generation: 3 },
-            Reported { id: id(3), generation: 2 },
-            Reported { id: id(9), generation: 1 },
+            Reported {
+                id: id(1),
+                generation: 6,
+            },
+            Reported {
+                id: id(2),
+                generation: 3,
+            },
+            Reported {
+                id: id(3),
+                generation: 2,
+            },
+            Reported {
+                id: id(9),
+                generation: 1,
+            },
         ];
         let plan = plan_sync(h, &known, &reported);
         assert_eq!(plan.update, vec![0, 2]);

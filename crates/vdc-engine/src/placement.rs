@@ -66,7 +66,11 @@ impl Decision {
         if self.rejected.is_empty() {
             return "no hosts".into();
         }
-        self.rejected.iter().map(|(r, n)| format!("{n} {}", r.as_str())).collect::<Vec<_>>().join(", ")
+        self.rejected
+            .iter()
+            .map(|(r, n)| format!("{n} {}", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -120,7 +124,14 @@ mod tests {
     use uuid::Uuid;
 
     fn cand() -> impl Strategy<Value = (bool, bool, u32, u64, u64, u64)> {
-        (any::<bool>(), prop::bool::weighted(0.1), 1u32..64, 1u64..512, 0u64..300, 0u64..600)
+        (
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+            1u32..64,
+            1u64..512,
+            0u64..300,
+            0u64..600,
+        )
     }
 
     proptest! {

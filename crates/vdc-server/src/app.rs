@@ -28,12 +28,24 @@ pub type Target<'a> = (&'a str, Option<String>);
 
 impl App {
     pub(crate) fn new(db: DataStore, fleet: Arc<Fleet>, config: Arc<Config>) -> App {
-        App { db, fleet, config, jobs: Arc::new(JobRunner::default()) }
+        App {
+            db,
+            fleet,
+            config,
+            jobs: Arc::new(JobRunner::default()),
+        }
     }
 
     /// Appends an audit record. A failure to audit is logged, never hidden: the change it
     /// describes has already happened.
-    pub async fn audit(&self, actor: &str, action: &str, target: Target<'_>, result: AuditResult, detail: Option<String>) {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Target<'_>,
+        result: AuditResult,
+        detail: Option<String>,
+    ) {
         let rec = db::AuditRecord {
             id: AuditId::new(),
             at: db::now_ms(),
@@ -50,9 +62,22 @@ impl App {
     }
 
     /// Runs an authorisation check; a refusal is audited as `denied`.
-    async fn authorize(&self, actor: &Actor, action: &str, target: Target<'_>, check: Result<(), Error>) -> Result<(), Error> {
+    async fn authorize(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Target<'_>,
+        check: Result<(), Error>,
+    ) -> Result<(), Error> {
         if let Err(e) = check {
-            self.audit(actor.name(), action, target, AuditResult::Denied, Some(e.to_string())).await;
+            self.audit(
+                actor.name(),
+                action,
+                target,
+                AuditResult::Denied,
+                Some(e.to_string()),
+            )
+            .await;
             return Err(e);
         }
         Ok(())
@@ -63,31 +88,56 @@ impl App {
     /// Checks a username and password and opens a session.
     pub async fn login(&self, p: &LoginParams) -> Result<LoginResponse, Error> {
         let user = self.db.user_by_name(&p.username).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| auth::dummy_hash().to_string());
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| auth::dummy_hash().to_string());
         let password = p.password.clone();
         let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
             .await
             .map_err(|e| Error::internal(format!("password check panicked: {e}")))?;
         // The attempted name is recorded only when it is a valid name, so nothing a user
         // typed by mistake (such as a password in the name field) lands in the log.
-        let who = if validate_name("username", &p.username).is_ok() { p.username.as_str() } else { "(invalid name)" };
+        let who = if validate_name("username", &p.username).is_ok() {
+            p.username.as_str()
+        } else {
+            "(invalid name)"
+        };
         let user = match (user, ok) {
             (Some(u), true) => u,
             _ => {
-                self.audit(who, "auth.login", ("user", None), AuditResult::Denied, None).await;
+                self.audit(who, "auth.login", ("user", None), AuditResult::Denied, None)
+                    .await;
                 return Err(Error::BadCredentials);
             }
         };
         let token = auth::random_secret();
         let expires_at = db::now_ms() + self.config.token_ttl.as_millis() as i64;
-        self.db.insert_token(&auth::token_hash(&token), user.id, expires_at).await?;
-        self.audit(&user.username, "auth.login", ("user", Some(user.id.to_string())), AuditResult::Ok, None).await;
-        Ok(LoginResponse { token, expires_at: rfc3339(expires_at), user: views::user(&user) })
+        self.db
+            .insert_token(&auth::token_hash(&token), user.id, expires_at)
+            .await?;
+        self.audit(
+            &user.username,
+            "auth.login",
+            ("user", Some(user.id.to_string())),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
+        Ok(LoginResponse {
+            token,
+            expires_at: rfc3339(expires_at),
+            user: views::user(&user),
+        })
     }
 
     /// The caller behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
-        match self.db.user_by_token(&auth::token_hash(token), db::now_ms()).await? {
+        match self
+            .db
+            .user_by_token(&auth::token_hash(token), db::now_ms())
+            .await?
+        {
             Some(user) => Ok(Actor { user }),
             None => Err(Error::Unauthenticated),
         }
@@ -96,7 +146,14 @@ impl App {
     /// Ends the caller's session.
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), Error> {
         self.db.delete_token(&auth::token_hash(token)).await?;
-        self.audit(actor.name(), "auth.logout", ("user", Some(actor.user.id.to_string())), AuditResult::Ok, None).await;
+        self.audit(
+            actor.name(),
+            "auth.logout",
+            ("user", Some(actor.user.id.to_string())),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
         Ok(())
     }
 
@@ -108,12 +165,25 @@ impl App {
             cluster_id: q.cluster_id,
             state: q.state,
             name_prefix: q.name_prefix.clone(),
-            after: q.page_token.as_deref().map(views::parse_page_token).transpose()?,
+            after: q
+                .page_token
+                .as_deref()
+                .map(views::parse_page_token)
+                .transpose()?,
             limit: validate_limit(q.limit)?,
         };
         let (hosts, more) = self.db.list_hosts(&f).await?;
-        let next = more.then(|| hosts.last().map(|h| views::page_token(&h.name, &h.id.to_string()))).flatten();
-        Ok(Page { items: hosts.iter().map(views::host).collect(), next_page_token: next })
+        let next = more
+            .then(|| {
+                hosts
+                    .last()
+                    .map(|h| views::page_token(&h.name, &h.id.to_string()))
+            })
+            .flatten();
+        Ok(Page {
+            items: hosts.iter().map(views::host).collect(),
+            next_page_token: next,
+        })
     }
 
     /// One host.
@@ -132,12 +202,24 @@ impl App {
             tag: q.tag.clone(),
             name_prefix: q.name_prefix.clone(),
             scope_department: actor.scope(),
-            after: q.page_token.as_deref().map(views::parse_page_token).transpose()?,
+            after: q
+                .page_token
+                .as_deref()
+                .map(views::parse_page_token)
+                .transpose()?,
             limit: validate_limit(q.limit)?,
         };
         let (vms, more) = self.db.list_vms(&f).await?;
-        let next = more.then(|| vms.last().map(|v| views::page_token(&v.name, &v.id.to_string()))).flatten();
-        Ok(Page { items: vms.iter().map(views::vm).collect(), next_page_token: next })
+        let next = more
+            .then(|| {
+                vms.last()
+                    .map(|v| views::page_token(&v.name, &v.id.to_string()))
+            })
+            .flatten();
+        Ok(Page {
+            items: vms.iter().map(views::vm).collect(),
+            next_page_token: next,
+        })
     }
 
     /// A VM the caller may see (404 otherwise, so other departments' VMs are not revealed).
@@ -161,13 +243,22 @@ impl App {
     pub async fn create_vm(&self, actor: &Actor, p: VmCreateParams) -> Result<JobAccepted, Error> {
         p.validate()?;
         let department = p.department_id.or(actor.scope());
-        let check = actor.require(Role::Operator).and_then(|_| actor.require_department(department));
-        self.authorize(actor, "vm.create", ("vm", None), check).await?;
+        let check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(department));
+        self.authorize(actor, "vm.create", ("vm", None), check)
+            .await?;
         if let Some(d) = department {
-            self.db.get_department(d).await.map_err(|_| Error::invalid("department_id", "no such department"))?;
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
         if self.db.vm_name_taken(&p.name).await? {
-            return Err(Error::conflict(format!("a VM named {} already exists", p.name)));
+            return Err(Error::conflict(format!(
+                "a VM named {} already exists",
+                p.name
+            )));
         }
         let host = self.place(&p).await?;
         let datastores = self.db.list_datastores().await?;
@@ -195,24 +286,51 @@ impl App {
                     format: "qcow2".into(),
                 })
                 .collect(),
-            nics: p.nics.iter().map(|n| db::NicRec { mac: random_mac(), network: n.network.clone() }).collect(),
+            nics: p
+                .nics
+                .iter()
+                .map(|n| db::NicRec {
+                    mac: random_mac(),
+                    network: n.network.clone(),
+                })
+                .collect(),
             power_state: PowerState::Shutoff,
             owner: Some(p.owner.clone().unwrap_or_else(|| actor.name().to_string())),
             department_id: department,
             purpose: p.purpose.clone(),
             tags: p.tags.clone(),
-            lease_expires_at: p.lease_expires_at.as_deref().map(|l| parse_rfc3339("lease_expires_at", l)).transpose()?,
+            lease_expires_at: p
+                .lease_expires_at
+                .as_deref()
+                .map(|l| parse_rfc3339("lease_expires_at", l))
+                .transpose()?,
             created_by: Some(actor.name().to_string()),
             created_at: now,
             updated_at: now,
             generation: 1,
             runtime_gen: 0,
         };
-        let job = jobs::new_job(jobs::JobSpec::VmCreate { vm_id: vm.id, start: p.start }, actor.name());
+        let job = jobs::new_job(
+            jobs::JobSpec::VmCreate {
+                vm_id: vm.id,
+                start: p.start,
+            },
+            actor.name(),
+        );
         self.db.insert_job_with_vm(&job, Some(&vm)).await?;
-        self.audit(actor.name(), "vm.create", ("vm", Some(vm.id.to_string())), AuditResult::Ok, Some(format!("name={} host={}", vm.name, host.name))).await;
+        self.audit(
+            actor.name(),
+            "vm.create",
+            ("vm", Some(vm.id.to_string())),
+            AuditResult::Ok,
+            Some(format!("name={} host={}", vm.name, host.name)),
+        )
+        .await;
         self.jobs.spawn(self.clone(), job.clone());
-        Ok(JobAccepted { job: views::job(&job), vm_id: Some(vm.id) })
+        Ok(JobAccepted {
+            job: views::job(&job),
+            vm_id: Some(vm.id),
+        })
     }
 
     /// Chooses the host for a new VM: the pinned one if it fits, else the placement engine's.
@@ -223,8 +341,13 @@ impl App {
                 return Err(Error::invalid("host_id", "no such host"));
             }
         }
-        let alloc: std::collections::HashMap<HostId, (u64, u64)> =
-            self.db.host_allocations().await?.into_iter().map(|(h, c, m)| (h, (c, m))).collect();
+        let alloc: std::collections::HashMap<HostId, (u64, u64)> = self
+            .db
+            .host_allocations()
+            .await?
+            .into_iter()
+            .map(|(h, c, m)| (h, (c, m)))
+            .collect();
         let candidates: Vec<placement::Candidate> = hosts
             .iter()
             .filter(|h| p.host_id.is_none_or(|pin| pin == h.id))
@@ -242,51 +365,104 @@ impl App {
                 }
             })
             .collect();
-        let req = placement::Request { vcpus: p.vcpus, memory_mib: p.memory_mib };
+        let req = placement::Request {
+            vcpus: p.vcpus,
+            memory_mib: p.memory_mib,
+        };
         let decision = placement::place(&candidates, req, placement::DEFAULT_VCPU_RATIO);
         let chosen = decision.chosen.ok_or_else(|| Error::InsufficientCapacity {
-            message: format!("no host fits {} vCPU / {} MiB: {}", p.vcpus, p.memory_mib, decision.explain_rejections()),
+            message: format!(
+                "no host fits {} vCPU / {} MiB: {}",
+                p.vcpus,
+                p.memory_mib,
+                decision.explain_rejections()
+            ),
         })?;
-        hosts.into_iter().find(|h| h.id == chosen).ok_or_else(|| Error::internal("placement chose an unknown host"))
+        hosts
+            .into_iter()
+            .find(|h| h.id == chosen)
+            .ok_or_else(|| Error::internal("placement chose an unknown host"))
     }
 
     /// Accepts a power action on a VM, refusing at once (409) when its state does not allow it.
-    pub async fn act_vm(&self, actor: &Actor, id: VmId, action: VmAction) -> Result<JobAccepted, Error> {
+    pub async fn act_vm(
+        &self,
+        actor: &Actor,
+        id: VmId,
+        action: VmAction,
+    ) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
         let name = format!("vm.{action}");
-        let check = actor.require(Role::Operator).and_then(|_| actor.require_department(vm.department_id));
-        self.authorize(actor, &name, ("vm", Some(id.to_string())), check).await?;
+        let check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(vm.department_id));
+        self.authorize(actor, &name, ("vm", Some(id.to_string())), check)
+            .await?;
         vdc_driver::transition(vm.power_state, action).map_err(Error::from)?;
         let job = jobs::new_job(jobs::JobSpec::VmAction { vm_id: id, action }, actor.name());
         self.db.insert_job(&job).await?;
-        self.audit(actor.name(), &name, ("vm", Some(id.to_string())), AuditResult::Ok, None).await;
+        self.audit(
+            actor.name(),
+            &name,
+            ("vm", Some(id.to_string())),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
         self.jobs.spawn(self.clone(), job.clone());
-        Ok(JobAccepted { job: views::job(&job), vm_id: Some(id) })
+        Ok(JobAccepted {
+            job: views::job(&job),
+            vm_id: Some(id),
+        })
     }
 
     /// Accepts the deletion of a VM (stopped if running, undefined, forgotten).
     pub async fn delete_vm(&self, actor: &Actor, id: VmId) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
-        let check = actor.require(Role::Operator).and_then(|_| actor.require_department(vm.department_id));
-        self.authorize(actor, "vm.delete", ("vm", Some(id.to_string())), check).await?;
+        let check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(vm.department_id));
+        self.authorize(actor, "vm.delete", ("vm", Some(id.to_string())), check)
+            .await?;
         let job = jobs::new_job(jobs::JobSpec::VmDelete { vm_id: id }, actor.name());
         self.db.insert_job(&job).await?;
-        self.audit(actor.name(), "vm.delete", ("vm", Some(id.to_string())), AuditResult::Ok, Some(format!("name={}", vm.name))).await;
+        self.audit(
+            actor.name(),
+            "vm.delete",
+            ("vm", Some(id.to_string())),
+            AuditResult::Ok,
+            Some(format!("name={}", vm.name)),
+        )
+        .await;
         self.jobs.spawn(self.clone(), job.clone());
-        Ok(JobAccepted { job: views::job(&job), vm_id: Some(id) })
+        Ok(JobAccepted {
+            job: views::job(&job),
+            vm_id: Some(id),
+        })
     }
 
     /// Changes a VM's ownership fields, refusing a stale generation with 409.
-    pub async fn update_vm(&self, actor: &Actor, id: VmId, p: VmUpdateParams) -> Result<VmView, Error> {
+    pub async fn update_vm(
+        &self,
+        actor: &Actor,
+        id: VmId,
+        p: VmUpdateParams,
+    ) -> Result<VmView, Error> {
         p.validate()?;
         let vm = self.visible_vm(actor, id).await?;
-        let mut check = actor.require(Role::Operator).and_then(|_| actor.require_department(vm.department_id));
+        let mut check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(vm.department_id));
         if p.department_id.is_some() {
             check = check.and_then(|_| actor.require_department(p.department_id));
         }
-        self.authorize(actor, "vm.update", ("vm", Some(id.to_string())), check).await?;
+        self.authorize(actor, "vm.update", ("vm", Some(id.to_string())), check)
+            .await?;
         if let Some(d) = p.department_id {
-            self.db.get_department(d).await.map_err(|_| Error::invalid("department_id", "no such department"))?;
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
         let patch = VmPatch {
             owner: p.owner.clone(),
@@ -300,7 +476,14 @@ impl App {
             },
         };
         let updated = self.db.patch_vm(id, &patch, p.generation).await?;
-        self.audit(actor.name(), "vm.update", ("vm", Some(id.to_string())), AuditResult::Ok, None).await;
+        self.audit(
+            actor.name(),
+            "vm.update",
+            ("vm", Some(id.to_string())),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
         Ok(views::vm(&updated))
     }
 
@@ -318,55 +501,123 @@ impl App {
     /// Newest jobs first (admins: all; others: their own).
     pub async fn list_jobs(&self, actor: &Actor, q: &PageQuery) -> Result<Page<JobView>, Error> {
         let limit = validate_limit(q.limit)?;
-        let before = q.page_token.as_deref().map(views::parse_id_token::<JobId>).transpose()?;
+        let before = q
+            .page_token
+            .as_deref()
+            .map(views::parse_id_token::<JobId>)
+            .transpose()?;
         let (jobs, more) = self.db.list_jobs(before, limit).await?;
-        let next = more.then(|| jobs.last().map(|j| views::page_token("", &j.id.to_string()))).flatten();
+        let next = more
+            .then(|| {
+                jobs.last()
+                    .map(|j| views::page_token("", &j.id.to_string()))
+            })
+            .flatten();
         let items = jobs
             .iter()
             .filter(|j| actor.user.role == Role::Admin || j.created_by == actor.name())
             .map(views::job)
             .collect();
-        Ok(Page { items, next_page_token: next })
+        Ok(Page {
+            items,
+            next_page_token: next,
+        })
     }
 
     // ---- governance
 
     /// All departments.
     pub async fn list_departments(&self) -> Result<Vec<DepartmentView>, Error> {
-        Ok(self.db.list_departments().await?.iter().map(views::department).collect())
+        Ok(self
+            .db
+            .list_departments()
+            .await?
+            .iter()
+            .map(views::department)
+            .collect())
     }
 
     /// Creates a department (admin).
-    pub async fn create_department(&self, actor: &Actor, p: DepartmentCreateParams) -> Result<DepartmentView, Error> {
+    pub async fn create_department(
+        &self,
+        actor: &Actor,
+        p: DepartmentCreateParams,
+    ) -> Result<DepartmentView, Error> {
         p.validate()?;
-        self.authorize(actor, "department.create", ("department", None), actor.require(Role::Admin).and(actor.require_department(None))).await?;
-        let d = db::Department { id: DepartmentId::new(), name: p.name, cost_centre: p.cost_centre, created_at: db::now_ms() };
+        self.authorize(
+            actor,
+            "department.create",
+            ("department", None),
+            actor
+                .require(Role::Admin)
+                .and(actor.require_department(None)),
+        )
+        .await?;
+        let d = db::Department {
+            id: DepartmentId::new(),
+            name: p.name,
+            cost_centre: p.cost_centre,
+            created_at: db::now_ms(),
+        };
         self.db.insert_department(&d).await?;
-        self.audit(actor.name(), "department.create", ("department", Some(d.id.to_string())), AuditResult::Ok, Some(format!("name={}", d.name))).await;
+        self.audit(
+            actor.name(),
+            "department.create",
+            ("department", Some(d.id.to_string())),
+            AuditResult::Ok,
+            Some(format!("name={}", d.name)),
+        )
+        .await;
         Ok(views::department(&d))
     }
 
     /// All users (admin).
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>, Error> {
         actor.require(Role::Admin)?;
-        Ok(self.db.list_users().await?.iter().map(views::user).collect())
+        Ok(self
+            .db
+            .list_users()
+            .await?
+            .iter()
+            .map(views::user)
+            .collect())
     }
 
     /// Creates a local user (admin).
     pub async fn create_user(&self, actor: &Actor, p: UserCreateParams) -> Result<UserView, Error> {
         p.validate()?;
-        let check = actor.require(Role::Admin).and_then(|_| actor.require_department(p.department_id));
-        self.authorize(actor, "user.create", ("user", None), check).await?;
+        let check = actor
+            .require(Role::Admin)
+            .and_then(|_| actor.require_department(p.department_id));
+        self.authorize(actor, "user.create", ("user", None), check)
+            .await?;
         if let Some(d) = p.department_id {
-            self.db.get_department(d).await.map_err(|_| Error::invalid("department_id", "no such department"))?;
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
         let password = p.password.clone();
         let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
             .await
             .map_err(|e| Error::internal(format!("hashing panicked: {e}")))??;
-        let u = db::User { id: UserId::new(), username: p.username, password_hash: hash, role: p.role, department_id: p.department_id, created_at: db::now_ms() };
+        let u = db::User {
+            id: UserId::new(),
+            username: p.username,
+            password_hash: hash,
+            role: p.role,
+            department_id: p.department_id,
+            created_at: db::now_ms(),
+        };
         self.db.insert_user(&u).await?;
-        self.audit(actor.name(), "user.create", ("user", Some(u.id.to_string())), AuditResult::Ok, Some(format!("username={} role={}", u.username, u.role))).await;
+        self.audit(
+            actor.name(),
+            "user.create",
+            ("user", Some(u.id.to_string())),
+            AuditResult::Ok,
+            Some(format!("username={} role={}", u.username, u.role)),
+        )
+        .await;
         Ok(views::user(&u))
     }
 
@@ -374,20 +625,47 @@ impl App {
     pub async fn list_audit(&self, actor: &Actor, q: &PageQuery) -> Result<Page<AuditView>, Error> {
         actor.require(Role::Admin)?;
         let limit = validate_limit(q.limit)?;
-        let before = q.page_token.as_deref().map(views::parse_id_token::<AuditId>).transpose()?;
+        let before = q
+            .page_token
+            .as_deref()
+            .map(views::parse_id_token::<AuditId>)
+            .transpose()?;
         let (recs, more) = self.db.list_audit(before, limit).await?;
-        let next = more.then(|| recs.last().map(|a| views::page_token("", &a.id.to_string()))).flatten();
-        Ok(Page { items: recs.iter().map(views::audit).collect(), next_page_token: next })
+        let next = more
+            .then(|| {
+                recs.last()
+                    .map(|a| views::page_token("", &a.id.to_string()))
+            })
+            .flatten();
+        Ok(Page {
+            items: recs.iter().map(views::audit).collect(),
+            next_page_token: next,
+        })
     }
 
     /// Registers a physical server (operator, within department).
-    pub async fn create_physical_server(&self, actor: &Actor, p: PhysicalServerCreateParams) -> Result<PhysicalServerView, Error> {
+    pub async fn create_physical_server(
+        &self,
+        actor: &Actor,
+        p: PhysicalServerCreateParams,
+    ) -> Result<PhysicalServerView, Error> {
         p.validate()?;
         let department = p.department_id.or(actor.scope());
-        let check = actor.require(Role::Operator).and_then(|_| actor.require_department(department));
-        self.authorize(actor, "physical_server.create", ("physical_server", None), check).await?;
+        let check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(department));
+        self.authorize(
+            actor,
+            "physical_server.create",
+            ("physical_server", None),
+            check,
+        )
+        .await?;
         if let Some(d) = department {
-            self.db.get_department(d).await.map_err(|_| Error::invalid("department_id", "no such department"))?;
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
         if let Some(s) = p.site_id {
             if !self.db.list_sites().await?.iter().any(|x| x.id == s) {
@@ -409,12 +687,22 @@ impl App {
             created_at: db::now_ms(),
         };
         self.db.insert_physical_server(&ps).await?;
-        self.audit(actor.name(), "physical_server.create", ("physical_server", Some(ps.id.to_string())), AuditResult::Ok, Some(format!("name={}", ps.name))).await;
+        self.audit(
+            actor.name(),
+            "physical_server.create",
+            ("physical_server", Some(ps.id.to_string())),
+            AuditResult::Ok,
+            Some(format!("name={}", ps.name)),
+        )
+        .await;
         Ok(views::physical_server(&ps))
     }
 
     /// Physical servers the caller may see.
-    pub async fn list_physical_servers(&self, actor: &Actor) -> Result<Vec<PhysicalServerView>, Error> {
+    pub async fn list_physical_servers(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<PhysicalServerView>, Error> {
         Ok(self
             .db
             .list_physical_servers()

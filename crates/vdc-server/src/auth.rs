@@ -12,7 +12,8 @@ use vdc_types::{DepartmentId, Error, Role};
 /// Hashes a password (argon2id, PHC string).
 pub fn hash_password(password: &str) -> Result<String, Error> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no randomness for a salt: {e}")))?;
+    getrandom::fill(&mut salt)
+        .map_err(|e| Error::internal(format!("no randomness for a salt: {e}")))?;
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h: PasswordHash| h.to_string())
@@ -22,7 +23,11 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 /// True when `password` matches the PHC hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -62,7 +67,10 @@ impl Actor {
         if self.user.role >= role {
             Ok(())
         } else {
-            Err(Error::forbidden(format!("requires role {role}, you are {}", self.user.role)))
+            Err(Error::forbidden(format!(
+                "requires role {role}, you are {}",
+                self.user.role
+            )))
         }
     }
 

@@ -15,7 +15,12 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { hosts: 8, vms: 40, seed: 1, hosts_per_cluster: 16 }
+        SimConfig {
+            hosts: 8,
+            vms: 40,
+            seed: 1,
+            hosts_per_cluster: 16,
+        }
     }
 }
 

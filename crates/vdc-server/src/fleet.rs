@@ -22,7 +22,10 @@ impl Fleet {
             .into_iter()
             .map(|h| (h.uri().to_string(), Arc::new(h) as Arc<dyn HostDriver>))
             .collect();
-        Fleet { drivers: RwLock::new(drivers), sim: Some(sim) }
+        Fleet {
+            drivers: RwLock::new(drivers),
+            sim: Some(sim),
+        }
     }
 
     /// The simulator, when this fleet is simulated (for fault injection in tests and demos).
@@ -32,7 +35,10 @@ impl Fleet {
 
     /// Adds (or replaces) the driver for a URI.
     pub fn insert(&self, driver: Arc<dyn HostDriver>) {
-        self.drivers.write().expect("fleet lock").insert(driver.uri().to_string(), driver);
+        self.drivers
+            .write()
+            .expect("fleet lock")
+            .insert(driver.uri().to_string(), driver);
     }
 
     /// The driver for a host URI.
@@ -42,12 +48,20 @@ impl Fleet {
             .expect("fleet lock")
             .get(uri)
             .cloned()
-            .ok_or_else(|| Error::Unavailable { message: format!("no driver connected for {uri}") })
+            .ok_or_else(|| Error::Unavailable {
+                message: format!("no driver connected for {uri}"),
+            })
     }
 
     /// URIs of every driver, sorted.
     pub fn uris(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.drivers.read().expect("fleet lock").keys().cloned().collect();
+        let mut v: Vec<String> = self
+            .drivers
+            .read()
+            .expect("fleet lock")
+            .keys()
+            .cloned()
+            .collect();
         v.sort();
         v
     }
@@ -57,7 +71,9 @@ impl Fleet {
 pub fn driver_error(e: DriverError) -> Error {
     match e {
         DriverError::HostUnreachable { .. } | DriverError::OperationFailed { .. } => {
-            Error::Unavailable { message: e.to_string() }
+            Error::Unavailable {
+                message: e.to_string(),
+            }
         }
         DriverError::NoSuchVm { id } => Error::not_found("vm", id),
         DriverError::AlreadyExists { .. } => Error::conflict(e.to_string()),

@@ -39,7 +39,9 @@ impl JobSpec {
 
     fn vm_id(&self) -> VmId {
         match self {
-            JobSpec::VmCreate { vm_id, .. } | JobSpec::VmAction { vm_id, .. } | JobSpec::VmDelete { vm_id } => *vm_id,
+            JobSpec::VmCreate { vm_id, .. }
+            | JobSpec::VmAction { vm_id, .. }
+            | JobSpec::VmDelete { vm_id } => *vm_id,
         }
     }
 
@@ -112,12 +114,24 @@ async fn run(app: &App, job: db::Job) {
     let spec: JobSpec = match serde_json::from_str(&job.params) {
         Ok(s) => s,
         Err(e) => {
-            let _ = app.db.update_job(job.id, JobState::Failed, job.steps_done, Some(&format!("unreadable job: {e}"))).await;
+            let _ = app
+                .db
+                .update_job(
+                    job.id,
+                    JobState::Failed,
+                    job.steps_done,
+                    Some(&format!("unreadable job: {e}")),
+                )
+                .await;
             return;
         }
     };
     let mut done = job.steps_done;
-    if let Err(e) = app.db.update_job(job.id, JobState::Running, done, None).await {
+    if let Err(e) = app
+        .db
+        .update_job(job.id, JobState::Running, done, None)
+        .await
+    {
         tracing::error!(job = %job.id, error = %e, "cannot mark job running");
         return;
     }
@@ -125,7 +139,11 @@ async fn run(app: &App, job: db::Job) {
         match run_step(app, &spec, step).await {
             Ok(()) => {
                 done += 1;
-                if let Err(e) = app.db.update_job(job.id, JobState::Running, done, None).await {
+                if let Err(e) = app
+                    .db
+                    .update_job(job.id, JobState::Running, done, None)
+                    .await
+                {
                     tracing::error!(job = %job.id, error = %e, "cannot journal job progress");
                     return;
                 }
@@ -137,20 +155,36 @@ async fn run(app: &App, job: db::Job) {
                     Ok(()) => format!("step {step} failed: {e}"),
                     Err(u) => format!("step {step} failed: {e}; undo also failed: {u}"),
                 };
-                let _ = app.db.update_job(job.id, JobState::Failed, done, Some(&msg)).await;
-                app.audit("system", &job.kind, ("vm", job.target_id.clone()), AuditResult::Failed, Some(msg)).await;
+                let _ = app
+                    .db
+                    .update_job(job.id, JobState::Failed, done, Some(&msg))
+                    .await;
+                app.audit(
+                    "system",
+                    &job.kind,
+                    ("vm", job.target_id.clone()),
+                    AuditResult::Failed,
+                    Some(msg),
+                )
+                .await;
                 return;
             }
         }
     }
-    if let Err(e) = app.db.update_job(job.id, JobState::Succeeded, done, None).await {
+    if let Err(e) = app
+        .db
+        .update_job(job.id, JobState::Succeeded, done, None)
+        .await
+    {
         tracing::error!(job = %job.id, error = %e, "cannot mark job succeeded");
     }
 }
 
 /// The driver of the host a VM is recorded on, with the host's URI.
 async fn vm_driver(app: &App, vm: &db::Vm) -> Result<Arc<dyn vdc_driver::HostDriver>, Error> {
-    let host = vm.host_id.ok_or_else(|| Error::conflict(format!("VM {} has no host", vm.id)))?;
+    let host = vm
+        .host_id
+        .ok_or_else(|| Error::conflict(format!("VM {} has no host", vm.id)))?;
     let host = app.db.get_host(host).await?;
     app.fleet.driver(&host.uri)
 }
@@ -164,9 +198,21 @@ fn spec_of(vm: &db::Vm, department: Option<String>) -> VmSpec {
         disks: vm
             .disks
             .iter()
-            .map(|d| DiskInfo { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .map(|d| DiskInfo {
+                device: d.device.clone(),
+                size_gib: d.size_gib,
+                datastore: d.datastore.clone(),
+                format: d.format.clone(),
+            })
             .collect(),
-        nics: vm.nics.iter().map(|n| NicInfo { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        nics: vm
+            .nics
+            .iter()
+            .map(|n| NicInfo {
+                mac: n.mac.clone(),
+                network: n.network.clone(),
+            })
+            .collect(),
         metadata: VmMetadata {
             owner: vm.owner.clone(),
             department,
@@ -183,7 +229,9 @@ async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo, Error> {
     let id: Uuid = vm.id.0;
     let info = blocking(move || driver.vm_info(id)).await?;
     if let (Some(host), Some(cluster)) = (vm.host_id, vm.cluster_id) {
-        app.db.apply_vm_report(&vm_report(&info, host, cluster)).await?;
+        app.db
+            .apply_vm_report(&vm_report(&info, host, cluster))
+            .await?;
     }
     Ok(info)
 }
@@ -218,16 +266,22 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
                     return Ok(());
                 }
                 if tokio::time::Instant::now() > deadline {
-                    return Err(Error::Unavailable { message: format!("VM still {} after {:?}", info.state, WAIT_LIMIT) });
+                    return Err(Error::Unavailable {
+                        message: format!("VM still {} after {:?}", info.state, WAIT_LIMIT),
+                    });
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        (JobSpec::VmCreate { .. } | JobSpec::VmAction { .. }, "refresh") => refresh(app, &vm).await.map(|_| ()),
+        (JobSpec::VmCreate { .. } | JobSpec::VmAction { .. }, "refresh") => {
+            refresh(app, &vm).await.map(|_| ())
+        }
         (JobSpec::VmDelete { .. }, "stop") => {
             let driver = vm_driver(app, &vm).await?;
             match blocking(move || driver.vm_info(id)).await {
-                Ok(info) if state::consumes_resources(info.state) => act_idempotent(app, &vm, VmAction::Stop).await,
+                Ok(info) if state::consumes_resources(info.state) => {
+                    act_idempotent(app, &vm, VmAction::Stop).await
+                }
                 Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             }
@@ -239,7 +293,12 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
                 Err(e) => Err(e),
             }
         }
-        (JobSpec::VmDelete { .. }, "forget") => app.db.delete_vm(vm_id).await.map(|_| ()).map_err(Error::from),
+        (JobSpec::VmDelete { .. }, "forget") => app
+            .db
+            .delete_vm(vm_id)
+            .await
+            .map(|_| ())
+            .map_err(Error::from),
         (_, other) => Err(Error::internal(format!("job has unknown step {other}"))),
     }
 }
@@ -255,7 +314,9 @@ async fn act_idempotent(app: &App, vm: &db::Vm, action: VmAction) -> Result<(), 
     }
     let info = blocking(move || driver.act(id, action)).await?;
     if let (Some(host), Some(cluster)) = (vm.host_id, vm.cluster_id) {
-        app.db.apply_vm_report(&vm_report(&info, host, cluster)).await?;
+        app.db
+            .apply_vm_report(&vm_report(&info, host, cluster))
+            .await?;
     }
     Ok(())
 }
@@ -264,14 +325,18 @@ async fn act_idempotent(app: &App, vm: &db::Vm, action: VmAction) -> Result<(), 
 /// ran) and the record. Other jobs leave things as they are: their steps change only state
 /// the next sync reports truthfully.
 async fn undo(app: &App, spec: &JobSpec, steps_done: u32) -> Result<(), Error> {
-    let JobSpec::VmCreate { vm_id, .. } = spec else { return Ok(()) };
+    let JobSpec::VmCreate { vm_id, .. } = spec else {
+        return Ok(());
+    };
     if let Some(vm) = app.db.find_vm(*vm_id).await? {
         if steps_done > 0 {
             let driver = vm_driver(app, &vm).await?;
             let id = vm.id.0;
             blocking(move || {
                 match driver.act(id, VmAction::Stop) {
-                    Ok(_) | Err(DriverError::InvalidTransition(_)) | Err(DriverError::NoSuchVm { .. }) => {}
+                    Ok(_)
+                    | Err(DriverError::InvalidTransition(_))
+                    | Err(DriverError::NoSuchVm { .. }) => {}
                     Err(e) => return Err(e),
                 }
                 match driver.undefine(id) {

@@ -45,7 +45,9 @@ pub struct Server {
 impl Server {
     /// Serves until the process ends.
     pub async fn wait(self) -> Result<(), Error> {
-        self.task.await.map_err(|e| Error::internal(format!("server task failed: {e}")))
+        self.task
+            .await
+            .map_err(|e| Error::internal(format!("server task failed: {e}")))
     }
 
     /// Stops serving and the background loops.
@@ -62,7 +64,12 @@ impl Server {
 /// listener and starts serving.
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let fleet = match &config.sim {
-        Some(sim) => Fleet::simulated(SimFleet::generate(sim.hosts, sim.vms, sim.seed, SimClock::automatic())),
+        Some(sim) => Fleet::simulated(SimFleet::generate(
+            sim.hosts,
+            sim.vms,
+            sim.seed,
+            SimClock::automatic(),
+        )),
         None => Fleet::default(),
     };
     start_with_fleet(config, Arc::new(fleet)).await
@@ -72,15 +79,31 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
 /// restart a server on the same store and fleet).
 pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Server, StartError> {
     use StartError as E;
-    let db = DataStore::connect(&config.database_url).await.map_err(E::Store)?;
+    let db = DataStore::connect(&config.database_url)
+        .await
+        .map_err(E::Store)?;
     let generated_admin_password = bootstrap(&db, &config).await.map_err(E::Bootstrap)?;
     if let Some(sim) = fleet.sim() {
-        register_sim_hosts(&db, sim, config.sim.as_ref().map_or(16, |s| s.hosts_per_cluster)).await.map_err(E::Bootstrap)?;
+        register_sim_hosts(
+            &db,
+            sim,
+            config.sim.as_ref().map_or(16, |s| s.hosts_per_cluster),
+        )
+        .await
+        .map_err(E::Bootstrap)?;
     }
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| E::Bind(config.listen, e))?;
-    let addr = listener.local_addr().map_err(|e| E::Bind(config.listen, e))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| E::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| E::Bind(config.listen, e))?;
     let app = App::new(db, fleet, Arc::new(config.clone()));
-    let resumed = app.jobs.resume_unfinished(&app).await.map_err(|e| E::Bootstrap(e.into()))?;
+    let resumed = app
+        .jobs
+        .resume_unfinished(&app)
+        .await
+        .map_err(|e| E::Bootstrap(e.into()))?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished jobs");
     }
@@ -90,9 +113,17 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
-    let sync_task = config.sync_interval.map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
+    let sync_task = config
+        .sync_interval
+        .map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
-    Ok(Server { addr, app, generated_admin_password, task, sync_task })
+    Ok(Server {
+        addr,
+        app,
+        generated_admin_password,
+        task,
+        sync_task,
+    })
 }
 
 /// Why the server did not start.
@@ -113,7 +144,12 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         return Ok(None);
     }
     for (name, cc) in SEED_DEPARTMENTS {
-        let d = vdc_db::Department { id: DepartmentId::new(), name: (*name).into(), cost_centre: (*cc).into(), created_at: vdc_db::now_ms() };
+        let d = vdc_db::Department {
+            id: DepartmentId::new(),
+            name: (*name).into(),
+            cost_centre: (*cc).into(),
+            created_at: vdc_db::now_ms(),
+        };
         db.insert_department(&d).await?;
     }
     let (password, generated) = match &config.admin_password {
@@ -138,8 +174,13 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
 }
 
 /// Registers every simulated host (once) in generated clusters of one simulated site.
-async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, hosts_per_cluster: usize) -> Result<(), Error> {
-    let known: std::collections::HashSet<String> = db.all_hosts().await?.into_iter().map(|h| h.uri).collect();
+async fn register_sim_hosts(
+    db: &DataStore,
+    fleet: &SimFleet,
+    hosts_per_cluster: usize,
+) -> Result<(), Error> {
+    let known: std::collections::HashSet<String> =
+        db.all_hosts().await?.into_iter().map(|h| h.uri).collect();
     let site = db.ensure_site("sim-site").await?;
     let mut clusters = std::collections::HashMap::new();
     for (i, h) in fleet.hosts().iter().enumerate() {
@@ -151,13 +192,24 @@ async fn register_sim_hosts(db: &DataStore, fleet: &SimFleet, hosts_per_cluster:
         let cluster = match clusters.get(&c) {
             Some(id) => *id,
             None => {
-                let id = db.ensure_cluster(site, &format!("sim-cluster-{:02}", c + 1)).await?;
+                let id = db
+                    .ensure_cluster(site, &format!("sim-cluster-{:02}", c + 1))
+                    .await?;
                 clusters.insert(c, id);
                 id
             }
         };
-        let name = h.uri().trim_start_matches("sim:///").replace("host-", "sim-host-");
-        db.insert_host(&vdc_db::HostRegistration { name, uri: h.uri().to_string(), cluster_id: cluster, hypervisor: HypervisorType::Sim }).await?;
+        let name = h
+            .uri()
+            .trim_start_matches("sim:///")
+            .replace("host-", "sim-host-");
+        db.insert_host(&vdc_db::HostRegistration {
+            name,
+            uri: h.uri().to_string(),
+            cluster_id: cluster,
+            hypervisor: HypervisorType::Sim,
+        })
+        .await?;
     }
     Ok(())
 }

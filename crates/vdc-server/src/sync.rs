@@ -41,16 +41,33 @@ pub fn vm_report(v: &VmInfo, host: HostId, cluster: ClusterId) -> db::VmReport {
         disks: v
             .disks
             .iter()
-            .map(|d| db::DiskRec { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .map(|d| db::DiskRec {
+                device: d.device.clone(),
+                size_gib: d.size_gib,
+                datastore: d.datastore.clone(),
+                format: d.format.clone(),
+            })
             .collect(),
-        nics: v.nics.iter().map(|n| db::NicRec { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        nics: v
+            .nics
+            .iter()
+            .map(|n| db::NicRec {
+                mac: n.mac.clone(),
+                network: n.network.clone(),
+            })
+            .collect(),
         power_state: v.state,
         runtime_gen: v.generation as i64,
     }
 }
 
 /// A VM seen for the first time: its record, with ownership from the hypervisor-side metadata.
-fn discovered_vm(v: &VmInfo, host: HostId, cluster: ClusterId, departments: &HashMap<String, DepartmentId>) -> db::Vm {
+fn discovered_vm(
+    v: &VmInfo,
+    host: HostId,
+    cluster: ClusterId,
+    departments: &HashMap<String, DepartmentId>,
+) -> db::Vm {
     let r = vm_report(v, host, cluster);
     let now = db::now_ms();
     db::Vm {
@@ -64,7 +81,11 @@ fn discovered_vm(v: &VmInfo, host: HostId, cluster: ClusterId, departments: &Has
         nics: r.nics,
         power_state: r.power_state,
         owner: v.metadata.owner.clone(),
-        department_id: v.metadata.department.as_ref().and_then(|d| departments.get(d).copied()),
+        department_id: v
+            .metadata
+            .department
+            .as_ref()
+            .and_then(|d| departments.get(d).copied()),
         purpose: v.metadata.purpose.clone(),
         tags: v.metadata.tags.clone(),
         lease_expires_at: v.metadata.lease_expires_at,
@@ -87,7 +108,15 @@ fn hardware(h: &HostInfo) -> db::HostHardware {
         cores_per_socket: h.cores_per_socket,
         threads_per_core: h.threads_per_core,
         memory_mib: h.memory_mib,
-        numa_cells: h.numa_cells.iter().map(|c| db::NumaCellRec { id: c.id, cpus: c.cpus, memory_mib: c.memory_mib }).collect(),
+        numa_cells: h
+            .numa_cells
+            .iter()
+            .map(|c| db::NumaCellRec {
+                id: c.id,
+                cpus: c.cpus,
+                memory_mib: c.memory_mib,
+            })
+            .collect(),
     }
 }
 
@@ -97,14 +126,28 @@ type Probe = Result<(HostInfo, Vec<VmInfo>), String>;
 pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
     let started = Instant::now();
     let hosts = app.db.all_hosts().await?;
-    let departments: HashMap<String, DepartmentId> =
-        app.db.list_departments().await?.into_iter().map(|d| (d.name, d.id)).collect();
+    let departments: HashMap<String, DepartmentId> = app
+        .db
+        .list_departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.name, d.id))
+        .collect();
     let known: HashMap<VmId, Known> = app
         .db
         .all_vm_generations()
         .await?
         .into_iter()
-        .map(|(id, host_id, runtime_gen)| (id, Known { id, host_id, runtime_gen }))
+        .map(|(id, host_id, runtime_gen)| {
+            (
+                id,
+                Known {
+                    id,
+                    host_id,
+                    runtime_gen,
+                },
+            )
+        })
         .collect();
     let mut by_host: HashMap<HostId, Vec<Known>> = HashMap::new();
     for k in known.values() {
@@ -112,15 +155,24 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
             by_host.entry(h).or_default().push(*k);
         }
     }
-    let mut report = SyncReport { hosts: hosts.len(), ..SyncReport::default() };
+    let mut report = SyncReport {
+        hosts: hosts.len(),
+        ..SyncReport::default()
+    };
     for chunk in hosts.chunks(BATCH) {
-        let drivers: Vec<Option<Arc<dyn HostDriver>>> = chunk.iter().map(|h| app.fleet.driver(&h.uri).ok()).collect();
+        let drivers: Vec<Option<Arc<dyn HostDriver>>> = chunk
+            .iter()
+            .map(|h| app.fleet.driver(&h.uri).ok())
+            .collect();
         let probes: Vec<Probe> = tokio::task::spawn_blocking(move || {
             drivers
                 .into_iter()
                 .map(|d| match d {
                     None => Err("no driver connected for this URI".to_string()),
-                    Some(d) => d.host_info().and_then(|i| Ok((i, d.list_vms()?))).map_err(|e| e.to_string()),
+                    Some(d) => d
+                        .host_info()
+                        .and_then(|i| Ok((i, d.list_vms()?)))
+                        .map_err(|e| e.to_string()),
                 })
                 .collect()
         })
@@ -132,18 +184,39 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
                 Ok(p) => p,
                 Err(reason) => {
                     report.unreachable += 1;
-                    if host.state != HostState::Unreachable || host.state_reason.as_deref() != Some(reason.as_str()) {
+                    if host.state != HostState::Unreachable
+                        || host.state_reason.as_deref() != Some(reason.as_str())
+                    {
                         tracing::warn!(host = %host.name, uri = %host.uri, %reason, "host unreachable");
-                        app.db.set_host_state(host.id, HostState::Unreachable, Some(&reason)).await?;
-                        app.audit("system", "host.unreachable", ("host", Some(host.id.to_string())), AuditResult::Ok, Some(reason)).await;
+                        app.db
+                            .set_host_state(host.id, HostState::Unreachable, Some(&reason))
+                            .await?;
+                        app.audit(
+                            "system",
+                            "host.unreachable",
+                            ("host", Some(host.id.to_string())),
+                            AuditResult::Ok,
+                            Some(reason),
+                        )
+                        .await;
                     }
                     continue;
                 }
             };
             report.vms_reported += vms.len();
             let mut host_known = by_host.remove(&host.id).unwrap_or_default();
-            host_known.extend(vms.iter().filter_map(|v| known.get(&VmId(v.id))).filter(|k| k.host_id != Some(host.id)));
-            let reported: Vec<Reported> = vms.iter().map(|v| Reported { id: VmId(v.id), generation: v.generation as i64 }).collect();
+            host_known.extend(
+                vms.iter()
+                    .filter_map(|v| known.get(&VmId(v.id)))
+                    .filter(|k| k.host_id != Some(host.id)),
+            );
+            let reported: Vec<Reported> = vms
+                .iter()
+                .map(|v| Reported {
+                    id: VmId(v.id),
+                    generation: v.generation as i64,
+                })
+                .collect();
             let plan = plan_sync(host.id, &host_known, &reported);
             let hw = hardware(&info);
             let changed = host.last_sync_at.is_none()
@@ -155,13 +228,31 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
                 cluster_id: host.cluster_id,
                 hardware: changed.then_some(hw),
                 datastores: if changed {
-                    info.datastores.iter().map(|d| (d.name.clone(), d.kind.clone(), d.capacity_gib, d.free_gib)).collect()
+                    info.datastores
+                        .iter()
+                        .map(|d| (d.name.clone(), d.kind.clone(), d.capacity_gib, d.free_gib))
+                        .collect()
                 } else {
                     Vec::new()
                 },
-                networks: if changed { info.networks.iter().map(|n| (n.name.clone(), n.vlan)).collect() } else { Vec::new() },
-                inserts: plan.insert.iter().map(|&i| discovered_vm(&vms[i], host.id, host.cluster_id, &departments)).collect(),
-                updates: plan.update.iter().map(|&i| vm_report(&vms[i], host.id, host.cluster_id)).collect(),
+                networks: if changed {
+                    info.networks
+                        .iter()
+                        .map(|n| (n.name.clone(), n.vlan))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                inserts: plan
+                    .insert
+                    .iter()
+                    .map(|&i| discovered_vm(&vms[i], host.id, host.cluster_id, &departments))
+                    .collect(),
+                updates: plan
+                    .update
+                    .iter()
+                    .map(|&i| vm_report(&vms[i], host.id, host.cluster_id))
+                    .collect(),
                 vanished: plan.vanished,
             });
             report.stale += plan.stale.len();
@@ -191,7 +282,9 @@ pub async fn run_loop(app: App, interval: Duration) {
                 next_in_s = interval.as_secs_f64(),
                 "inventory sync done"
             ),
-            Err(e) => tracing::error!(error = %e, next_in_s = interval.as_secs_f64(), "inventory sync failed"),
+            Err(e) => {
+                tracing::error!(error = %e, next_in_s = interval.as_secs_f64(), "inventory sync failed")
+            }
         }
         tokio::time::sleep(interval).await;
     }

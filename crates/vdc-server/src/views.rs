@@ -13,7 +13,9 @@ pub fn page_token(name: &str, id: &str) -> String {
 pub fn parse_page_token(token: &str) -> Result<(String, String), Error> {
     use base64::Engine;
     let bad = || Error::invalid("page_token", "not a token returned by this API");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let s = String::from_utf8(bytes).map_err(|_| bad())?;
     let (name, id) = s.split_once('\n').ok_or_else(bad)?;
     uuid::Uuid::parse_str(id).map_err(|_| bad())?;
@@ -22,7 +24,10 @@ pub fn parse_page_token(token: &str) -> Result<(String, String), Error> {
 
 /// Decodes a page token that carries only an id (newest-first lists).
 pub fn parse_id_token<T: std::str::FromStr>(token: &str) -> Result<T, Error> {
-    parse_page_token(token)?.1.parse().map_err(|_| Error::invalid("page_token", "not a token returned by this API"))
+    parse_page_token(token)?
+        .1
+        .parse()
+        .map_err(|_| Error::invalid("page_token", "not a token returned by this API"))
 }
 
 pub fn user(u: &db::User) -> UserView {
@@ -36,7 +41,12 @@ pub fn user(u: &db::User) -> UserView {
 }
 
 pub fn department(d: &db::Department) -> DepartmentView {
-    DepartmentView { id: d.id, name: d.name.clone(), cost_centre: d.cost_centre.clone(), created_at: rfc3339(d.created_at) }
+    DepartmentView {
+        id: d.id,
+        name: d.name.clone(),
+        cost_centre: d.cost_centre.clone(),
+        created_at: rfc3339(d.created_at),
+    }
 }
 
 pub fn host(h: &db::Host) -> HostView {
@@ -59,7 +69,11 @@ pub fn host(h: &db::Host) -> HostView {
         numa_cells: h
             .numa_cells
             .iter()
-            .map(|c| NumaCellView { id: c.id, cpus: c.cpus, memory_mib: c.memory_mib })
+            .map(|c| NumaCellView {
+                id: c.id,
+                cpus: c.cpus,
+                memory_mib: c.memory_mib,
+            })
             .collect(),
         last_sync_at: h.last_sync_at.map(rfc3339),
     }
@@ -75,9 +89,21 @@ pub fn vm(v: &db::Vm) -> VmView {
         disks: v
             .disks
             .iter()
-            .map(|d| DiskView { device: d.device.clone(), size_gib: d.size_gib, datastore: d.datastore.clone(), format: d.format.clone() })
+            .map(|d| DiskView {
+                device: d.device.clone(),
+                size_gib: d.size_gib,
+                datastore: d.datastore.clone(),
+                format: d.format.clone(),
+            })
             .collect(),
-        nics: v.nics.iter().map(|n| NicView { mac: n.mac.clone(), network: n.network.clone() }).collect(),
+        nics: v
+            .nics
+            .iter()
+            .map(|n| NicView {
+                mac: n.mac.clone(),
+                network: n.network.clone(),
+            })
+            .collect(),
         power_state: v.power_state,
         owner: v.owner.clone(),
         department_id: v.department_id,
@@ -99,12 +125,19 @@ pub fn job(j: &db::Job) -> JobView {
         kind: j.kind.clone(),
         target_id: j.target_id.clone(),
         state: j.state,
-        progress: if j.state == JobState::Succeeded { 100 } else { (j.steps_done.min(total) * 100 / total) as u8 },
+        progress: if j.state == JobState::Succeeded {
+            100
+        } else {
+            (j.steps_done.min(total) * 100 / total) as u8
+        },
         steps: j
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| JobStepView { name: s.clone(), done: (i as u32) < j.steps_done })
+            .map(|(i, s)| JobStepView {
+                name: s.clone(),
+                done: (i as u32) < j.steps_done,
+            })
             .collect(),
         error: j.error.clone(),
         created_by: j.created_by.clone(),

@@ -48,7 +48,14 @@ async fn create_user(s: &TestStack, name: &str, role: &str, department: Option<&
 
 async fn department_id(s: &TestStack, name: &str) -> String {
     let ds = s.get_ok("/api/v1/departments").await;
-    ds.as_array().unwrap().iter().find(|d| d["name"] == name).unwrap()["id"].as_str().unwrap().to_string()
+    ds.as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn all_vms(s: &TestStack, token: &str, query: &str) -> Vec<Value> {
@@ -77,9 +84,18 @@ async fn create_vm(s: &TestStack, token: &str, body: Value) -> (String, Value) {
 }
 
 async fn act(s: &TestStack, vm: &str, action: &str) -> Value {
-    let (st, acc) = s.call("POST", &format!("/api/v1/vms/{vm}/actions/{action}"), Some(&s.admin_token), None).await;
+    let (st, acc) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{vm}/actions/{action}"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{action}: {acc}");
-    let job = s.wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap()).await;
+    let job = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["progress"], 100);
     s.get_ok(&format!("/api/v1/vms/{vm}")).await
@@ -87,20 +103,40 @@ async fn act(s: &TestStack, vm: &str, action: &str) -> Value {
 
 async fn login_and_sessions(store: Store) {
     let s = TestStack::start(store).await;
-    let (st, b) = s.call("POST", "/api/v1/auth/login", None, Some(json!({"username": "admin", "password": "wrong"}))).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "wrong"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(b["code"], "bad_credentials");
-    let (st, _) = s.call("POST", "/api/v1/auth/login", None, Some(json!({"username": "nobody", "password": "x"}))).await;
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nobody", "password": "x"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let token = s.login("admin", vdc_test_utils::ADMIN_PASSWORD).await;
     let (st, me) = s.call("GET", "/api/v1/auth/me", Some(&token), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(me["username"], "admin");
     assert_eq!(me["role"], "admin");
-    let (st, _) = s.call("POST", "/api/v1/auth/logout", Some(&token), None).await;
+    let (st, _) = s
+        .call("POST", "/api/v1/auth/logout", Some(&token), None)
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, _) = s.call("GET", "/api/v1/auth/me", Some(&token), None).await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED, "a revoked token must not work");
+    assert_eq!(
+        st,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token must not work"
+    );
     // Only the hash is stored: the token itself appears nowhere in the store.
     assert!(!s.fingerprint().await.contains(&token));
 }
@@ -112,14 +148,24 @@ async fn every_endpoint_but_login_and_health_needs_a_token(store: Store) {
     let mut checked = 0;
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let url = path.replace("{id}", &uuid_like()).replace("{action}", "start");
+            let url = path
+                .replace("{id}", &uuid_like())
+                .replace("{action}", "start");
             let public = path == "/api/v1/auth/login" || path == "/api/v1/health";
             for token in [None, Some("not-a-valid-token")] {
                 let (st, b) = s.call(&method.to_uppercase(), &url, token, None).await;
                 if public {
-                    assert_ne!(st, StatusCode::UNAUTHORIZED, "{method} {path} must be public");
+                    assert_ne!(
+                        st,
+                        StatusCode::UNAUTHORIZED,
+                        "{method} {path} must be public"
+                    );
                 } else {
-                    assert_eq!(st, StatusCode::UNAUTHORIZED, "{method} {path} without a valid token: {b}");
+                    assert_eq!(
+                        st,
+                        StatusCode::UNAUTHORIZED,
+                        "{method} {path} without a valid token: {b}"
+                    );
                 }
             }
             checked += 1;
@@ -142,43 +188,110 @@ async fn roles_and_department_scope(store: Store) {
     let (st, _) = s.call("GET", "/api/v1/vms", Some(&viewer), None).await;
     assert_eq!(st, StatusCode::OK);
     let before = s.fingerprint().await;
-    let (st, b) = s.call("POST", "/api/v1/vms", Some(&viewer), Some(json!({"name": "v1", "vcpus": 1, "memory_mib": 512}))).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&viewer),
+            Some(json!({"name": "v1", "vcpus": 1, "memory_mib": 512})),
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(s.fingerprint().await, before);
     let audit = s.get_ok("/api/v1/audit?limit=5").await;
-    assert!(audit["items"].as_array().unwrap().iter().any(|a| a["actor"] == "vera" && a["result"] == "denied"));
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["actor"] == "vera" && a["result"] == "denied")
+    );
     // Non-admins cannot read users or the audit log.
-    assert_eq!(s.call("GET", "/api/v1/users", Some(&viewer), None).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(s.call("GET", "/api/v1/audit", Some(&fin_op), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.call("GET", "/api/v1/users", Some(&viewer), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.call("GET", "/api/v1/audit", Some(&fin_op), None).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // A department-scoped operator sees only that department's VMs.
     let all = all_vms(&s, &s.admin_token, "limit=1000").await;
     let mine = all_vms(&s, &fin_op, "limit=1000").await;
-    assert!(!mine.is_empty() && mine.len() < all.len(), "finance sees {} of {}", mine.len(), all.len());
+    assert!(
+        !mine.is_empty() && mine.len() < all.len(),
+        "finance sees {} of {}",
+        mine.len(),
+        all.len()
+    );
     assert!(mine.iter().all(|v| v["department_id"] == finance.as_str()));
-    let other = all.iter().find(|v| v["department_id"] != finance.as_str()).unwrap();
+    let other = all
+        .iter()
+        .find(|v| v["department_id"] != finance.as_str())
+        .unwrap();
     let other_id = other["id"].as_str().unwrap();
-    assert_eq!(s.call("GET", &format!("/api/v1/vms/{other_id}"), Some(&fin_op), None).await.0, StatusCode::NOT_FOUND);
-    let (st, _) = s.call("POST", &format!("/api/v1/vms/{other_id}/actions/stop"), Some(&fin_op), None).await;
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/api/v1/vms/{other_id}"),
+            Some(&fin_op),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{other_id}/actions/stop"),
+            Some(&fin_op),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Creating in another department is forbidden; in its own it works.
     let engineering = department_id(&s, "engineering").await;
     let (st, _) = s
-        .call("POST", "/api/v1/vms", Some(&fin_op), Some(json!({"name": "x1", "vcpus": 1, "memory_mib": 512, "department_id": engineering})))
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&fin_op),
+            Some(
+                json!({"name": "x1", "vcpus": 1, "memory_mib": 512, "department_id": engineering}),
+            ),
+        )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (vm, job) = create_vm(&s, &fin_op, json!({"name": "fin-app", "vcpus": 1, "memory_mib": 512})).await;
+    let (vm, job) = create_vm(
+        &s,
+        &fin_op,
+        json!({"name": "fin-app", "vcpus": 1, "memory_mib": 512}),
+    )
+    .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let v = s.get_ok(&format!("/api/v1/vms/{vm}")).await;
     assert_eq!(v["department_id"], finance.as_str());
     assert_eq!(v["owner"], "fiona");
     // An admin-only action by an operator.
-    let (st, _) = s.call("POST", "/api/v1/departments", Some(&fin_op), Some(json!({"name": "x", "cost_centre": "1"}))).await;
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(&fin_op),
+            Some(json!({"name": "x", "cost_centre": "1"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
 
 async fn list_filters_and_pagination(store: Store) {
-    let s = TestStack::start_with(StackOptions { vms: 60, ..StackOptions::new(store) }).await;
+    let s = TestStack::start_with(StackOptions {
+        vms: 60,
+        ..StackOptions::new(store)
+    })
+    .await;
     let t = s.admin_token.clone();
     let all = all_vms(&s, &t, "limit=1000").await;
     assert_eq!(all.len(), 60);
@@ -198,17 +311,52 @@ async fn list_filters_and_pagination(store: Store) {
     let dept = all[0]["department_id"].as_str().unwrap().to_string();
     let tag = all[0]["tags"][0].as_str().unwrap().to_string();
     let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
-        (format!("host_id={host}"), Box::new(move |v: &Value| v["host_id"] == host.as_str())),
-        ("state=running".into(), Box::new(|v: &Value| v["power_state"] == "running")),
-        ("state=shutoff".into(), Box::new(|v: &Value| v["power_state"] == "shutoff")),
-        (format!("owner={owner}"), Box::new(move |v: &Value| v["owner"] == owner.as_str())),
-        (format!("department_id={dept}"), Box::new(move |v: &Value| v["department_id"] == dept.as_str())),
-        (format!("tag={tag}"), Box::new(move |v: &Value| v["tags"].as_array().unwrap().iter().any(|x| x == tag.as_str()))),
-        ("name_prefix=vm-00001".into(), Box::new(|v: &Value| v["name"].as_str().unwrap().starts_with("vm-00001"))),
+        (
+            format!("host_id={host}"),
+            Box::new(move |v: &Value| v["host_id"] == host.as_str()),
+        ),
+        (
+            "state=running".into(),
+            Box::new(|v: &Value| v["power_state"] == "running"),
+        ),
+        (
+            "state=shutoff".into(),
+            Box::new(|v: &Value| v["power_state"] == "shutoff"),
+        ),
+        (
+            format!("owner={owner}"),
+            Box::new(move |v: &Value| v["owner"] == owner.as_str()),
+        ),
+        (
+            format!("department_id={dept}"),
+            Box::new(move |v: &Value| v["department_id"] == dept.as_str()),
+        ),
+        (
+            format!("tag={tag}"),
+            Box::new(move |v: &Value| {
+                v["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == tag.as_str())
+            }),
+        ),
+        (
+            "name_prefix=vm-00001".into(),
+            Box::new(|v: &Value| v["name"].as_str().unwrap().starts_with("vm-00001")),
+        ),
     ];
     for (q, pred) in cases {
-        let got: BTreeSet<String> = all_vms(&s, &t, &format!("{q}&limit=5")).await.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
-        let want: BTreeSet<String> = all.iter().filter(|v| pred(v)).map(|v| v["id"].as_str().unwrap().to_string()).collect();
+        let got: BTreeSet<String> = all_vms(&s, &t, &format!("{q}&limit=5"))
+            .await
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect();
+        let want: BTreeSet<String> = all
+            .iter()
+            .filter(|v| pred(v))
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect();
         assert!(!want.is_empty(), "{q} matches nothing; pick another sample");
         assert_eq!(got, want, "filter {q}");
     }
@@ -218,7 +366,15 @@ async fn list_filters_and_pagination(store: Store) {
     let in_cluster = all_vms(&s, &t, &format!("cluster_id={c}")).await;
     assert_eq!(in_cluster.len(), 60, "4 hosts form one cluster");
     // Combined filters intersect.
-    let running_dept = all_vms(&s, &t, &format!("state=running&department_id={}", all[0]["department_id"].as_str().unwrap())).await;
+    let running_dept = all_vms(
+        &s,
+        &t,
+        &format!(
+            "state=running&department_id={}",
+            all[0]["department_id"].as_str().unwrap()
+        ),
+    )
+    .await;
     assert!(running_dept.iter().all(|v| v["power_state"] == "running" && v["department_id"] == all[0]["department_id"]));
 
     // Hosts paginate too.
@@ -226,13 +382,23 @@ async fn list_filters_and_pagination(store: Store) {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
     let next = page["next_page_token"].as_str().unwrap();
-    let page2 = s.get_ok(&format!("/api/v1/hosts?limit=3&page_token={next}")).await;
+    let page2 = s
+        .get_ok(&format!("/api/v1/hosts?limit=3&page_token={next}"))
+        .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert!(page2.get("next_page_token").is_none());
 
     // Bad pagination input names the field.
-    for (q, field) in [("limit=0", "limit"), ("limit=100000", "limit"), ("page_token=garbage", "page_token"), ("state=sleeping", "state"), ("colour=red", "colour")] {
-        let (st, b) = s.call("GET", &format!("/api/v1/vms?{q}"), Some(&t), None).await;
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=100000", "limit"),
+        ("page_token=garbage", "page_token"),
+        ("state=sleeping", "state"),
+        ("colour=red", "colour"),
+    ] {
+        let (st, b) = s
+            .call("GET", &format!("/api/v1/vms?{q}"), Some(&t), None)
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{q}: {b}");
         assert_eq!(b["field"], field, "{q}: {b}");
     }
@@ -253,7 +419,10 @@ async fn lifecycle_through_jobs(store: Store) {
     assert_eq!(v["created_by"], "admin");
     assert_eq!(v["disks"][0]["size_gib"], 20);
     let uuid: uuid::Uuid = vm.parse().unwrap();
-    let (_, on_host) = s.sim.find_vm(uuid).expect("the VM is defined on a simulated host");
+    let (_, on_host) = s
+        .sim
+        .find_vm(uuid)
+        .expect("the VM is defined on a simulated host");
     assert_eq!(on_host.state, vdc_types::PowerState::Running);
     assert_eq!(on_host.metadata.owner.as_deref(), Some("admin"));
 
@@ -264,12 +433,34 @@ async fn lifecycle_through_jobs(store: Store) {
     assert_eq!(act(&s, &vm, "start").await["power_state"], "running");
     assert_eq!(act(&s, &vm, "stop").await["power_state"], "shutoff");
 
-    let (st, acc) = s.call("DELETE", &format!("/api/v1/vms/{vm}"), Some(&s.admin_token), None).await;
+    let (st, acc) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{vm}"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::ACCEPTED);
-    let job = s.wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap()).await;
+    let job = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(job["state"], "succeeded", "{job}");
-    assert_eq!(s.call("GET", &format!("/api/v1/vms/{vm}"), Some(&s.admin_token), None).await.0, StatusCode::NOT_FOUND);
-    assert!(s.sim.find_vm(uuid).is_none(), "the VM is gone from the host too");
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/api/v1/vms/{vm}"),
+            Some(&s.admin_token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        s.sim.find_vm(uuid).is_none(),
+        "the VM is gone from the host too"
+    );
 
     // The jobs list shows them, newest first.
     let jobs = s.get_ok("/api/v1/jobs?limit=3").await;
@@ -277,11 +468,32 @@ async fn lifecycle_through_jobs(store: Store) {
 
     // A driver failure fails the job and undoes the creation: nothing left behind.
     s.sim.fail_next(vdc_driver::sim::SimOp::Start, 1);
-    let (bad, job) = create_vm(&s, &s.admin_token, json!({"name": "doomed", "vcpus": 1, "memory_mib": 512, "start": true})).await;
+    let (bad, job) = create_vm(
+        &s,
+        &s.admin_token,
+        json!({"name": "doomed", "vcpus": 1, "memory_mib": 512, "start": true}),
+    )
+    .await;
     assert_eq!(job["state"], "failed");
-    assert!(job["error"].as_str().unwrap().contains("simulated failure"), "{job}");
-    assert_eq!(s.call("GET", &format!("/api/v1/vms/{bad}"), Some(&s.admin_token), None).await.0, StatusCode::NOT_FOUND);
-    assert!(s.sim.find_vm(bad.parse().unwrap()).is_none(), "the failed VM was undefined");
+    assert!(
+        job["error"].as_str().unwrap().contains("simulated failure"),
+        "{job}"
+    );
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/api/v1/vms/{bad}"),
+            Some(&s.admin_token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        s.sim.find_vm(bad.parse().unwrap()).is_none(),
+        "the failed VM was undefined"
+    );
 }
 
 async fn invalid_transitions_are_refused_and_write_nothing(store: Store) {
@@ -290,7 +502,14 @@ async fn invalid_transitions_are_refused_and_write_nothing(store: Store) {
     let running = vms[0]["id"].as_str().unwrap();
     let before = s.fingerprint().await;
     for action in ["start", "resume"] {
-        let (st, b) = s.call("POST", &format!("/api/v1/vms/{running}/actions/{action}"), Some(&s.admin_token), None).await;
+        let (st, b) = s
+            .call(
+                "POST",
+                &format!("/api/v1/vms/{running}/actions/{action}"),
+                Some(&s.admin_token),
+                None,
+            )
+            .await;
         assert_eq!(st, StatusCode::CONFLICT, "{action}: {b}");
         assert_eq!(b["code"], "invalid_state_transition");
         assert!(b["message"].as_str().unwrap().contains("running"), "{b}");
@@ -298,34 +517,70 @@ async fn invalid_transitions_are_refused_and_write_nothing(store: Store) {
     let off = all_vms(&s, &s.admin_token, "state=shutoff&limit=1").await;
     let off = off[0]["id"].as_str().unwrap();
     for action in ["shutdown", "stop", "suspend", "resume"] {
-        let (st, b) = s.call("POST", &format!("/api/v1/vms/{off}/actions/{action}"), Some(&s.admin_token), None).await;
+        let (st, b) = s
+            .call(
+                "POST",
+                &format!("/api/v1/vms/{off}/actions/{action}"),
+                Some(&s.admin_token),
+                None,
+            )
+            .await;
         assert_eq!(st, StatusCode::CONFLICT, "{action}: {b}");
     }
-    let (st, b) = s.call("POST", &format!("/api/v1/vms/{off}/actions/explode"), Some(&s.admin_token), None).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{off}/actions/explode"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert_eq!(b["field"], "action");
-    assert_eq!(s.fingerprint().await, before, "refused transitions must not write");
+    assert_eq!(
+        s.fingerprint().await,
+        before,
+        "refused transitions must not write"
+    );
 }
 
 async fn generation_conflicts(store: Store) {
     let s = TestStack::start(store).await;
-    let vm = all_vms(&s, &s.admin_token, "state=running&limit=1").await.remove(0);
+    let vm = all_vms(&s, &s.admin_token, "state=running&limit=1")
+        .await
+        .remove(0);
     let id = vm["id"].as_str().unwrap().to_string();
     let g = vm["generation"].as_i64().unwrap();
     let path = format!("/api/v1/vms/{id}");
-    let (st, v) = s.call("PATCH", &path, Some(&s.admin_token), Some(json!({"purpose": "billing", "generation": g}))).await;
+    let (st, v) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin_token),
+            Some(json!({"purpose": "billing", "generation": g})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["generation"], g + 1);
     assert_eq!(v["purpose"], "billing");
     // The same (now stale) generation is refused and changes nothing.
     let before = s.fingerprint().await;
-    let (st, b) = s.call("PATCH", &path, Some(&s.admin_token), Some(json!({"purpose": "lost update", "generation": g}))).await;
+    let (st, b) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin_token),
+            Some(json!({"purpose": "lost update", "generation": g})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT, "{b}");
     assert_eq!(s.fingerprint().await, before);
 
     // Driver reports: a late (older) report never overwrites a fresher one.
     let uuid: uuid::Uuid = id.parse().unwrap();
-    s.sim.poke_state(uuid, vdc_types::PowerState::Crashed).unwrap();
+    s.sim
+        .poke_state(uuid, vdc_types::PowerState::Crashed)
+        .unwrap();
     let r = s.sync().await;
     assert!(r.updated >= 1, "{r:?}");
     let v = s.get_ok(&path).await;
@@ -344,10 +599,32 @@ async fn generation_conflicts(store: Store) {
         power_state: vdc_types::PowerState::Running,
         runtime_gen: fresh_gen - 1,
     };
-    assert!(!s.app().db.apply_vm_report(&late).await.unwrap(), "an older report must not apply");
-    assert!(!s.app().db.apply_vm_report(&vdc_db::VmReport { runtime_gen: fresh_gen, ..late.clone() }).await.unwrap(), "an equal one neither");
+    assert!(
+        !s.app().db.apply_vm_report(&late).await.unwrap(),
+        "an older report must not apply"
+    );
+    assert!(
+        !s.app()
+            .db
+            .apply_vm_report(&vdc_db::VmReport {
+                runtime_gen: fresh_gen,
+                ..late.clone()
+            })
+            .await
+            .unwrap(),
+        "an equal one neither"
+    );
     assert_eq!(s.get_ok(&path).await["power_state"], "crashed");
-    assert!(s.app().db.apply_vm_report(&vdc_db::VmReport { runtime_gen: fresh_gen + 1, ..late }).await.unwrap());
+    assert!(
+        s.app()
+            .db
+            .apply_vm_report(&vdc_db::VmReport {
+                runtime_gen: fresh_gen + 1,
+                ..late
+            })
+            .await
+            .unwrap()
+    );
     assert_eq!(s.get_ok(&path).await["power_state"], "running");
     // A resync then reports the host's (older) generation: stale, ignored.
     let r = s.sync().await;
@@ -376,68 +653,192 @@ async fn bad_input_is_rejected_and_leaves_the_store_unchanged(store: Store) {
         (with("name", json!("")), "name"),
         (with("name", json!("bad name")), "name"),
         (with("disks", json!([{"size_gib": 0}])), "disks[0].size_gib"),
-        (with("disks", json!([{"size_gib": 10, "iops": 5}])), "disks[0].iops"),
+        (
+            with("disks", json!([{"size_gib": 10, "iops": 5}])),
+            "disks[0].iops",
+        ),
         (with("tags", json!(["ok", ""])), "tags[1]"),
-        (with("lease_expires_at", json!("next tuesday")), "lease_expires_at"),
+        (
+            with("lease_expires_at", json!("next tuesday")),
+            "lease_expires_at",
+        ),
         (with("host_id", json!("not-a-uuid")), "host_id"),
-        (with("host_id", json!("0190a000-0000-7000-8000-000000000000")), "host_id"),
-        (with("department_id", json!("0190a000-0000-7000-8000-000000000000")), "department_id"),
+        (
+            with("host_id", json!("0190a000-0000-7000-8000-000000000000")),
+            "host_id",
+        ),
+        (
+            with(
+                "department_id",
+                json!("0190a000-0000-7000-8000-000000000000"),
+            ),
+            "department_id",
+        ),
         (json!({"vcpus": 1, "memory_mib": 512}), "name"),
     ];
     for (body, field) in cases {
-        let (st, b) = s.call("POST", "/api/v1/vms", Some(&t), Some(body.clone())).await;
+        let (st, b) = s
+            .call("POST", "/api/v1/vms", Some(&t), Some(body.clone()))
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {b}");
         assert_eq!(b["field"], field, "{body}: {b}");
         assert_eq!(b["code"], "invalid_input");
     }
-    for (ct, raw, field) in [("application/json", "{\"name\": ", "name"), ("application/json", "not json", "body"), ("text/plain", "{}", "content-type"), ("application/json", "[1,2]", "body")] {
+    for (ct, raw, field) in [
+        ("application/json", "{\"name\": ", "name"),
+        ("application/json", "not json", "body"),
+        ("text/plain", "{}", "content-type"),
+        ("application/json", "[1,2]", "body"),
+    ] {
         let (st, b) = s.call_raw("POST", "/api/v1/vms", &t, ct, raw).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{raw}: {b}");
         assert_eq!(b["field"], field, "{raw}: {b}");
     }
     // Unknown and malformed ids.
     let missing = "0190a000-0000-7000-8000-000000000000";
-    for (m, p) in [("GET", format!("/api/v1/vms/{missing}")), ("DELETE", format!("/api/v1/vms/{missing}")), ("GET", format!("/api/v1/hosts/{missing}")), ("GET", format!("/api/v1/jobs/{missing}"))] {
-        assert_eq!(s.call(m, &p, Some(&t), None).await.0, StatusCode::NOT_FOUND, "{m} {p}");
+    for (m, p) in [
+        ("GET", format!("/api/v1/vms/{missing}")),
+        ("DELETE", format!("/api/v1/vms/{missing}")),
+        ("GET", format!("/api/v1/hosts/{missing}")),
+        ("GET", format!("/api/v1/jobs/{missing}")),
+    ] {
+        assert_eq!(
+            s.call(m, &p, Some(&t), None).await.0,
+            StatusCode::NOT_FOUND,
+            "{m} {p}"
+        );
     }
     let (st, b) = s.call("GET", "/api/v1/vms/12345", Some(&t), None).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert_eq!(b["field"], "id");
-    let (st, _) = s.call("PATCH", &format!("/api/v1/vms/{missing}"), Some(&t), Some(json!({"purpose": "x"}))).await;
+    let (st, _) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/vms/{missing}"),
+            Some(&t),
+            Some(json!({"purpose": "x"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let vm = all_vms(&s, &t, "limit=1").await.remove(0);
-    let (st, b) = s.call("PATCH", &format!("/api/v1/vms/{}", vm["id"].as_str().unwrap()), Some(&t), Some(json!({"tags": vec!["a"; 40]}))).await;
+    let (st, b) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/vms/{}", vm["id"].as_str().unwrap()),
+            Some(&t),
+            Some(json!({"tags": vec!["a"; 40]})),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
     // Duplicate names and users are conflicts.
-    let (st, _) = s.call("POST", "/api/v1/vms", Some(&t), Some(with("name", vm["name"].clone()))).await;
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&t),
+            Some(with("name", vm["name"].clone())),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let (st, b) = s.call("POST", "/api/v1/users", Some(&t), Some(json!({"username": "u1", "password": "short", "role": "viewer"}))).await;
-    assert_eq!((st, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("password")));
-    let (st, b) = s.call("POST", "/api/v1/users", Some(&t), Some(json!({"username": "u1", "password": "long-enough", "role": "emperor"}))).await;
-    assert_eq!((st, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("role")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&t),
+            Some(json!({"username": "u1", "password": "short", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(
+        (st, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("password"))
+    );
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&t),
+            Some(json!({"username": "u1", "password": "long-enough", "role": "emperor"})),
+        )
+        .await;
+    assert_eq!(
+        (st, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("role"))
+    );
     // No capacity: 507 with the reasons.
-    let (st, b) = s.call("POST", "/api/v1/vms", Some(&t), Some(with("memory_mib", json!(12 * 1024 * 1024)))).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&t),
+            Some(with("memory_mib", json!(12 * 1024 * 1024))),
+        )
+        .await;
     assert_eq!(st.as_u16(), 507, "{b}");
     assert!(b["message"].as_str().unwrap().contains("not enough"), "{b}");
 
-    assert_eq!(s.fingerprint().await, before, "rejected requests must not write anything");
-    assert_eq!(s.audit_count().await, audit_before, "input errors are refused before anything is recorded");
+    assert_eq!(
+        s.fingerprint().await,
+        before,
+        "rejected requests must not write anything"
+    );
+    assert_eq!(
+        s.audit_count().await,
+        audit_before,
+        "input errors are refused before anything is recorded"
+    );
 }
 
 async fn mutations_are_audited(store: Store) {
     let s = TestStack::start(store).await;
-    let (vm, _) = create_vm(&s, &s.admin_token, json!({"name": "audited", "vcpus": 1, "memory_mib": 256})).await;
-    let (st, _) = s.call("PATCH", &format!("/api/v1/vms/{vm}"), Some(&s.admin_token), Some(json!({"owner": "carol"}))).await;
+    let (vm, _) = create_vm(
+        &s,
+        &s.admin_token,
+        json!({"name": "audited", "vcpus": 1, "memory_mib": 256}),
+    )
+    .await;
+    let (st, _) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/vms/{vm}"),
+            Some(&s.admin_token),
+            Some(json!({"owner": "carol"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     act(&s, &vm, "start").await;
-    let (_, acc) = s.call("DELETE", &format!("/api/v1/vms/{vm}"), Some(&s.admin_token), None).await;
-    s.wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap()).await;
-    let (st, _) = s.call("POST", "/api/v1/departments", Some(&s.admin_token), Some(json!({"name": "legal", "cost_centre": "CC-9"}))).await;
+    let (_, acc) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{vm}"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    s.wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(&s.admin_token),
+            Some(json!({"name": "legal", "cost_centre": "CC-9"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED);
     let audit = s.get_ok("/api/v1/audit?limit=100").await;
     let items = audit["items"].as_array().unwrap();
-    for action in ["vm.create", "vm.update", "vm.start", "vm.delete", "department.create", "auth.login"] {
-        let rec = items.iter().find(|a| a["action"] == action).unwrap_or_else(|| panic!("no audit record for {action}: {audit}"));
+    for action in [
+        "vm.create",
+        "vm.update",
+        "vm.start",
+        "vm.delete",
+        "department.create",
+        "auth.login",
+    ] {
+        let rec = items
+            .iter()
+            .find(|a| a["action"] == action)
+            .unwrap_or_else(|| panic!("no audit record for {action}: {audit}"));
         assert_eq!(rec["actor"], "admin");
         assert_eq!(rec["result"], "ok");
         assert!(rec["at"].as_str().unwrap().ends_with('Z'));
@@ -457,10 +858,22 @@ async fn unreachable_host_is_reported(store: Store) {
     let hosts = s.get_ok("/api/v1/hosts?state=unreachable").await;
     let items = hosts["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
-    assert!(items[0]["state_reason"].as_str().unwrap().contains("simulated host failure"));
+    assert!(
+        items[0]["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("simulated host failure")
+    );
     // Placement avoids it: a VM pinned there is refused with the reason.
     let (st, b) = s
-        .call("POST", "/api/v1/vms", Some(&s.admin_token), Some(json!({"name": "pinned", "vcpus": 1, "memory_mib": 256, "host_id": items[0]["id"]})))
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&s.admin_token),
+            Some(
+                json!({"name": "pinned", "vcpus": 1, "memory_mib": 256, "host_id": items[0]["id"]}),
+            ),
+        )
         .await;
     assert_eq!(st.as_u16(), 507, "{b}");
     assert!(b["message"].as_str().unwrap().contains("unreachable"));
@@ -472,24 +885,52 @@ async fn unreachable_host_is_reported(store: Store) {
 
 async fn jobs_resume_after_a_restart(store: Store) {
     let mut s = TestStack::start(store).await;
-    let (vm, _) = create_vm(&s, &s.admin_token, json!({"name": "resumable", "vcpus": 1, "memory_mib": 256})).await;
+    let (vm, _) = create_vm(
+        &s,
+        &s.admin_token,
+        json!({"name": "resumable", "vcpus": 1, "memory_mib": 256}),
+    )
+    .await;
     let vm_id: vdc_types::VmId = vm.parse().unwrap();
     // A start job that "crashed" after being journaled but before any step ran, and a create
     // job for a VM already defined on its host (the define step will be replayed).
-    let start = vdc_server::jobs::new_job(vdc_server::jobs::JobSpec::VmAction { vm_id, action: vdc_types::VmAction::Start }, "admin");
+    let start = vdc_server::jobs::new_job(
+        vdc_server::jobs::JobSpec::VmAction {
+            vm_id,
+            action: vdc_types::VmAction::Start,
+        },
+        "admin",
+    );
     s.app().db.insert_job(&start).await.unwrap();
-    s.app().db.update_job(start.id, vdc_types::JobState::Running, 0, None).await.unwrap();
-    let replay = vdc_server::jobs::new_job(vdc_server::jobs::JobSpec::VmCreate { vm_id, start: false }, "admin");
+    s.app()
+        .db
+        .update_job(start.id, vdc_types::JobState::Running, 0, None)
+        .await
+        .unwrap();
+    let replay = vdc_server::jobs::new_job(
+        vdc_server::jobs::JobSpec::VmCreate {
+            vm_id,
+            start: false,
+        },
+        "admin",
+    );
     s.app().db.insert_job(&replay).await.unwrap();
     s.restart().await;
     let j = s.wait_job(&s.admin_token, &start.id.to_string()).await;
     assert_eq!(j["state"], "succeeded", "{j}");
     let j = s.wait_job(&s.admin_token, &replay.id.to_string()).await;
-    assert_eq!(j["state"], "succeeded", "replaying define must be harmless: {j}");
-    let v = wait_for_condition(Duration::from_millis(50), Duration::from_secs(10), || async {
-        let v = s.get_ok(&format!("/api/v1/vms/{vm}")).await;
-        (v["power_state"] == "running").then_some(v)
-    })
+    assert_eq!(
+        j["state"], "succeeded",
+        "replaying define must be harmless: {j}"
+    );
+    let v = wait_for_condition(
+        Duration::from_millis(50),
+        Duration::from_secs(10),
+        || async {
+            let v = s.get_ok(&format!("/api/v1/vms/{vm}")).await;
+            (v["power_state"] == "running").then_some(v)
+        },
+    )
     .await;
     assert_eq!(v["name"], "resumable");
 }
@@ -504,20 +945,39 @@ async fn physical_servers_and_inventory_lists(store: Store) {
     let list = s.get_ok("/api/v1/physical-servers").await;
     assert_eq!(list[0]["name"], "db-metal-1");
     let (st, _) = s
-        .call("POST", "/api/v1/physical-servers", Some(&t), Some(json!({"name": "db-metal-1", "sockets": 1, "cores_per_socket": 1, "memory_mib": 1})))
+        .call(
+            "POST",
+            "/api/v1/physical-servers",
+            Some(&t),
+            Some(
+                json!({"name": "db-metal-1", "sockets": 1, "cores_per_socket": 1, "memory_mib": 1}),
+            ),
+        )
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(s.get_ok("/api/v1/sites").await.as_array().unwrap().len(), 1);
     let ds = s.get_ok("/api/v1/datastores").await;
     assert!(!ds.as_array().unwrap().is_empty());
     let nets = s.get_ok("/api/v1/networks").await;
-    assert!(nets.as_array().unwrap().iter().any(|n| n["name"] == "default"));
+    assert!(
+        nets.as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == "default")
+    );
     let host = s.get_ok("/api/v1/hosts?limit=1").await["items"][0].clone();
     assert!(host["memory_mib"].as_u64().unwrap() > 0);
     assert!(host["sockets"].as_u64().unwrap() > 0);
     assert!(!host["cpu_model"].as_str().unwrap().is_empty());
     assert!(!host["numa_cells"].as_array().unwrap().is_empty());
-    assert_eq!(s.get_ok("/api/v1/health").await["store"], if store == Store::Sqlite { "sqlite" } else { "postgres" });
+    assert_eq!(
+        s.get_ok("/api/v1/health").await["store"],
+        if store == Store::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
 }
 
 #[test]

@@ -36,7 +36,12 @@ pub struct StackOptions {
 impl StackOptions {
     /// 4 hosts, 20 VMs.
     pub fn new(store: Store) -> StackOptions {
-        StackOptions { store, hosts: 4, vms: 20, seed: 42 }
+        StackOptions {
+            store,
+            hosts: 4,
+            vms: 20,
+            seed: 42,
+        }
     }
 }
 
@@ -58,7 +63,10 @@ pub struct TestStack {
 pub fn init_logs() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -73,7 +81,9 @@ pub async fn fresh_database(store: Store, dir: &std::path::Path) -> String {
             );
             sqlx::any::install_default_drivers();
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::AnyPool::connect(&admin).await.expect("connect to the test PostgreSQL");
+            let pool = sqlx::AnyPool::connect(&admin)
+                .await
+                .expect("connect to the test PostgreSQL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&pool)
                 .await
@@ -122,8 +132,13 @@ impl TestStack {
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.sync_interval = None;
         config.admin_password = Some(ADMIN_PASSWORD.into());
-        config.sim = Some(SimConfig { hosts, ..SimConfig::default() });
-        let server = vdc_server::start_with_fleet(config, self.fleet.clone()).await.expect("server starts");
+        config.sim = Some(SimConfig {
+            hosts,
+            ..SimConfig::default()
+        });
+        let server = vdc_server::start_with_fleet(config, self.fleet.clone())
+            .await
+            .expect("server starts");
         self.base = format!("http://{}", server.addr);
         self.server = Some(server);
         self.admin_token = self.login("admin", ADMIN_PASSWORD).await;
@@ -145,19 +160,37 @@ impl TestStack {
 
     /// Runs one full inventory sync.
     pub async fn sync(&self) -> vdc_server::sync::SyncReport {
-        vdc_server::sync::sync_all(self.app()).await.expect("sync succeeds")
+        vdc_server::sync::sync_all(self.app())
+            .await
+            .expect("sync succeeds")
     }
 
     /// Logs in, returning the token.
     pub async fn login(&self, user: &str, password: &str) -> String {
-        let (status, body) = self.call("POST", "/api/v1/auth/login", None, Some(json!({"username": user, "password": password}))).await;
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": user, "password": password})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "login as {user}: {body}");
         body["token"].as_str().expect("token").to_string()
     }
 
     /// Sends a request; returns the status and the JSON body (`null` when empty).
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method.parse().expect("method"), format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            format!("{}{}", self.base, path),
+        );
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -167,15 +200,30 @@ impl TestStack {
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
         let bytes = resp.bytes().await.expect("body read");
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
         (status, value)
     }
 
     /// Sends a raw body with a content type (for malformed-input tests).
-    pub async fn call_raw(&self, method: &str, path: &str, token: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
         let resp = self
             .http
-            .request(method.parse().expect("method"), format!("{}{}", self.base, path))
+            .request(
+                method.parse().expect("method"),
+                format!("{}{}", self.base, path),
+            )
             .bearer_auth(token)
             .header("content-type", content_type)
             .body(body.to_string())
@@ -196,11 +244,15 @@ impl TestStack {
     /// Waits for a job to end and returns it.
     pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
         let path = format!("/api/v1/jobs/{job_id}");
-        wait_for_condition(Duration::from_millis(50), Duration::from_secs(60), || async {
-            let (s, j) = self.call("GET", &path, Some(token), None).await;
-            assert_eq!(s, StatusCode::OK, "{j}");
-            matches!(j["state"].as_str(), Some("succeeded" | "failed")).then_some(j)
-        })
+        wait_for_condition(
+            Duration::from_millis(50),
+            Duration::from_secs(60),
+            || async {
+                let (s, j) = self.call("GET", &path, Some(token), None).await;
+                assert_eq!(s, StatusCode::OK, "{j}");
+                matches!(j["state"].as_str(), Some("succeeded" | "failed")).then_some(j)
+            },
+        )
         .await
     }
 
@@ -248,7 +300,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(poll).await;
     }
 }

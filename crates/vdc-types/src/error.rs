@@ -43,27 +43,39 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidInput { field: field.into(), message: message.into() }
+        Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::NotFound`].
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        Error::NotFound { kind, id: id.to_string() }
+        Error::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 
     /// Shorthand for [`Error::Forbidden`].
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Error::Forbidden { message: message.into() }
+        Error::Forbidden {
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::Conflict`].
     pub fn conflict(message: impl Into<String>) -> Self {
-        Error::Conflict { message: message.into() }
+        Error::Conflict {
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::Internal`].
     pub fn internal(message: impl Into<String>) -> Self {
-        Error::Internal { message: message.into() }
+        Error::Internal {
+            message: message.into(),
+        }
     }
 
     /// The HTTP status code for this error: the one place where that choice is made.

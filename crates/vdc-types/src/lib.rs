@@ -24,8 +24,12 @@ pub fn rfc3339(ms: UnixMs) -> String {
 
 /// Parses an RFC 3339 timestamp from the wire into milliseconds since the epoch.
 pub fn parse_rfc3339(field: &str, s: &str) -> Result<UnixMs, Error> {
-    let t = humantime::parse_rfc3339_weak(s)
-        .map_err(|_| Error::invalid(field, "expected an RFC 3339 timestamp such as 2027-01-31T00:00:00Z"))?;
+    let t = humantime::parse_rfc3339_weak(s).map_err(|_| {
+        Error::invalid(
+            field,
+            "expected an RFC 3339 timestamp such as 2027-01-31T00:00:00Z",
+        )
+    })?;
     let d = t
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| Error::invalid(field, "timestamp is before 1970"))?;

@@ -30,20 +30,36 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(field, format!("longer than {MAX_NAME_LEN} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("longer than {MAX_NAME_LEN} characters"),
+        ));
     }
-    if !name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+    if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
         return Err(Error::invalid(field, "must start with a letter or digit"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(Error::invalid(field, format!("character {c:?} not allowed (letters, digits, . _ -)")));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("character {c:?} not allowed (letters, digits, . _ -)"),
+        ));
     }
     Ok(())
 }
 
 fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.chars().count() > max {
-        return Err(Error::invalid(field, format!("longer than {max} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(field, "control characters not allowed"));
@@ -129,7 +145,10 @@ impl VmCreateParams {
     pub fn validate(&self) -> Result<(), Error> {
         validate_name("name", &self.name)?;
         if self.vcpus == 0 || self.vcpus > MAX_VCPUS {
-            return Err(Error::invalid("vcpus", format!("must be between 1 and {MAX_VCPUS}")));
+            return Err(Error::invalid(
+                "vcpus",
+                format!("must be between 1 and {MAX_VCPUS}"),
+            ));
         }
         if !(MIN_MEMORY_MIB..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
             return Err(Error::invalid(
@@ -215,9 +234,10 @@ pub fn validate_limit(limit: Option<u32>) -> Result<u32, Error> {
     match limit {
         None => Ok(DEFAULT_PAGE_LIMIT),
         Some(0) => Err(Error::invalid("limit", "must be at least 1")),
-        Some(l) if l > MAX_PAGE_LIMIT => {
-            Err(Error::invalid("limit", format!("must be at most {MAX_PAGE_LIMIT}")))
-        }
+        Some(l) if l > MAX_PAGE_LIMIT => Err(Error::invalid(
+            "limit",
+            format!("must be at most {MAX_PAGE_LIMIT}"),
+        )),
         Some(l) => Ok(l),
     }
 }
@@ -333,7 +353,11 @@ impl PhysicalServerCreateParams {
     /// Rejects bad values, naming the field.
     pub fn validate(&self) -> Result<(), Error> {
         validate_name("name", &self.name)?;
-        for (field, v) in [("serial", &self.serial), ("cpu_model", &self.cpu_model), ("purpose", &self.purpose)] {
+        for (field, v) in [
+            ("serial", &self.serial),
+            ("cpu_model", &self.cpu_model),
+            ("purpose", &self.purpose),
+        ] {
             if let Some(v) = v {
                 validate_text(field, v, 256)?;
             }
@@ -342,10 +366,16 @@ impl PhysicalServerCreateParams {
             return Err(Error::invalid("sockets", "must be between 1 and 64"));
         }
         if self.cores_per_socket == 0 || self.cores_per_socket > 1024 {
-            return Err(Error::invalid("cores_per_socket", "must be between 1 and 1024"));
+            return Err(Error::invalid(
+                "cores_per_socket",
+                "must be between 1 and 1024",
+            ));
         }
         if self.memory_mib == 0 || self.memory_mib > 64 * 1024 * 1024 {
-            return Err(Error::invalid("memory_mib", "must be between 1 and 67108864"));
+            return Err(Error::invalid(
+                "memory_mib",
+                "must be between 1 and 67108864",
+            ));
         }
         if let Some(o) = &self.owner {
             validate_name("owner", o)?;
@@ -363,7 +393,10 @@ mod tests {
             name: name.into(),
             vcpus: 2,
             memory_mib: 2048,
-            disks: vec![DiskSpec { size_gib: 20, datastore: None }],
+            disks: vec![DiskSpec {
+                size_gib: 20,
+                datastore: None,
+            }],
             nics: vec![],
             host_id: None,
             owner: None,
@@ -386,12 +419,39 @@ mod tests {
         assert_eq!(field(vm(&"a".repeat(64))), "name");
         assert_eq!(field(vm("-bad")), "name");
         assert_eq!(field(vm("sp ace")), "name");
-        assert_eq!(field(VmCreateParams { vcpus: 0, ..vm("a") }), "vcpus");
-        assert_eq!(field(VmCreateParams { memory_mib: u64::MAX, ..vm("a") }), "memory_mib");
-        let big_disk = vec![DiskSpec { size_gib: 0, datastore: None }];
-        assert_eq!(field(VmCreateParams { disks: big_disk, ..vm("a") }), "disks[0].size_gib");
+        assert_eq!(
+            field(VmCreateParams {
+                vcpus: 0,
+                ..vm("a")
+            }),
+            "vcpus"
+        );
+        assert_eq!(
+            field(VmCreateParams {
+                memory_mib: u64::MAX,
+                ..vm("a")
+            }),
+            "memory_mib"
+        );
+        let big_disk = vec![DiskSpec {
+            size_gib: 0,
+            datastore: None,
+        }];
+        assert_eq!(
+            field(VmCreateParams {
+                disks: big_disk,
+                ..vm("a")
+            }),
+            "disks[0].size_gib"
+        );
         let lease = Some("tomorrow".to_string());
-        assert_eq!(field(VmCreateParams { lease_expires_at: lease, ..vm("a") }), "lease_expires_at");
+        assert_eq!(
+            field(VmCreateParams {
+                lease_expires_at: lease,
+                ..vm("a")
+            }),
+            "lease_expires_at"
+        );
     }
 
     #[test]

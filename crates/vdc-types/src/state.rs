@@ -113,7 +113,19 @@ pub enum HypervisorType {
 wire_enum!(HypervisorType { Kvm => "kvm", Qemu => "qemu", Xen => "xen", Lxc => "lxc", Esx => "esx", Hyperv => "hyperv", Test => "test", Sim => "sim" });
 
 /// A user's role. Scoped to one department when the user has one, global otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything in scope.
@@ -177,6 +189,11 @@ mod tests {
         for a in VmAction::ALL {
             assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{a}\""));
         }
-        assert!("sleeping".parse::<PowerState>().unwrap_err().contains("shutoff"));
+        assert!(
+            "sleeping"
+                .parse::<PowerState>()
+                .unwrap_err()
+                .contains("shutoff")
+        );
     }
 }

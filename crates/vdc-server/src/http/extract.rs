@@ -28,13 +28,17 @@ impl From<vdc_db::DbError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = axum::http::StatusCode::from_u16(self.0.status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status = axum::http::StatusCode::from_u16(self.0.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
         }
         let mut resp = (status, axum::Json(self.0.body())).into_response();
         if status == axum::http::StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -48,9 +52,12 @@ const MAX_BODY: usize = 1024 * 1024;
 /// The offending field of a serde error at `path`: the unknown or missing field's name when
 /// serde names one, else the path where decoding failed.
 fn field_of(path: &str, message: &str) -> String {
-    let named = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|p| message.split_once(p).and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f.to_string()));
+    let named = ["unknown field `", "missing field `"].iter().find_map(|p| {
+        message
+            .split_once(p)
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(f, _)| f.to_string())
+    });
     match (named, path) {
         (Some(f), "." | "") => f,
         (Some(f), p) if p == f || p.ends_with(&format!(".{f}")) => p.to_string(),
@@ -61,8 +68,15 @@ fn field_of(path: &str, message: &str) -> String {
 }
 
 fn decode_error(path: String, message: String) -> Error {
-    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-    Error::InvalidInput { field: field_of(&path, &message), message }
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    Error::InvalidInput {
+        field: field_of(&path, &message),
+        message,
+    }
 }
 
 /// A JSON body; decoding errors name the field.
@@ -120,7 +134,8 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
 
 /// Parses a path id, naming it in the error.
 pub fn path_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| Error::invalid(field, format!("{raw:?} is not a valid id")).into())
+    raw.parse()
+        .map_err(|_| Error::invalid(field, format!("{raw:?} is not a valid id")).into())
 }
 
 /// The bearer token of a request, if any.
@@ -151,7 +166,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Token {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        bearer(parts).map(|t| Token(t.to_string())).ok_or(ApiError(Error::Unauthenticated))
+        bearer(parts)
+            .map(|t| Token(t.to_string()))
+            .ok_or(ApiError(Error::Unauthenticated))
     }
 }
 
@@ -161,12 +178,18 @@ mod tests {
 
     #[test]
     fn names_the_field() {
-        assert_eq!(field_of(".", "unknown field `colour`, expected one of `name`"), "colour");
+        assert_eq!(
+            field_of(".", "unknown field `colour`, expected one of `name`"),
+            "colour"
+        );
         assert_eq!(field_of("disks[0]", "unknown field `x`"), "disks[0].x");
         assert_eq!(field_of("disks[0].x", "unknown field `x`"), "disks[0].x");
         assert_eq!(field_of("colour", "unknown field `colour`"), "colour");
         assert_eq!(field_of(".", "missing field `name`"), "name");
-        assert_eq!(field_of("vcpus", "invalid value: integer `-1`, expected u32"), "vcpus");
+        assert_eq!(
+            field_of("vcpus", "invalid value: integer `-1`, expected u32"),
+            "vcpus"
+        );
         assert_eq!(field_of(".", "EOF while parsing"), "body");
     }
 }

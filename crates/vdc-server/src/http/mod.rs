@@ -32,7 +32,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -79,7 +82,10 @@ pub fn router(app: App) -> axum::Router {
     let doc = openapi();
     let (api, _) = api_routes().split_for_parts();
     api.route("/", axum::routing::get(index))
-        .route("/api/v1/openapi.json", axum::routing::get(move || async move { Json(doc) }))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || async move { Json(doc) }),
+        )
         .fallback(|| async { extract::ApiError(Error::not_found("path", "requested")) })
         .with_state(app)
 }
@@ -88,17 +94,23 @@ async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
-
 /// Liveness and store backend.
 #[utoipa::path(get, path = "/api/v1/health", tag = "system", responses((status = 200, body = HealthView)))]
 async fn health(State(app): State<App>) -> Json<HealthView> {
-    Json(HealthView { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), store: app.db.backend().as_str().into() })
+    Json(HealthView {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        store: app.db.backend().as_str().into(),
+    })
 }
 
 /// Opens a session; returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginParams,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn login(State(app): State<App>, ApiJson(p): ApiJson<LoginParams>) -> ApiResult<Json<LoginResponse>> {
+async fn login(
+    State(app): State<App>,
+    ApiJson(p): ApiJson<LoginParams>,
+) -> ApiResult<Json<LoginResponse>> {
     Ok(Json(app.login(&p).await?))
 }
 
@@ -120,21 +132,33 @@ async fn whoami(actor: Actor) -> Json<UserView> {
 /// Hosts, filtered and paginated.
 #[utoipa::path(get, path = "/api/v1/hosts", tag = "inventory", security(("bearer" = [])), params(HostListQuery),
     responses((status = 200, body = Page<HostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn list_hosts(State(app): State<App>, _actor: Actor, ApiQuery(q): ApiQuery<HostListQuery>) -> ApiResult<Json<Page<HostView>>> {
+async fn list_hosts(
+    State(app): State<App>,
+    _actor: Actor,
+    ApiQuery(q): ApiQuery<HostListQuery>,
+) -> ApiResult<Json<Page<HostView>>> {
     Ok(Json(app.list_hosts(&q).await?))
 }
 
 /// One host.
 #[utoipa::path(get, path = "/api/v1/hosts/{id}", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
     responses((status = 200, body = HostView), (status = 404, body = ErrorBody)))]
-async fn get_host(State(app): State<App>, _actor: Actor, Path(id): Path<String>) -> ApiResult<Json<HostView>> {
+async fn get_host(
+    State(app): State<App>,
+    _actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostView>> {
     Ok(Json(app.get_host(path_id("id", &id)?).await?))
 }
 
 /// VMs the caller may see, filtered and paginated (ordered by name).
 #[utoipa::path(get, path = "/api/v1/vms", tag = "vms", security(("bearer" = [])), params(VmListQuery),
     responses((status = 200, body = Page<VmView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn list_vms(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<VmListQuery>) -> ApiResult<Json<Page<VmView>>> {
+async fn list_vms(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<VmListQuery>,
+) -> ApiResult<Json<Page<VmView>>> {
     Ok(Json(app.list_vms(&actor, &q).await?))
 }
 
@@ -142,14 +166,22 @@ async fn list_vms(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<Vm
 #[utoipa::path(post, path = "/api/v1/vms", tag = "vms", security(("bearer" = [])), request_body = VmCreateParams,
     responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 507, description = "no host has room", body = ErrorBody)))]
-async fn create_vm(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<VmCreateParams>) -> ApiResult<impl IntoResponse> {
+async fn create_vm(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<VmCreateParams>,
+) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::ACCEPTED, Json(app.create_vm(&actor, p).await?)))
 }
 
 /// One VM.
 #[utoipa::path(get, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     responses((status = 200, body = VmView), (status = 404, body = ErrorBody)))]
-async fn get_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<Json<VmView>> {
+async fn get_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VmView>> {
     Ok(Json(app.get_vm(&actor, path_id("id", &id)?).await?))
 }
 
@@ -158,15 +190,27 @@ async fn get_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>) ->
 #[utoipa::path(patch, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     request_body = VmUpdateParams,
     responses((status = 200, body = VmView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn update_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>, ApiJson(p): ApiJson<VmUpdateParams>) -> ApiResult<Json<VmView>> {
+async fn update_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<VmUpdateParams>,
+) -> ApiResult<Json<VmView>> {
     Ok(Json(app.update_vm(&actor, path_id("id", &id)?, p).await?))
 }
 
 /// Deletes a VM (stops it if running) through a job.
 #[utoipa::path(delete, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     responses((status = 202, body = JobAccepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::ACCEPTED, Json(app.delete_vm(&actor, path_id("id", &id)?).await?)))
+async fn delete_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.delete_vm(&actor, path_id("id", &id)?).await?),
+    ))
 }
 
 /// Power action: `start`, `shutdown` (graceful), `stop` (hard), `suspend`, `resume`.
@@ -174,38 +218,65 @@ async fn delete_vm(State(app): State<App>, actor: Actor, Path(id): Path<String>)
     params(("id" = VmId, Path), ("action" = VmAction, Path)),
     responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "the VM's state does not allow the action", body = ErrorBody)))]
-async fn vm_action(State(app): State<App>, actor: Actor, Path((id, action)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+async fn vm_action(
+    State(app): State<App>,
+    actor: Actor,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
     let id = path_id("id", &id)?;
-    let action: VmAction = action.parse().map_err(|m: String| Error::invalid("action", m))?;
-    Ok((StatusCode::ACCEPTED, Json(app.act_vm(&actor, id, action).await?)))
+    let action: VmAction = action
+        .parse()
+        .map_err(|m: String| Error::invalid("action", m))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.act_vm(&actor, id, action).await?),
+    ))
 }
 
 /// Jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<JobView>)))]
-async fn list_jobs(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<Page<JobView>>> {
+async fn list_jobs(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<JobView>>> {
     Ok(Json(app.list_jobs(&actor, &q).await?))
 }
 
 /// One job, with its steps and progress.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])), params(("id" = JobId, Path)),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
-async fn get_job(State(app): State<App>, actor: Actor, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+async fn get_job(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
     Ok(Json(app.get_job(&actor, path_id("id", &id)?).await?))
 }
 
 /// Departments.
 #[utoipa::path(get, path = "/api/v1/departments", tag = "governance", security(("bearer" = [])),
     responses((status = 200, body = Vec<DepartmentView>)))]
-async fn list_departments(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<DepartmentView>>> {
+async fn list_departments(
+    State(app): State<App>,
+    _actor: Actor,
+) -> ApiResult<Json<Vec<DepartmentView>>> {
     Ok(Json(app.list_departments().await?))
 }
 
 /// Creates a department (admin).
 #[utoipa::path(post, path = "/api/v1/departments", tag = "governance", security(("bearer" = [])), request_body = DepartmentCreateParams,
     responses((status = 201, body = DepartmentView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_department(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<DepartmentCreateParams>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(app.create_department(&actor, p).await?)))
+async fn create_department(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<DepartmentCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_department(&actor, p).await?),
+    ))
 }
 
 /// Users (admin).
@@ -218,52 +289,101 @@ async fn list_users(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<
 /// Creates a local user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "governance", security(("bearer" = [])), request_body = UserCreateParams,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_user(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<UserCreateParams>) -> ApiResult<impl IntoResponse> {
+async fn create_user(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<UserCreateParams>,
+) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(app.create_user(&actor, p).await?)))
 }
 
 /// The audit log, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "governance", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<AuditView>), (status = 403, body = ErrorBody)))]
-async fn list_audit(State(app): State<App>, actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<Page<AuditView>>> {
+async fn list_audit(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<AuditView>>> {
     Ok(Json(app.list_audit(&actor, &q).await?))
 }
 
 /// Physical (non-virtual) servers the caller may see.
 #[utoipa::path(get, path = "/api/v1/physical-servers", tag = "inventory", security(("bearer" = [])),
     responses((status = 200, body = Vec<PhysicalServerView>)))]
-async fn list_physical_servers(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<PhysicalServerView>>> {
+async fn list_physical_servers(
+    State(app): State<App>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<PhysicalServerView>>> {
     Ok(Json(app.list_physical_servers(&actor).await?))
 }
 
 /// Registers a physical server.
 #[utoipa::path(post, path = "/api/v1/physical-servers", tag = "inventory", security(("bearer" = [])), request_body = PhysicalServerCreateParams,
     responses((status = 201, body = PhysicalServerView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_physical_server(State(app): State<App>, actor: Actor, ApiJson(p): ApiJson<PhysicalServerCreateParams>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(app.create_physical_server(&actor, p).await?)))
+async fn create_physical_server(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<PhysicalServerCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_physical_server(&actor, p).await?),
+    ))
 }
 
 /// Sites.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<SiteView>)))]
 async fn list_sites(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<SiteView>>> {
-    Ok(Json(app.db.list_sites().await?.into_iter().map(|s| SiteView { id: s.id, name: s.name }).collect()))
+    Ok(Json(
+        app.db
+            .list_sites()
+            .await?
+            .into_iter()
+            .map(|s| SiteView {
+                id: s.id,
+                name: s.name,
+            })
+            .collect(),
+    ))
 }
 
 /// Clusters.
 #[utoipa::path(get, path = "/api/v1/clusters", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<ClusterView>)))]
 async fn list_clusters(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<ClusterView>>> {
-    Ok(Json(app.db.list_clusters().await?.into_iter().map(|c| ClusterView { id: c.id, name: c.name, site_id: c.site_id }).collect()))
+    Ok(Json(
+        app.db
+            .list_clusters()
+            .await?
+            .into_iter()
+            .map(|c| ClusterView {
+                id: c.id,
+                name: c.name,
+                site_id: c.site_id,
+            })
+            .collect(),
+    ))
 }
 
 /// Datastores.
 #[utoipa::path(get, path = "/api/v1/datastores", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<DatastoreView>)))]
-async fn list_datastores(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<DatastoreView>>> {
+async fn list_datastores(
+    State(app): State<App>,
+    _actor: Actor,
+) -> ApiResult<Json<Vec<DatastoreView>>> {
     Ok(Json(
         app.db
             .list_datastores()
             .await?
             .into_iter()
-            .map(|d| DatastoreView { id: d.id, name: d.name, cluster_id: d.cluster_id, kind: d.kind, capacity_gib: d.capacity_gib, free_gib: d.free_gib })
+            .map(|d| DatastoreView {
+                id: d.id,
+                name: d.name,
+                cluster_id: d.cluster_id,
+                kind: d.kind,
+                capacity_gib: d.capacity_gib,
+                free_gib: d.free_gib,
+            })
             .collect(),
     ))
 }
@@ -272,7 +392,17 @@ async fn list_datastores(State(app): State<App>, _actor: Actor) -> ApiResult<Jso
 #[utoipa::path(get, path = "/api/v1/networks", tag = "inventory", security(("bearer" = [])), responses((status = 200, body = Vec<NetworkView>)))]
 async fn list_networks(State(app): State<App>, _actor: Actor) -> ApiResult<Json<Vec<NetworkView>>> {
     Ok(Json(
-        app.db.list_networks().await?.into_iter().map(|n| NetworkView { id: n.id, name: n.name, cluster_id: n.cluster_id, vlan: n.vlan }).collect(),
+        app.db
+            .list_networks()
+            .await?
+            .into_iter()
+            .map(|n| NetworkView {
+                id: n.id,
+                name: n.name,
+                cluster_id: n.cluster_id,
+                vlan: n.vlan,
+            })
+            .collect(),
     ))
 }
 
@@ -282,6 +412,13 @@ async fn list_networks(State(app): State<App>, _actor: Actor) -> ApiResult<Json<
 async fn sync_now(State(app): State<App>, actor: Actor) -> ApiResult<Json<SyncReport>> {
     actor.require(Role::Admin)?;
     let report = sync_all(&app).await?;
-    app.audit(actor.name(), "inventory.sync", ("inventory", None), AuditResult::Ok, Some(format!("{report:?}"))).await;
+    app.audit(
+        actor.name(),
+        "inventory.sync",
+        ("inventory", None),
+        AuditResult::Ok,
+        Some(format!("{report:?}")),
+    )
+    .await;
     Ok(Json(report))
 }
