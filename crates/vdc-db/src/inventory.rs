@@ -458,7 +458,11 @@ where
 }
 
 /// Marks hosts connected and synced at `at`, many per statement.
-pub(crate) async fn touch_hosts_in<E>(exec: &mut E, ids: &[HostId], at: UnixMs) -> Result<(), sqlx::Error>
+pub(crate) async fn touch_hosts_in<E>(
+    exec: &mut E,
+    ids: &[HostId],
+    at: UnixMs,
+) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -466,12 +470,17 @@ where
         let mut b = Binds::default();
         let state = b.push(Arg::Str(HostState::Connected.as_str().into()));
         let at = b.push(Arg::Int(at));
-        let list: Vec<String> = chunk.iter().map(|id| b.push(Arg::Str(id.to_string()))).collect();
+        let list: Vec<String> = chunk
+            .iter()
+            .map(|id| b.push(Arg::Str(id.to_string())))
+            .collect();
         let sql = format!(
             "UPDATE hosts SET state = {state}, state_reason = NULL, last_sync_at = {at} WHERE id IN ({})",
             list.join(", ")
         );
-        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
+        b.apply(sqlx::query(AssertSqlSafe(sql)))
+            .execute(&mut *exec)
+            .await?;
     }
     Ok(())
 }

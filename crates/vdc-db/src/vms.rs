@@ -151,13 +151,18 @@ where
              VALUES {}",
             rows.join(", ")
         );
-        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
+        b.apply(sqlx::query(AssertSqlSafe(sql)))
+            .execute(&mut *exec)
+            .await?;
     }
     let tags: Vec<(VmId, &String)> = vms
         .iter()
         .flat_map(|vm| {
             let mut seen = std::collections::BTreeSet::new();
-            vm.tags.iter().filter(move |t| seen.insert(t.as_str())).map(move |t| (vm.id, t))
+            vm.tags
+                .iter()
+                .filter(move |t| seen.insert(t.as_str()))
+                .map(move |t| (vm.id, t))
         })
         .collect();
     insert_tags_in(exec, &tags).await
@@ -171,10 +176,21 @@ where
         let mut b = Binds::default();
         let rows: Vec<String> = chunk
             .iter()
-            .map(|(id, t)| format!("({}, {})", b.push(Arg::Str(id.to_string())), b.push(Arg::Str((*t).clone()))))
+            .map(|(id, t)| {
+                format!(
+                    "({}, {})",
+                    b.push(Arg::Str(id.to_string())),
+                    b.push(Arg::Str((*t).clone()))
+                )
+            })
             .collect();
-        let sql = format!("INSERT INTO vm_tags (vm_id, tag) VALUES {}", rows.join(", "));
-        b.apply(sqlx::query(AssertSqlSafe(sql))).execute(&mut *exec).await?;
+        let sql = format!(
+            "INSERT INTO vm_tags (vm_id, tag) VALUES {}",
+            rows.join(", ")
+        );
+        b.apply(sqlx::query(AssertSqlSafe(sql)))
+            .execute(&mut *exec)
+            .await?;
     }
     Ok(())
 }
@@ -213,16 +229,18 @@ impl DataStore {
     /// Adds a VM record.
     pub async fn insert_vm(&self, vm: &Vm) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        insert_vms_in(&mut *tx, std::slice::from_ref(vm)).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::Conflict(format!("VM {} already exists", vm.id))
-            } else {
-                DbError::Query {
-                    what: "insert vm",
-                    source: e,
+        insert_vms_in(&mut *tx, std::slice::from_ref(vm))
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DbError::Conflict(format!("VM {} already exists", vm.id))
+                } else {
+                    DbError::Query {
+                        what: "insert vm",
+                        source: e,
+                    }
                 }
-            }
-        })?;
+            })?;
         tx.commit().await.map_err(q("commit"))
     }
 
@@ -328,9 +346,18 @@ impl DataStore {
         let now = now_ms();
         let mut out = VmSyncOutcome::default();
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        let unchanged: Vec<HostId> = batch.iter().filter(|h| h.hardware.is_none()).map(|h| h.host_id).collect();
-        crate::inventory::touch_hosts_in(&mut *tx, &unchanged, now).await.map_err(q("record host sync"))?;
-        let inserts: Vec<Vm> = batch.iter().flat_map(|h| h.inserts.iter().cloned()).collect();
+        let unchanged: Vec<HostId> = batch
+            .iter()
+            .filter(|h| h.hardware.is_none())
+            .map(|h| h.host_id)
+            .collect();
+        crate::inventory::touch_hosts_in(&mut *tx, &unchanged, now)
+            .await
+            .map_err(q("record host sync"))?;
+        let inserts: Vec<Vm> = batch
+            .iter()
+            .flat_map(|h| h.inserts.iter().cloned())
+            .collect();
         for h in batch {
             if let Some(hw) = &h.hardware {
                 crate::inventory::record_host_hardware_in(&mut *tx, h.host_id, hw, now)
@@ -341,7 +368,9 @@ impl DataStore {
                 .await
                 .map_err(q("upsert storage"))?;
         }
-        insert_vms_in(&mut *tx, &inserts).await.map_err(q("sync insert vms"))?;
+        insert_vms_in(&mut *tx, &inserts)
+            .await
+            .map_err(q("sync insert vms"))?;
         out.inserted = inserts.len();
         for h in batch {
             for r in &h.updates {
@@ -449,9 +478,17 @@ impl DataStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(q("clear tags"))?;
-            insert_tags_in(&mut *tx, &vm.tags.iter().collect::<std::collections::BTreeSet<_>>().into_iter().map(|t| (id, t)).collect::<Vec<_>>())
-                .await
-                .map_err(q("insert tags"))?;
+            insert_tags_in(
+                &mut *tx,
+                &vm.tags
+                    .iter()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .map(|t| (id, t))
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .map_err(q("insert tags"))?;
         }
         tx.commit().await.map_err(q("commit"))?;
         vm.generation += 1;

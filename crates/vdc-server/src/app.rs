@@ -336,10 +336,10 @@ impl App {
     /// Chooses the host for a new VM: the pinned one if it fits, else the placement engine's.
     async fn place(&self, p: &VmCreateParams) -> Result<db::Host, Error> {
         let hosts = self.db.all_hosts().await?;
-        if let Some(h) = p.host_id {
-            if !hosts.iter().any(|x| x.id == h) {
-                return Err(Error::invalid("host_id", "no such host"));
-            }
+        if let Some(h) = p.host_id
+            && !hosts.iter().any(|x| x.id == h)
+        {
+            return Err(Error::invalid("host_id", "no such host"));
         }
         let alloc: std::collections::HashMap<HostId, (u64, u64)> = self
             .db
@@ -667,10 +667,10 @@ impl App {
                 .await
                 .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
-        if let Some(s) = p.site_id {
-            if !self.db.list_sites().await?.iter().any(|x| x.id == s) {
-                return Err(Error::invalid("site_id", "no such site"));
-            }
+        if let Some(s) = p.site_id
+            && !self.db.list_sites().await?.iter().any(|x| x.id == s)
+        {
+            return Err(Error::invalid("site_id", "no such site"));
         }
         let ps = db::PhysicalServer {
             id: PhysicalServerId::new(),

@@ -310,7 +310,8 @@ async fn list_filters_and_pagination(store: Store) {
     let owner = all[0]["owner"].as_str().unwrap().to_string();
     let dept = all[0]["department_id"].as_str().unwrap().to_string();
     let tag = all[0]["tags"][0].as_str().unwrap().to_string();
-    let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+    type Pred = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(String, Pred)> = vec![
         (
             format!("host_id={host}"),
             Box::new(move |v: &Value| v["host_id"] == host.as_str()),
