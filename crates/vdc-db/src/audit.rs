@@ -3,9 +3,7 @@
 use sqlx::any::AnyRow;
 use vdc_types::*;
 
-use crate::inventory::{Arg, Binds};
 use crate::*;
-use sqlx::AssertSqlSafe;
 
 fn audit_from_row(r: &AnyRow) -> DbResult<AuditRecord> {
     Ok(AuditRecord {
@@ -47,28 +45,12 @@ impl DataStore {
         before: Option<AuditId>,
         limit: u32,
     ) -> DbResult<(Vec<AuditRecord>, bool)> {
-        let mut b = Binds::default();
-        let mut sql = String::from(
-            "SELECT id, at, actor, action, target_kind, target_id, result, detail FROM audit_log WHERE 1 = 1",
-        );
-        if let Some(id) = before {
-            sql.push_str(&format!(" AND id < {}", b.push(Arg::Str(id.to_string()))));
-        }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT {}",
-            b.push(Arg::Int(i64::from(limit) + 1))
-        ));
-        let rows = b
-            .apply(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("list audit"))?;
-        let mut out = rows
-            .iter()
-            .map(audit_from_row)
-            .collect::<DbResult<Vec<_>>>()?;
-        let more = out.len() > limit as usize;
-        out.truncate(limit as usize);
-        Ok((out, more))
+        self.newest_first(
+            "SELECT id, at, actor, action, target_kind, target_id, result, detail FROM audit_log",
+            before.map(|b| b.to_string()),
+            limit,
+            audit_from_row,
+        )
+        .await
     }
 }

@@ -3,7 +3,6 @@
 use sqlx::any::AnyRow;
 use vdc_types::*;
 
-use crate::inventory::{Arg, Binds};
 use crate::*;
 use sqlx::AssertSqlSafe;
 
@@ -77,27 +76,13 @@ impl DataStore {
 
     /// Newest jobs first; `before` is the last id of the previous page.
     pub async fn list_jobs(&self, before: Option<JobId>, limit: u32) -> DbResult<(Vec<Job>, bool)> {
-        let mut b = Binds::default();
-        let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE 1 = 1");
-        if let Some(id) = before {
-            sql.push_str(&format!(" AND id < {}", b.push(Arg::Str(id.to_string()))));
-        }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT {}",
-            b.push(Arg::Int(i64::from(limit) + 1))
-        ));
-        let rows = b
-            .apply(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("list jobs"))?;
-        let mut out = rows
-            .iter()
-            .map(job_from_row)
-            .collect::<DbResult<Vec<_>>>()?;
-        let more = out.len() > limit as usize;
-        out.truncate(limit as usize);
-        Ok((out, more))
+        self.newest_first(
+            &format!("SELECT {JOB_COLS} FROM jobs"),
+            before.map(|b| b.to_string()),
+            limit,
+            job_from_row,
+        )
+        .await
     }
 
     /// Jobs not yet finished (to resume after a restart), oldest first.

@@ -162,6 +162,36 @@ impl DataStore {
         &self.pool
     }
 
+    /// One newest-first page of a table keyed by time-ordered (v7) ids: rows of `select`
+    /// (a `SELECT … FROM table` without WHERE) older than `before`; the bool says whether more
+    /// follow.
+    pub(crate) async fn newest_first<T>(
+        &self,
+        select: &str,
+        before: Option<String>,
+        limit: u32,
+        decode: fn(&AnyRow) -> DbResult<T>,
+    ) -> DbResult<(Vec<T>, bool)> {
+        let mut b = inventory::Binds::default();
+        let mut sql = format!("{select} WHERE 1 = 1");
+        if let Some(id) = before {
+            sql.push_str(&format!(" AND id < {}", b.push(inventory::Arg::Str(id))));
+        }
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            b.push(inventory::Arg::Int(i64::from(limit) + 1))
+        ));
+        let rows = b
+            .apply(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("list newest first"))?;
+        let mut out = rows.iter().map(decode).collect::<DbResult<Vec<_>>>()?;
+        let more = out.len() > limit as usize;
+        out.truncate(limit as usize);
+        Ok((out, more))
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -80,9 +80,14 @@ mod shapes {
         from_capabilities_xml_assuming_memory, from_rvtools_vhost_csv,
     };
 
-    /// /work/shared/data. Missing fixtures fail the test; they never skip it.
+    /// The shared test data: `$VDC_TEST_DATA`, else `shared/data` beside the repository.
+    /// Missing fixtures fail the test; they never skip it.
     fn data_dir() -> PathBuf {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let dir = std::env::var_os("VDC_TEST_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+            });
         assert!(
             dir.join("libvirt-capabilities").is_dir() && dir.join("rvtools").is_dir(),
             "fixture directory {} (libvirt-capabilities/, rvtools/) is missing: these tests need \

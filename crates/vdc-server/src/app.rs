@@ -173,13 +173,7 @@ impl App {
             limit: validate_limit(q.limit)?,
         };
         let (hosts, more) = self.db.list_hosts(&f).await?;
-        let next = more
-            .then(|| {
-                hosts
-                    .last()
-                    .map(|h| views::page_token(&h.name, &h.id.to_string()))
-            })
-            .flatten();
+        let next = views::next_page(&hosts, more, |h| (h.name.clone(), h.id.to_string()));
         Ok(Page {
             items: hosts.iter().map(views::host).collect(),
             next_page_token: next,
@@ -210,12 +204,7 @@ impl App {
             limit: validate_limit(q.limit)?,
         };
         let (vms, more) = self.db.list_vms(&f).await?;
-        let next = more
-            .then(|| {
-                vms.last()
-                    .map(|v| views::page_token(&v.name, &v.id.to_string()))
-            })
-            .flatten();
+        let next = views::next_page(&vms, more, |v| (v.name.clone(), v.id.to_string()));
         Ok(Page {
             items: vms.iter().map(views::vm).collect(),
             next_page_token: next,
@@ -507,12 +496,7 @@ impl App {
             .map(views::parse_id_token::<JobId>)
             .transpose()?;
         let (jobs, more) = self.db.list_jobs(before, limit).await?;
-        let next = more
-            .then(|| {
-                jobs.last()
-                    .map(|j| views::page_token("", &j.id.to_string()))
-            })
-            .flatten();
+        let next = views::next_page(&jobs, more, |j| (String::new(), j.id.to_string()));
         let items = jobs
             .iter()
             .filter(|j| actor.user.role == Role::Admin || j.created_by == actor.name())
@@ -631,12 +615,7 @@ impl App {
             .map(views::parse_id_token::<AuditId>)
             .transpose()?;
         let (recs, more) = self.db.list_audit(before, limit).await?;
-        let next = more
-            .then(|| {
-                recs.last()
-                    .map(|a| views::page_token("", &a.id.to_string()))
-            })
-            .flatten();
+        let next = views::next_page(&recs, more, |a| (String::new(), a.id.to_string()));
         Ok(Page {
             items: recs.iter().map(views::audit).collect(),
             next_page_token: next,

@@ -22,6 +22,21 @@ pub fn parse_page_token(token: &str) -> Result<(String, String), Error> {
     Ok((name.to_string(), id.to_string()))
 }
 
+/// The token of the page after `items` when more follow; `key` gives an item's (name, id).
+pub fn next_page<T>(
+    items: &[T],
+    more: bool,
+    key: impl Fn(&T) -> (String, String),
+) -> Option<String> {
+    if !more {
+        return None;
+    }
+    items.last().map(|i| {
+        let (name, id) = key(i);
+        page_token(&name, &id)
+    })
+}
+
 /// Decodes a page token that carries only an id (newest-first lists).
 pub fn parse_id_token<T: std::str::FromStr>(token: &str) -> Result<T, Error> {
     parse_page_token(token)?
