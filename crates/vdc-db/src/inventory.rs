@@ -106,6 +106,27 @@ impl Binds {
         query
     }
 
+    /// Runs a page query built with [`Binds::page_clause`] (or any query asking for
+    /// `limit + 1` rows): the decoded rows, at most `limit`, and whether more follow.
+    pub async fn fetch_page<T>(
+        &self,
+        pool: &sqlx::AnyPool,
+        sql: String,
+        limit: u32,
+        what: &'static str,
+        decode: fn(&AnyRow) -> DbResult<T>,
+    ) -> DbResult<(Vec<T>, bool)> {
+        let rows = self
+            .apply(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(pool)
+            .await
+            .map_err(q(what))?;
+        let mut out = rows.iter().map(decode).collect::<DbResult<Vec<_>>>()?;
+        let more = out.len() > limit as usize;
+        out.truncate(limit as usize);
+        Ok((out, more))
+    }
+
     /// Adds a name-prefix and keyset-cursor condition and the ordering + limit (one more than
     /// asked, so the caller can tell whether another page exists).
     pub fn page_clause(
@@ -294,18 +315,8 @@ impl DataStore {
             f.after.as_ref(),
             f.limit,
         );
-        let rows = b
-            .apply(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(self.pool())
+        b.fetch_page(self.pool(), sql, f.limit, "list hosts", host_from_row)
             .await
-            .map_err(q("list hosts"))?;
-        let mut hosts = rows
-            .iter()
-            .map(host_from_row)
-            .collect::<DbResult<Vec<_>>>()?;
-        let more = hosts.len() > f.limit as usize;
-        hosts.truncate(f.limit as usize);
-        Ok((hosts, more))
     }
 
     /// Records a host's reachability.

@@ -181,15 +181,8 @@ impl DataStore {
             " ORDER BY id DESC LIMIT {}",
             b.push(inventory::Arg::Int(i64::from(limit) + 1))
         ));
-        let rows = b
-            .apply(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&self.pool)
+        b.fetch_page(&self.pool, sql, limit, "list newest first", decode)
             .await
-            .map_err(q("list newest first"))?;
-        let mut out = rows.iter().map(decode).collect::<DbResult<Vec<_>>>()?;
-        let more = out.len() > limit as usize;
-        out.truncate(limit as usize);
-        Ok((out, more))
     }
 
     /// Closes the pool.

@@ -311,15 +311,8 @@ impl DataStore {
             f.after.as_ref(),
             f.limit,
         );
-        let rows = b
-            .apply(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(self.pool())
+        b.fetch_page(self.pool(), sql, f.limit, "list vms", vm_from_row)
             .await
-            .map_err(q("list vms"))?;
-        let mut vms = rows.iter().map(vm_from_row).collect::<DbResult<Vec<_>>>()?;
-        let more = vms.len() > f.limit as usize;
-        vms.truncate(f.limit as usize);
-        Ok((vms, more))
     }
 
     /// (id, host, runtime generation) of every VM: the snapshot a full sync plans against.
