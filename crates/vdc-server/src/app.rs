@@ -228,8 +228,14 @@ impl App {
     // ---- VM changes
 
     /// Accepts a VM creation: validates, authorises, places, records the VM and its job in
-    /// one transaction, and starts the job.
-    pub async fn create_vm(&self, actor: &Actor, p: VmCreateParams) -> Result<JobAccepted, Error> {
+    /// one transaction, and starts the job. With `id`, the client chooses the VM's id, so a
+    /// retried request cannot create a second VM (it gets 409).
+    pub async fn create_vm(
+        &self,
+        actor: &Actor,
+        id: Option<VmId>,
+        p: VmCreateParams,
+    ) -> Result<JobAccepted, Error> {
         p.validate()?;
         let department = p.department_id.or(actor.scope());
         let check = actor
@@ -242,6 +248,11 @@ impl App {
                 .get_department(d)
                 .await
                 .map_err(|_| Error::invalid("department_id", "no such department"))?;
+        }
+        if let Some(id) = id
+            && self.db.find_vm(id).await?.is_some()
+        {
+            return Err(Error::conflict(format!("VM {id} already exists")));
         }
         if self.db.vm_name_taken(&p.name).await? {
             return Err(Error::conflict(format!(
@@ -258,7 +269,7 @@ impl App {
             .unwrap_or_else(|| "default".into());
         let now = db::now_ms();
         let vm = db::Vm {
-            id: VmId(uuid::Uuid::new_v4()),
+            id: id.unwrap_or_else(|| VmId(uuid::Uuid::new_v4())),
             name: p.name.clone(),
             host_id: Some(host.id),
             cluster_id: Some(host.cluster_id),

@@ -463,9 +463,36 @@ async fn lifecycle_through_jobs(store: Store) {
         "the VM is gone from the host too"
     );
 
+    // A client-chosen id makes creation retry-safe: the same request again is a conflict.
+    let chosen = "0190a000-0000-7000-8000-00000000c0de";
+    let body = json!({"name": "chosen-id", "vcpus": 1, "memory_mib": 256});
+    let (st, acc) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{chosen}"),
+            Some(&s.admin_token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{acc}");
+    assert_eq!(acc["vm_id"], chosen);
+    s.wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    let (st, b) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{chosen}"),
+            Some(&s.admin_token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert!(s.sim.find_vm(chosen.parse().unwrap()).is_some());
+
     // The jobs list shows them, newest first.
     let jobs = s.get_ok("/api/v1/jobs?limit=3").await;
-    assert_eq!(jobs["items"][0]["kind"], "vm.delete");
+    assert_eq!(jobs["items"][0]["kind"], "vm.create");
+    assert_eq!(jobs["items"][1]["kind"], "vm.delete");
 
     // A driver failure fails the job and undoes the creation: nothing left behind.
     s.sim.fail_next(vdc_driver::sim::SimOp::Start, 1);

@@ -48,7 +48,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_hosts))
         .routes(routes!(get_host))
         .routes(routes!(list_vms, create_vm))
-        .routes(routes!(get_vm, update_vm, delete_vm))
+        .routes(routes!(get_vm, create_vm_with_id, update_vm, delete_vm))
         .routes(routes!(vm_action))
         .routes(routes!(list_jobs))
         .routes(routes!(get_job))
@@ -171,7 +171,29 @@ async fn create_vm(
     actor: Actor,
     ApiJson(p): ApiJson<VmCreateParams>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::ACCEPTED, Json(app.create_vm(&actor, p).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.create_vm(&actor, None, p).await?),
+    ))
+}
+
+/// Creates a VM with an id chosen by the client: retrying the same request cannot create a
+/// second VM (the retry gets 409).
+#[utoipa::path(post, path = "/api/v1/vms/{id}", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    request_body = VmCreateParams,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 507, description = "no host has room", body = ErrorBody)))]
+async fn create_vm_with_id(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<VmCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    let id = path_id("id", &id)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.create_vm(&actor, Some(id), p).await?),
+    ))
 }
 
 /// One VM.
