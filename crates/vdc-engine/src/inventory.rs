@@ -1,5 +1,6 @@
 //! Inventory reconciliation: given what the store holds for a host and what the host's driver
-//! reports, decide which VMs are new, which reports are fresh enough to apply, which are stale,
+//! reports, decide which VMs are new, which reports are fresh enough to apply, which change
+//! nothing, which are stale (older than what is stored),
 //! and which stored VMs have vanished from the host.
 
 use std::collections::HashMap;
@@ -27,7 +28,9 @@ pub struct SyncPlan {
     pub insert: Vec<usize>,
     /// Reports newer than the stored state: apply them.
     pub update: Vec<usize>,
-    /// Reports not newer than the stored state: a late report, ignore it.
+    /// Reports of exactly the stored generation: nothing changed.
+    pub unchanged: Vec<usize>,
+    /// Reports older than the stored state: a late report, ignore it.
     pub stale: Vec<usize>,
     /// VMs the store places on this host that the host no longer reports.
     pub vanished: Vec<VmId>,
@@ -44,6 +47,7 @@ pub fn plan_sync(host: HostId, known: &[Known], reported: &[Reported]) -> SyncPl
         match by_id.get(&r.id) {
             None => plan.insert.push(i),
             Some(k) if r.generation > k.runtime_gen => plan.update.push(i),
+            Some(k) if r.generation == k.runtime_gen => plan.unchanged.push(i),
             Some(_) => plan.stale.push(i),
         }
     }
@@ -112,6 +116,17 @@ mod tests {
         let plan = plan_sync(h, &known, &reported);
         assert_eq!(plan.update, vec![0, 2]);
         assert_eq!(plan.stale, vec![1]);
+        assert!(plan.unchanged.is_empty());
+        let same = plan_sync(
+            h,
+            &known,
+            &[Reported {
+                id: id(1),
+                generation: 5,
+            }],
+        );
+        assert_eq!(same.unchanged, vec![0]);
+        assert!(same.stale.is_empty() && same.update.is_empty());
         assert_eq!(plan.insert, vec![3]);
         assert_eq!(plan.vanished, vec![id(4)]);
     }
@@ -142,10 +157,11 @@ mod tests {
                 let bucket = match k.iter().find(|x| x.id == rep.id) {
                     None => &plan.insert,
                     Some(x) if rep.generation > x.runtime_gen => &plan.update,
+                    Some(x) if rep.generation == x.runtime_gen => &plan.unchanged,
                     Some(_) => &plan.stale,
                 };
                 prop_assert!(bucket.contains(&i));
-                let total = [&plan.insert, &plan.update, &plan.stale].iter().filter(|b| b.contains(&i)).count();
+                let total = [&plan.insert, &plan.update, &plan.unchanged, &plan.stale].iter().filter(|b| b.contains(&i)).count();
                 prop_assert_eq!(total, 1);
             }
             for x in &k {

@@ -24,6 +24,9 @@ pub struct SyncReport {
     pub vms_reported: usize,
     pub inserted: usize,
     pub updated: usize,
+    /// Reports of the generation already stored.
+    pub unchanged: usize,
+    /// Reports older than what is stored (late), ignored.
     pub stale: usize,
     pub vanished: usize,
     pub elapsed_ms: u64,
@@ -256,6 +259,7 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
                 vanished: plan.vanished,
             });
             report.stale += plan.stale.len();
+            report.unchanged += plan.unchanged.len();
         }
         let out = app.db.apply_sync_batch(&writes).await?;
         report.inserted += out.inserted;
@@ -276,6 +280,7 @@ pub async fn run_loop(app: App, interval: Duration) {
                 unreachable = r.unreachable,
                 inserted = r.inserted,
                 updated = r.updated,
+                unchanged = r.unchanged,
                 stale = r.stale,
                 vanished = r.vanished,
                 elapsed_ms = r.elapsed_ms,
