@@ -1,8 +1,10 @@
-//! `vdc`: the server (`vdc serve`), the client commands, and the benchmarks.
+//! `vdc`: the server (`vdc serve`), the client commands, offline inspection (`vdc inspect`),
+//! and the benchmarks.
 
 mod bench;
 mod client;
 mod commands;
+mod inspect;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -57,6 +59,9 @@ enum Command {
     /// Measure vdc at scale.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Inspect files offline (no server needed).
+    #[command(subcommand)]
+    Inspect(inspect::InspectCmd),
 }
 
 fn main() {
@@ -85,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(b) => bench::run(b).await,
+        Command::Inspect(c) => inspect::run(c, out),
         Command::Login(args) => commands::login(cli.server, args, out).await,
         Command::Logout => commands::logout(&client::Client::new(cli.server, cli.token)?).await,
         Command::Host(c) => {

@@ -281,3 +281,216 @@ fn openapi_command_prints_the_checked_in_document() {
     .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }
+
+/// `libvirt-domains/` of the shared test data (`$VDC_TEST_DATA`, else `shared/data` beside
+/// the repository). Missing data fails the test; it never skips it.
+fn domain_corpus() -> PathBuf {
+    let dir = std::env::var_os("VDC_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("libvirt-domains");
+    assert!(
+        dir.join("INDEX.tsv").is_file(),
+        "fixture directory {} is missing: this test needs the shared test data",
+        dir.display()
+    );
+    dir
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort_unstable();
+    k
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn inspect_libvirt_xml_corpus_as_json_lines() {
+    let dir = domain_corpus();
+    let out = Command::new(VDC)
+        .args(["inspect", "libvirt-xml"])
+        .arg(&dir)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    // The corpus holds two fragments without <name>: every document is still reported, and
+    // the exit status says some failed.
+    assert_eq!(out.status.code(), Some(1));
+    let err = one_line_error(&out);
+    assert_eq!(
+        err,
+        "error: 2 of 135 file(s) could not be read as libvirt domain XML"
+    );
+
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 135, "one line per document");
+    let files: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    let mut sorted = files.clone();
+    sorted.sort_unstable();
+    assert_eq!(files, sorted, "sorted by path");
+
+    let (mut ok, mut failed) = (0, Vec::new());
+    for l in &lines {
+        if l.get("error").is_some() {
+            assert_eq!(keys(l), ["error", "file"]);
+            failed.push(l);
+            continue;
+        }
+        ok += 1;
+        assert_eq!(
+            keys(l),
+            [
+                "arch",
+                "disks",
+                "file",
+                "memory_mib",
+                "name",
+                "nics",
+                "type",
+                "vcpus"
+            ]
+        );
+        for d in l["disks"].as_array().unwrap() {
+            assert_eq!(keys(d), ["device", "format", "source", "target"]);
+        }
+        for n in l["nics"].as_array().unwrap() {
+            assert_eq!(keys(n), ["mac", "model", "source"]);
+        }
+    }
+    assert_eq!(ok, 133);
+    assert_eq!(failed.len(), 2);
+    for f in failed {
+        assert!(
+            f["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("replace-child-build.xml")
+                || f["file"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("replace-child-parse.xml"),
+            "{f}"
+        );
+        assert_eq!(f["error"], "domain XML lacks <name>");
+    }
+
+    let line = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["file"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}"))
+    };
+    let centos = line("/virt-install-kvm-centos7.2.xml");
+    assert_eq!(
+        *centos,
+        serde_json::json!({
+            "file": dir.join("virt-manager/virt-install-kvm-centos7.2.xml").display().to_string(),
+            "name": "centos7.0",
+            "type": "kvm",
+            "arch": "x86_64",
+            "vcpus": 2,
+            "memory_mib": 64,
+            "disks": [{"device": "disk", "target": "vda", "format": "qcow2",
+                       "source": "/pool-dir/testvol1.img"}],
+            "nics": [{"mac": "00:11:22:33:44:55", "model": "virtio", "source": "testsuitebr0"}],
+        })
+    );
+    let many = line("/testdriver.3.xml");
+    assert_eq!(many["name"], "test-many-devices");
+    assert_eq!(many["memory_mib"], 428);
+    assert_eq!(many["disks"].as_array().unwrap().len(), 19);
+    assert_eq!(many["nics"][8]["source"], "/tmp/vhost1.sock");
+    let crashed = line("/testdriver.10.xml");
+    assert_eq!(crashed["arch"], Value::Null);
+    assert_eq!(crashed["vcpus"], 1);
+}
+
+#[test]
+fn inspect_libvirt_xml_reports_bad_files_and_prints_a_table() {
+    let root = temp("inspect");
+    let good = root.join("good.xml");
+    std::fs::write(
+        &good,
+        "<domain type='kvm'><name>tiny</name><memory unit='MiB'>512</memory><vcpu>2</vcpu>\
+         <os><type arch='aarch64'>hvm</type></os><devices><disk type='file' device='disk'>\
+         <driver name='qemu' type='raw'/><source file='/img/tiny.raw'/><target dev='vda'/>\
+         </disk><interface type='network'><source network='default'/></interface></devices>\
+         </domain>",
+    )
+    .unwrap();
+    let bad = root.join("bad.xml");
+    std::fs::write(&bad, "<domain type='kvm'>\n  <name>broken</name>\n").unwrap();
+    let missing = root.join("missing.xml");
+
+    let out = Command::new(VDC)
+        .args(["inspect", "libvirt-xml", "-o", "json"])
+        .args([&good, &bad, &missing])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = one_line_error(&out);
+    assert!(err.contains("2 of 3"), "{err}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["name"], "tiny");
+    assert_eq!(lines[0]["memory_mib"], 512);
+    assert_eq!(lines[0]["arch"], "aarch64");
+    assert_eq!(lines[0]["disks"][0]["source"], "/img/tiny.raw");
+    assert_eq!(
+        lines[0]["nics"][0],
+        serde_json::json!({"mac": null, "model": null, "source": "default"})
+    );
+    assert_eq!(keys(&lines[1]), ["error", "file"]);
+    assert_eq!(lines[1]["file"], bad.display().to_string());
+    let msg = lines[1]["error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("malformed XML: ") && msg.contains("3:1"),
+        "{msg}"
+    );
+    assert_eq!(keys(&lines[2]), ["error", "file"]);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot read file"),
+        "{}",
+        lines[2]
+    );
+
+    // All good: exit 0, and a table for people.
+    let out = Command::new(VDC)
+        .args(["inspect", "libvirt-xml"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "NAME",
+        "tiny",
+        "kvm",
+        "aarch64",
+        "512 MiB",
+        "vda",
+        "network:default",
+    ] {
+        assert!(table.contains(want), "{want} missing from:\n{table}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -4,7 +4,8 @@
 //! - `conformance`: a driver-agnostic suite written against `&dyn HostDriver` (reusable for
 //!   the libvirt driver), run here against the simulator;
 //! - `sim`: simulator specifics (fault knobs, clock, generator, hooks);
-//! - `props`: property tests of the simulator against the state machine.
+//! - `props`: property tests of the simulator against the state machine;
+//! - `domxml`: the libvirt domain XML reader against the real corpus, plus property tests.
 
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,7 @@ mod shapes {
 
     /// The shared test data: `$VDC_TEST_DATA`, else `shared/data` beside the repository.
     /// Missing fixtures fail the test; they never skip it.
-    fn data_dir() -> PathBuf {
+    pub(super) fn data_dir() -> PathBuf {
         let dir = std::env::var_os("VDC_TEST_DATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -1127,6 +1128,1002 @@ mod props {
                 let info = fleet.host(at).vm_info(s.id).unwrap();
                 prop_assert_eq!(info.state, state);
                 prop_assert_eq!(info.generation, generation, "no change without a cause");
+            }
+        }
+    }
+}
+
+/// `domxml`: the libvirt domain XML reader against the real corpus under
+/// `libvirt-domains/` (expected values transcribed by reading the XML), the capabilities
+/// files it must refuse, unit conversion, errors, and property tests that it never panics.
+mod domxml {
+    use std::path::{Path, PathBuf};
+
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+    use vdc_driver::domxml::{
+        DomainDisk, DomainNic, DomainXml, DomainXmlError, MAX_DEPTH, parse_domain_xml,
+    };
+
+    /// `libvirt-domains/` of the shared test data; missing data fails the test.
+    fn corpus_dir() -> PathBuf {
+        let dir = super::shapes::data_dir().join("libvirt-domains");
+        assert!(
+            dir.join("INDEX.tsv").is_file(),
+            "{} (with INDEX.tsv) is missing: these tests need the shared test data",
+            dir.display()
+        );
+        dir
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+    }
+
+    /// Parses `virt-manager/<file>` of the corpus, which must succeed.
+    fn doc(file: &str) -> DomainXml {
+        let path = corpus_dir().join("virt-manager").join(file);
+        parse_domain_xml(&read(&path)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    fn disk(device: &str, target: &str, format: Option<&str>, source: Option<&str>) -> DomainDisk {
+        DomainDisk {
+            device: device.into(),
+            target: Some(target.into()),
+            format: format.map(Into::into),
+            source: source.map(Into::into),
+        }
+    }
+
+    fn nic(kind: &str, source: Option<&str>, mac: &str, model: Option<&str>) -> DomainNic {
+        DomainNic {
+            mac: Some(mac.into()),
+            model: model.map(Into::into),
+            source: source.map(Into::into),
+            kind: kind.into(),
+        }
+    }
+
+    /// A minimal domain with the given `<memory>` element (or none).
+    fn with_memory(memory: &str) -> String {
+        format!("<domain type='kvm'><name>m</name>{memory}<vcpu>1</vcpu></domain>")
+    }
+
+    fn memory_mib(value: &str, unit: Option<&str>) -> Result<u64, DomainXmlError> {
+        let el = match unit {
+            Some(u) => format!("<memory unit='{u}'>{value}</memory>"),
+            None => format!("<memory>{value}</memory>"),
+        };
+        parse_domain_xml(&with_memory(&el)).map(|d| d.memory_mib)
+    }
+
+    #[test]
+    fn every_corpus_document_is_handled() {
+        let dir = corpus_dir();
+        // INDEX.tsv lists every document, and only those.
+        let index = read(&dir.join("INDEX.tsv"));
+        let mut listed: Vec<String> = index
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect();
+        listed.sort();
+        let mut present: Vec<String> = std::fs::read_dir(dir.join("virt-manager"))
+            .unwrap()
+            .map(|e| format!("virt-manager/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        present.sort();
+        assert_eq!(listed, present, "INDEX.tsv and the files disagree");
+        assert_eq!(present.len(), 135);
+
+        let mut parsed = Vec::new();
+        let mut failed = Vec::new();
+        for rel in &present {
+            match parse_domain_xml(&read(&dir.join(rel))) {
+                Ok(d) => parsed.push((rel.clone(), d)),
+                Err(e) => failed.push((rel.clone(), e)),
+            }
+        }
+        // Two virt-manager XML round-trip fixtures (xmlparse/replace-child-*.xml) are
+        // fragments without <name> or <memory>; libvirt refuses them too.
+        let missing_name = DomainXmlError::MissingElement { element: "name" };
+        assert_eq!(
+            failed,
+            vec![
+                (
+                    "virt-manager/replace-child-build.xml".to_string(),
+                    missing_name.clone()
+                ),
+                (
+                    "virt-manager/replace-child-parse.xml".to_string(),
+                    missing_name
+                ),
+            ]
+        );
+        assert_eq!(failed[0].1.to_string(), "domain XML lacks <name>");
+        assert_eq!(parsed.len(), 133);
+
+        let count = |f: &dyn Fn(&DomainXml) -> bool| parsed.iter().filter(|(_, d)| f(d)).count();
+        // README.md's counts (135 documents) minus the two `test` fragments.
+        for (ty, n) in [
+            ("kvm", 68),
+            ("test", 44),
+            ("qemu", 8),
+            ("xen", 7),
+            ("lxc", 2),
+            ("bhyve", 2),
+            ("hvf", 1),
+            ("vz", 1),
+        ] {
+            assert_eq!(count(&|d| d.domain_type == ty), n, "domain type {ty}");
+        }
+        for (arch, n) in [
+            (Some("i686"), 58),
+            (Some("x86_64"), 52),
+            (Some("loongarch64"), 5),
+            (Some("aarch64"), 3),
+            (Some("riscv64"), 3),
+            (Some("armv7l"), 2),
+            (Some("s390x"), 2),
+            (None, 8),
+        ] {
+            assert_eq!(count(&|d| d.arch.as_deref() == arch), n, "arch {arch:?}");
+        }
+        for (file, d) in &parsed {
+            assert!(!d.name.is_empty(), "{file}");
+            assert!(d.vcpus >= 1, "{file}");
+            assert!(d.memory_mib > 0, "{file}");
+        }
+        // Counted independently over the XML: <devices><disk> and <devices><interface>.
+        let disks: usize = parsed.iter().map(|(_, d)| d.disks.len()).sum();
+        let nics: usize = parsed.iter().map(|(_, d)| d.nics.len()).sum();
+        assert_eq!((disks, nics), (223, 136));
+        // Ten documents have no <vcpu> (libvirt's default of 1 applies), one no <memory>.
+        let no_vcpu = [
+            "change-devices-bootorder-fixed-out.xml",
+            "change-devices-bootorder-in.xml",
+            "change-devices-bootorder-out.xml",
+            "testdriver.8.xml",
+            "testdriver.9.xml",
+            "testdriver.10.xml",
+            "testdriver.11.xml",
+            "testdriver.12.xml",
+            "testdriver.13.xml",
+            "testdriver.14.xml",
+        ];
+        for file in no_vcpu {
+            assert_eq!(doc(file).vcpus, 1, "{file}");
+        }
+    }
+
+    #[test]
+    fn kvm_virt_install_centos7() {
+        let d = doc("virt-install-kvm-centos7.2.xml");
+        assert_eq!(
+            d,
+            DomainXml {
+                name: "centos7.0".into(),
+                domain_type: "kvm".into(),
+                arch: Some("x86_64".into()),
+                uuid: Some("00000000-1111-2222-3333-444444444444".into()),
+                vcpus: 2,
+                memory_mib: 64, // 65536 KiB
+                disks: vec![disk(
+                    "disk",
+                    "vda",
+                    Some("qcow2"),
+                    Some("/pool-dir/testvol1.img")
+                )],
+                nics: vec![nic(
+                    "bridge",
+                    Some("testsuitebr0"),
+                    "00:11:22:33:44:55",
+                    Some("virtio")
+                )],
+            }
+        );
+    }
+
+    #[test]
+    fn kvm_many_devices() {
+        let d = doc("virt-install-many-devices.xml");
+        assert_eq!((d.name.as_str(), d.domain_type.as_str()), ("fedora", "kvm"));
+        assert_eq!(d.arch.as_deref(), Some("x86_64"));
+        assert_eq!((d.vcpus, d.memory_mib), (9, 64));
+        assert_eq!((d.disks.len(), d.nics.len()), (31, 18));
+        let by_target = |t: &str| {
+            d.disks
+                .iter()
+                .find(|x| x.target.as_deref() == Some(t))
+                .unwrap_or_else(|| panic!("no disk {t}"))
+                .clone()
+        };
+        assert_eq!(
+            by_target("vda"),
+            disk("disk", "vda", Some("raw"), Some("/pool-dir/UPPER"))
+        );
+        assert_eq!(
+            by_target("sdab"),
+            disk("lun", "sdab", Some("raw"), Some("/pool-iscsi/diskvol1"))
+        );
+        assert_eq!(by_target("sdaa"), disk("cdrom", "sdaa", None, None));
+        assert_eq!(
+            by_target("vdf").source.as_deref(),
+            Some("pool-rbd-ceph/some-rbd-vol")
+        );
+        assert_eq!(
+            by_target("vdg").source.as_deref(),
+            Some("rbd://ceph-mon-1.example.com:6789/rbd-sourcename/fedora")
+        );
+        assert_eq!(
+            by_target("vdj").source.as_deref(),
+            Some("nbd+unix:///?socket=/tmp/socket")
+        );
+        assert_eq!(
+            by_target("vdl").source.as_deref(),
+            Some("http://[1:2:3:4:1:2:3:4]:5522/my/path?query=foo")
+        );
+        assert_eq!(
+            by_target("vdu"),
+            disk(
+                "disk",
+                "vdu",
+                None,
+                Some("nvme pci 0001:02:00.0 namespace 2")
+            )
+        );
+        assert_eq!(by_target("fda").source.as_deref(), Some("/var"));
+        let vdpa = d.nics.iter().find(|n| n.kind == "vdpa").unwrap();
+        assert_eq!(
+            vdpa,
+            &nic(
+                "vdpa",
+                Some("/dev/vhost-vdpa-0"),
+                "12:34:56:78:9a:bc",
+                Some("virtio")
+            )
+        );
+        let hostdev: Vec<_> = d.nics.iter().filter(|n| n.kind == "hostdev").collect();
+        assert_eq!(hostdev.len(), 3);
+        assert_eq!(hostdev[0].source.as_deref(), Some("pci 0000:00:07.0"));
+        let direct = d.nics.iter().find(|n| n.kind == "direct").unwrap();
+        assert_eq!(direct.source.as_deref(), Some("eth5"));
+    }
+
+    #[test]
+    fn qemu_convert_me_has_kib_unit_and_no_devices_of_interest() {
+        let d = doc("convert-to-vnc-spice-manyopts-in.xml");
+        assert_eq!(
+            d,
+            DomainXml {
+                name: "convert-me".into(),
+                domain_type: "qemu".into(),
+                arch: Some("i686".into()),
+                uuid: None,
+                vcpus: 2,
+                memory_mib: 8192, // 8388608 KiB
+                disks: vec![],
+                nics: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn xen_hvm() {
+        let d = doc("virt-install-xen-hvm.xml");
+        assert_eq!((d.name.as_str(), d.domain_type.as_str()), ("vm1", "xen"));
+        assert_eq!(d.arch.as_deref(), Some("x86_64"));
+        assert_eq!((d.vcpus, d.memory_mib), (1, 64));
+        assert_eq!(
+            d.disks,
+            vec![
+                // <driver name="phy"/> names no format.
+                disk("disk", "hda", None, Some("/pool-iscsi/diskvol1")),
+                disk(
+                    "cdrom",
+                    "hdb",
+                    Some("qcow2"),
+                    Some("/pool-dir/testvol1.img")
+                ),
+            ]
+        );
+        assert_eq!(
+            d.nics,
+            vec![nic(
+                "bridge",
+                Some("testsuitebr0"),
+                "00:11:22:33:44:55",
+                Some("e1000")
+            )]
+        );
+
+        let x = doc("change-nics-in.xml");
+        assert_eq!((x.domain_type.as_str(), x.vcpus), ("xen", 5));
+        assert_eq!(x.memory_mib, 400); // 409600 KiB
+        assert_eq!(x.nics[0].kind, "user");
+        assert_eq!(x.nics[0].source, None);
+        assert_eq!(x.nics[0].mac.as_deref(), Some("22:11:11:11:11:11"));
+        assert_eq!(
+            x.nics[1],
+            nic(
+                "network",
+                Some("default"),
+                "22:22:33:44:55:66",
+                Some("e1000")
+            )
+        );
+        assert_eq!(x.nics[3].kind, "ethernet");
+        assert_eq!(x.nics[3].source, None);
+        assert_eq!(x.nics[4].source.as_deref(), Some("eth0.1"));
+    }
+
+    #[test]
+    fn lxc_vz_bhyve_hvf() {
+        let lxc = doc("virt-install-fs-default.xml");
+        assert_eq!(
+            (
+                lxc.name.as_str(),
+                lxc.domain_type.as_str(),
+                lxc.arch.as_deref()
+            ),
+            ("foolxc", "lxc", Some("x86_64"))
+        );
+        assert_eq!((lxc.vcpus, lxc.memory_mib), (1, 128)); // 131072 KiB
+        assert!(lxc.disks.is_empty(), "a <filesystem> is not a disk");
+        assert_eq!(
+            lxc.nics,
+            vec![nic(
+                "bridge",
+                Some("testsuitebr0"),
+                "00:11:22:33:44:55",
+                None
+            )]
+        );
+
+        let vz = doc("virt-install-vz-ct-template.xml");
+        assert_eq!(
+            (vz.name.as_str(), vz.domain_type.as_str()),
+            ("container1", "vz")
+        );
+        assert_eq!((vz.vcpus, vz.memory_mib, vz.disks.len()), (1, 64, 0));
+        assert_eq!(
+            vz.nics,
+            vec![nic("network", Some("Bridged"), "00:11:22:33:44:55", None)]
+        );
+
+        let bhyve = doc("virt-install-bhyve-uefi.2.xml");
+        assert_eq!(
+            (
+                bhyve.name.as_str(),
+                bhyve.domain_type.as_str(),
+                bhyve.arch.as_deref()
+            ),
+            ("foobhyve", "bhyve", Some("x86_64"))
+        );
+        assert_eq!(
+            (bhyve.vcpus, bhyve.memory_mib, bhyve.disks.len()),
+            (1, 256, 0)
+        );
+        assert_eq!(bhyve.nics[0].model.as_deref(), Some("e1000"));
+
+        let hvf = doc("virt-install-hvf-default-f27.xml");
+        assert_eq!(
+            (hvf.name.as_str(), hvf.domain_type.as_str()),
+            ("foohvf", "hvf")
+        );
+        assert_eq!((hvf.vcpus, hvf.memory_mib), (2, 64));
+        assert_eq!(
+            hvf.disks,
+            vec![disk(
+                "disk",
+                "vda",
+                Some("qcow2"),
+                Some("/var/lib/libvirt/images/foohvf.qcow2")
+            )]
+        );
+    }
+
+    #[test]
+    fn test_driver_many_devices_takes_memory_from_numa_cells() {
+        // testdriver.xml's test-many-devices has no <memory>: two NUMA cells of 219136 KiB.
+        let d = doc("testdriver.3.xml");
+        assert_eq!(d.name, "test-many-devices");
+        assert_eq!(d.domain_type, "test");
+        assert_eq!(d.arch.as_deref(), Some("i686"));
+        assert_eq!(
+            d.uuid.as_deref(),
+            Some("12345678-12F4-1234-1234-A23456A89012")
+        );
+        assert_eq!(d.vcpus, 9);
+        assert_eq!(d.memory_mib, 428);
+        assert_eq!(
+            d.disks,
+            vec![
+                disk("floppy", "fda", None, Some("/dev/fda")),
+                disk("floppy", "fdb", None, Some("/tmp")),
+                disk(
+                    "floppy",
+                    "fdc",
+                    None,
+                    Some("/pool-dir/test-clone-simple.img")
+                ),
+                disk("disk", "hda", None, Some("/tmp/virt-manager-uitests/tmp1")),
+                disk("cdrom", "hdb", None, None),
+                disk("disk", "hdc", Some("raw"), Some("/dev/null")),
+                disk("cdrom", "sdb", None, Some("/pool-dir/sharevol.img")),
+                disk(
+                    "disk",
+                    "sda",
+                    Some("qcow2"),
+                    Some(
+                        "/tmp/foobar2/this_is_a_really_long_path_to_see_how_the_ui_handles_it/\
+                         hopefully_it_doesnt_mess_things_up_too_bad/i_guess_we_will_see/\
+                         in_fact_can_we_see_this_filename.img"
+                    )
+                ),
+                disk("lun", "sdc", Some("raw"), Some("/dev/szz")),
+                disk("cdrom", "sdf", None, Some("/pool-dir/testvol2.img")),
+                disk("disk", "vdb", None, Some("pool-rbd-ceph/vol1")),
+                disk("disk", "vdc", None, Some("idontexist/vol1")),
+                disk(
+                    "disk",
+                    "vdaa",
+                    Some("raw"),
+                    Some("http://example.org/my-file.img")
+                ),
+                disk(
+                    "disk",
+                    "vdab",
+                    Some("raw"),
+                    Some("nbd+unix:///?socket=/var/run/nbdsock")
+                ),
+                disk(
+                    "disk",
+                    "vdac",
+                    Some("raw"),
+                    Some("rbd://mon1.example.org:6321/pool/image")
+                ),
+                disk(
+                    "disk",
+                    "vdad",
+                    Some("raw"),
+                    Some("gluster://192.168.1.100/test-volume/test-gluster2.raw")
+                ),
+                disk(
+                    "disk",
+                    "vdae",
+                    Some("raw"),
+                    Some("nbd+unix:///?socket=relative.sock")
+                ),
+                disk("disk", "sdd", None, Some("pool-dir/overlay.img")),
+                disk(
+                    "disk",
+                    "xvdc",
+                    Some("qcow"),
+                    Some("/pool-dir/test-clone-simple.img")
+                ),
+            ]
+        );
+        let ethernet = DomainNic {
+            mac: Some("00:11:7f:33:44:55".into()),
+            model: None,
+            source: None,
+            kind: "ethernet".into(),
+        };
+        assert_eq!(
+            d.nics,
+            vec![
+                nic(
+                    "network",
+                    Some("default"),
+                    "22:22:33:54:32:10",
+                    Some("e1000")
+                ),
+                nic(
+                    "network",
+                    Some("idontexistfool"),
+                    "22:11:11:11:11:11",
+                    Some("Am79C970A")
+                ),
+                nic("network", Some("dupmac"), "22:22:33:54:32:11", None),
+                nic(
+                    "network",
+                    Some("plainbridge-portgroups"),
+                    "22:22:00:54:32:11",
+                    None
+                ),
+                nic(
+                    "bridge",
+                    Some("brempty"),
+                    "22:22:33:44:AA:BB",
+                    Some("virtio")
+                ),
+                nic("bridge", Some("br0"), "22:00:00:44:AA:BF", Some("e1000")),
+                ethernet,
+                nic("direct", Some("eth0.1"), "F0:11:22:33:44:5F", None),
+                nic(
+                    "vhostuser",
+                    Some("/tmp/vhost1.sock"),
+                    "00:11:22:33:44:66",
+                    Some("virtio")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn test_driver_gib_unit_and_nested_snapshot_domains() {
+        let d = doc("testdriver.4.xml");
+        assert_eq!(d.name, "test-alternate-devs");
+        assert_eq!((d.vcpus, d.memory_mib), (2, 128 * 1024)); // 128 GiB
+        assert_eq!(d.arch.as_deref(), Some("i686"));
+        assert_eq!(
+            d.nics[0],
+            nic("bridge", Some("blahbr0"), "22:11:11:11:72:72", None)
+        );
+
+        // test-snapshots holds <test:domainsnapshot> elements, each with a whole nested
+        // <domain>: only the outer domain's own elements count.
+        let s = doc("testdriver.14.xml");
+        assert_eq!(s.name, "test-snapshots");
+        assert_eq!((s.vcpus, s.memory_mib), (1, 400)); // no <vcpu>; 409600 KiB
+        assert_eq!(s.arch, None);
+        assert_eq!(
+            s.disks,
+            vec![disk(
+                "disk",
+                "hda",
+                None,
+                Some("/pool-dir/test-clone-simple.img")
+            )]
+        );
+        assert!(s.nics.is_empty());
+
+        // A test-driver domain with no <os> and no <vcpu> at all.
+        let crashed = doc("testdriver.10.xml");
+        assert_eq!(crashed.name, "test-state-crashed");
+        assert_eq!((crashed.vcpus, crashed.memory_mib), (1, 1024));
+        assert_eq!(crashed.arch, None);
+
+        // <os><type> without arch=.
+        assert_eq!(doc("change-guest-out.xml").arch, None);
+    }
+
+    #[test]
+    fn capabilities_files_are_not_domains() {
+        let dir = super::shapes::data_dir().join("libvirt-capabilities");
+        let mut seen = 0;
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let root = if path.to_string_lossy().contains("domcaps") {
+                "domainCapabilities"
+            } else {
+                "capabilities"
+            };
+            let err = parse_domain_xml(&read(&path)).unwrap_err();
+            assert_eq!(
+                err,
+                DomainXmlError::NotADomain { root: root.into() },
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("not a domain document: root is <{root}>")
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 13);
+    }
+
+    #[test]
+    fn unit_conversion_table() {
+        const KIB: u64 = 1024;
+        // (value, unit, MiB rounded to nearest, halves up)
+        let table: &[(&str, Option<&str>, u64)] = &[
+            ("1024", None, 1), // default unit KiB
+            ("1024", Some(""), 1),
+            ("1048576", Some("b"), 1),
+            ("1048576", Some("bytes"), 1),
+            ("1048576", Some("byte"), 1),
+            ("1024", Some("k"), 1),
+            ("1024", Some("KiB"), 1),
+            ("1024", Some("kib"), 1), // libvirt compares case-insensitively
+            ("1000", Some("KB"), 1),  // 1 000 000 B = 0.95 MiB
+            ("1", Some("M"), 1),
+            ("1", Some("MiB"), 1),
+            ("1", Some("MB"), 1),
+            ("1000", Some("MB"), 954), // 10^9 B = 953.67 MiB
+            ("1000", Some("mb"), 954),
+            ("1", Some("G"), KIB),
+            ("1", Some("GiB"), KIB),
+            ("1", Some("GB"), 954),
+            ("1", Some("T"), KIB * KIB),
+            ("1", Some("TiB"), KIB * KIB),
+            ("1", Some("TB"), 953_674), // 10^12 B = 953 674.3 MiB
+            ("1", Some("P"), KIB * KIB * KIB),
+            ("1", Some("PiB"), KIB * KIB * KIB),
+            ("1", Some("PB"), 953_674_316), // 10^15 B = 953 674 316.4 MiB
+            ("1", Some("E"), KIB * KIB * KIB * KIB),
+            ("15", Some("EiB"), 15 * KIB * KIB * KIB * KIB),
+            ("1", Some("EB"), 953_674_316_406), // 10^18 B = 953 674 316 406.25 MiB
+            // Rounding to the nearest MiB.
+            ("1536", None, 2),
+            ("1535", None, 1),
+            ("512", None, 1),
+            ("511", None, 0),
+            ("1572863", Some("b"), 1),
+            ("1572864", Some("b"), 2),
+            // Surrounding whitespace is fine.
+            (" 2048\n ", None, 2),
+            // The largest byte count that fits in 64 bits.
+            ("18446744073709551615", Some("b"), 1 << 44),
+        ];
+        for (value, unit, want) in table {
+            assert_eq!(
+                memory_mib(value, *unit),
+                Ok(*want),
+                "<memory unit={unit:?}>{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_units_and_numbers_name_the_element() {
+        for unit in ["XB", "kilobytes", "Ki", "MiBs", "%", "iB", "KiB "] {
+            let err = memory_mib("1", Some(unit)).unwrap_err();
+            assert_eq!(
+                err,
+                DomainXmlError::UnknownUnit {
+                    element: "memory".into(),
+                    unit: unit.into()
+                }
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains("<memory>") && msg.contains(&format!("{unit:?}")),
+                "{msg}"
+            );
+        }
+        for (value, unit) in [
+            ("-1", None),
+            ("1.5", None),
+            ("0x10", None),
+            ("1 024", None),
+            ("lots", None),
+            ("18446744073709551616", Some("b")), // 2^64
+            ("16", Some("EiB")),                 // 2^64 bytes
+        ] {
+            let err = memory_mib(value, unit).unwrap_err();
+            assert!(
+                matches!(&err, DomainXmlError::BadValue { element, .. } if element == "memory"),
+                "{value}: {err:?}"
+            );
+            assert!(err.to_string().contains("<memory>"), "{err}");
+        }
+        let err = memory_mib("0", None).unwrap_err();
+        assert!(err.to_string().contains("<memory>"), "{err}");
+
+        let vcpu = |v: &str| {
+            parse_domain_xml(&format!(
+                "<domain type='kvm'><name>v</name><memory>1024</memory><vcpu>{v}</vcpu></domain>"
+            ))
+        };
+        assert_eq!(vcpu("4").unwrap().vcpus, 4);
+        assert_eq!(
+            vcpu("").unwrap().vcpus,
+            1,
+            "empty <vcpu> means 1, as in libvirt"
+        );
+        for bad in ["0", "-2", "two", "4294967296"] {
+            let err = vcpu(bad).unwrap_err();
+            assert!(
+                matches!(&err, DomainXmlError::BadValue { element, .. } if element == "vcpu"),
+                "{bad}: {err:?}"
+            );
+            assert!(err.to_string().contains("<vcpu>"), "{err}");
+        }
+    }
+
+    #[test]
+    fn numa_cells_and_memory_devices_size_a_domain_without_memory() {
+        let numa = |cells: &str, devices: &str| {
+            parse_domain_xml(&format!(
+                "<domain type='kvm'><name>n</name><cpu><numa>{cells}</numa></cpu>\
+                 <devices>{devices}</devices></domain>"
+            ))
+        };
+        let d = numa(
+            "<cell id='0' cpus='0' memory='1' unit='GiB'/><cell id='1' cpus='1' memory='524288'/>",
+            "",
+        )
+        .unwrap();
+        assert_eq!(d.memory_mib, 1536);
+        let d = numa(
+            "<cell cpus='0' memory='1024' unit='MiB'/>",
+            "<memory model='dimm'><target><size unit='MiB'>512</size><node>0</node></target>\
+             </memory>",
+        )
+        .unwrap();
+        assert_eq!(d.memory_mib, 1536);
+        let err = numa("<cell cpus='0' memory='1' unit='parsecs'/>", "").unwrap_err();
+        assert_eq!(
+            err,
+            DomainXmlError::UnknownUnit {
+                element: "cpu/numa/cell@memory".into(),
+                unit: "parsecs".into()
+            }
+        );
+        // <memory> wins over the cells when it is given.
+        let d = parse_domain_xml(
+            "<domain type='kvm'><name>n</name><memory unit='MiB'>2048</memory>\
+             <cpu><numa><cell cpus='0' memory='1024' unit='MiB'/></numa></cpu></domain>",
+        )
+        .unwrap();
+        assert_eq!(d.memory_mib, 2048);
+    }
+
+    #[test]
+    fn structural_errors() {
+        // Not well-formed: roxmltree's message with its line and column; a document that
+        // stops early is placed at its end.
+        let err = parse_domain_xml("<domain type='kvm'>\n  <name>x</name>\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DomainXmlError::Xml {
+                    line: 3,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("malformed XML: "), "{msg}");
+        assert!(msg.ends_with(" at 3:1"), "{msg}");
+        let err = parse_domain_xml("<domain type='kvm'>\n  <name>x</nam>\n</domain>").unwrap_err();
+        assert!(
+            matches!(err, DomainXmlError::Xml { line: 2, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(" at 2:"), "{err}");
+        for text in [
+            "",
+            "not xml at all",
+            "<domain type='kvm'><name>x</name></domian>",
+            "<domain type='kvm' type='xen'/>",
+            "<!DOCTYPE domain [<!ENTITY a 'aaaa'>]><domain type='kvm'><name>&a;</name></domain>",
+            "\u{0}",
+        ] {
+            let err = parse_domain_xml(text).unwrap_err();
+            assert!(
+                matches!(err, DomainXmlError::Xml { .. }),
+                "{text:?}: {err:?}"
+            );
+        }
+        let err = parse_domain_xml("<network><name>default</name></network>").unwrap_err();
+        assert_eq!(err.to_string(), "not a domain document: root is <network>");
+
+        let min = |body: &str| parse_domain_xml(&format!("<domain type='kvm'>{body}</domain>"));
+        assert_eq!(
+            min("<memory>1024</memory>").unwrap_err(),
+            DomainXmlError::MissingElement { element: "name" }
+        );
+        assert_eq!(
+            min("<name> \n </name><memory>1024</memory>").unwrap_err(),
+            DomainXmlError::MissingElement { element: "name" }
+        );
+        let err = min("<name>a</name><vcpu>2</vcpu>").unwrap_err();
+        assert_eq!(err, DomainXmlError::MissingElement { element: "memory" });
+        assert_eq!(err.to_string(), "domain XML lacks <memory>");
+        assert_eq!(
+            parse_domain_xml("<domain><name>a</name><memory>1</memory></domain>").unwrap_err(),
+            DomainXmlError::MissingAttribute {
+                element: "domain",
+                attribute: "type"
+            }
+        );
+        assert_eq!(
+            min("<name>a</name><memory>1024</memory><devices><interface/></devices>").unwrap_err(),
+            DomainXmlError::MissingAttribute {
+                element: "devices/interface",
+                attribute: "type"
+            }
+        );
+        // Elements in another namespace are not the domain's.
+        let d = min(
+            "<x:name xmlns:x='urn:x'>wrong</x:name><name>right</name><memory>2048</memory>\
+             <x:vcpu xmlns:x='urn:x'>0</x:vcpu>",
+        )
+        .unwrap();
+        assert_eq!((d.name.as_str(), d.vcpus, d.memory_mib), ("right", 1, 2));
+        // Nesting: within libxml2's limit text is found at any depth (string()); beyond it
+        // the document is refused before it can overflow the stack, even when the opening
+        // tags hide among comments, CDATA and quoted '>'.
+        let nested = |levels: usize| {
+            format!(
+                "<name>deep</name><memory>{}1048576{}</memory>",
+                "<a>".repeat(levels),
+                "</a>".repeat(levels)
+            )
+        };
+        assert_eq!(MAX_DEPTH, 256);
+        assert_eq!(min(&nested(MAX_DEPTH - 2)).unwrap().memory_mib, 1024);
+        let too_deep = DomainXmlError::TooDeep { limit: MAX_DEPTH };
+        assert_eq!(min(&nested(MAX_DEPTH - 1)).unwrap_err(), too_deep);
+        assert_eq!(min(&nested(1_000_000)).unwrap_err(), too_deep);
+        let tricky = "<!-- <x> --><![CDATA[<y>]]><?pi <z>?><a k='>' l=\"/>\"><b/>".repeat(100_000);
+        assert_eq!(min(&tricky).unwrap_err(), too_deep);
+        assert_eq!(
+            too_deep.to_string(),
+            "malformed XML: elements nested deeper than 256 levels"
+        );
+        // Comments inside numbers are skipped, as XPath string() does.
+        assert_eq!(
+            min("<name>c</name><memory><!-- 1 GiB -->1048576</memory>")
+                .unwrap()
+                .memory_mib,
+            1024
+        );
+    }
+
+    /// A document exercising every branch the parser has, for the mutation test.
+    const RICH: &str = r#"<domain type='kvm' xmlns:q='urn:q'>
+  <name>rich</name><uuid>u</uuid>
+  <memory unit='MiB'>2048</memory><vcpu current='1'>4</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <cpu><numa><cell cpus='0' memory='1' unit='GiB'/></numa></cpu>
+  <devices>
+    <disk type='file' device='disk'><driver type='qcow2'/><source file='/a.qcow2'/><target dev='vda'/></disk>
+    <disk type='network'><source protocol='rbd' name='p/i'><host name='::1' port='6789'/></source></disk>
+    <disk type='network'><source protocol='nbd'><host transport='unix' socket='/s'/></source></disk>
+    <disk type='nvme'><source namespace='1'><address domain='0x0' bus='1' slot='0' function='0'/></source></disk>
+    <disk type='volume'><source pool='p' volume='v'/></disk>
+    <memory model='dimm'><target><size unit='KiB'>1024</size></target></memory>
+    <interface type='network'><source network='default'/><mac address='52:54:00:00:00:01'/><model type='virtio'/></interface>
+    <interface type='hostdev'><source><address domain='0' bus='0' slot='7' function='0'/></source></interface>
+    <interface type='udp'><source address='127.0.0.1' port='1234'/></interface>
+    <q:x/>
+  </devices>
+</domain>"#;
+
+    /// One edit of a document: at a character position, delete some characters and insert a
+    /// fragment.
+    fn edit() -> impl Strategy<Value = (usize, usize, String)> {
+        let fragment = prop_oneof![
+            Just(String::new()),
+            Just("<".to_string()),
+            Just(">".to_string()),
+            Just("</".to_string()),
+            Just("'".to_string()),
+            Just("&amp;".to_string()),
+            Just("<memory/>".to_string()),
+            Just("<vcpu>0</vcpu>".to_string()),
+            Just(" unit='EiB'".to_string()),
+            Just("99999999999999999999".to_string()),
+            Just("<source/>".to_string()),
+            Just("<address bus='zz'/>".to_string()),
+            Just("é\u{0}\u{FEFF}".to_string()),
+            "\\PC{0,8}",
+        ];
+        (any::<prop::sample::Index>(), 0usize..12, fragment)
+            .prop_map(|(at, del, ins)| (at.index(usize::MAX), del, ins))
+    }
+
+    fn apply(doc: &str, edits: &[(usize, usize, String)]) -> String {
+        let mut chars: Vec<char> = doc.chars().collect();
+        for (at, del, ins) in edits {
+            let at = at % (chars.len() + 1);
+            let end = (at + del).min(chars.len());
+            chars.splice(at..end, ins.chars());
+        }
+        chars.into_iter().collect()
+    }
+
+    /// Whatever came out of the parser is internally consistent.
+    fn check(result: Result<DomainXml, DomainXmlError>) -> Result<(), TestCaseError> {
+        match result {
+            Ok(d) => {
+                prop_assert!(!d.name.is_empty());
+                prop_assert!(!d.domain_type.is_empty());
+                prop_assert!(d.vcpus >= 1);
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+                "tests/driver.proptest-regressions",
+            ))),
+            ..ProptestConfig::default()
+        })]
+
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn random_text_never_panics(text in "\\PC*|<domain[ -~]{0,200}") {
+            check(parse_domain_xml(&text))?;
+        }
+
+        /// Random edits of a rich document, and of real corpus documents, never panic it.
+        #[test]
+        fn mutated_documents_never_panic(
+            which in any::<prop::sample::Index>(),
+            edits in prop::collection::vec(edit(), 1..6),
+        ) {
+            check(parse_domain_xml(&apply(RICH, &edits)))?;
+            let dir = corpus_dir().join("virt-manager");
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            let file: &PathBuf = which.get(&files);
+            let original = read(file);
+            check(parse_domain_xml(&apply(&original, &edits)))?;
+        }
+
+        /// Any value in any of the units libvirt knows converts exactly, rounded to the
+        /// nearest MiB, or is refused as too large; any other unit is refused by name.
+        #[test]
+        fn memory_conversion_matches_an_oracle(
+            value in prop_oneof![0u64..1 << 24, any::<u64>()],
+            unit in prop_oneof![
+                prop::sample::select(vec![
+                    "b", "bytes", "KB", "k", "KiB", "MB", "M", "MiB", "GB", "G", "GiB", "TB",
+                    "T", "TiB", "PB", "P", "PiB", "EB", "E", "EiB",
+                ]).prop_map(str::to_string),
+                "[a-zA-Z]{1,4}",
+            ],
+        ) {
+            let scale: Option<u128> = match unit.to_ascii_lowercase().as_str() {
+                "b" | "byte" | "bytes" => Some(1),
+                "k" | "kib" => Some(1 << 10),
+                "kb" => Some(1_000),
+                "m" | "mib" => Some(1 << 20),
+                "mb" => Some(1_000_000),
+                "g" | "gib" => Some(1 << 30),
+                "gb" => Some(1_000_000_000),
+                "t" | "tib" => Some(1 << 40),
+                "tb" => Some(1_000_000_000_000),
+                "p" | "pib" => Some(1 << 50),
+                "pb" => Some(1_000_000_000_000_000),
+                "e" | "eib" => Some(1 << 60),
+                "eb" => Some(1_000_000_000_000_000_000),
+                _ => None,
+            };
+            let got = memory_mib(&value.to_string(), Some(&unit));
+            match scale {
+                None => prop_assert_eq!(
+                    got,
+                    Err(DomainXmlError::UnknownUnit { element: "memory".into(), unit })
+                ),
+                Some(scale) => {
+                    let bytes = u128::from(value) * scale;
+                    if value == 0 {
+                        prop_assert!(got.is_err(), "zero memory is refused");
+                    } else if bytes > u128::from(u64::MAX) {
+                        let is_bad_memory = matches!(
+                            &got,
+                            Err(DomainXmlError::BadValue { element, .. }) if element == "memory"
+                        );
+                        prop_assert!(is_bad_memory, "{:?}", got);
+                    } else {
+                        let want = u64::try_from((bytes + (1 << 19)) >> 20).unwrap();
+                        prop_assert_eq!(got, Ok(want));
+                    }
+                }
             }
         }
     }
