@@ -1,0 +1,19 @@
+//! The libvirt driver: the only vdc crate that links libvirt, behind the cargo feature
+//! `libvirt` so a plain build needs no libvirt development files. It implements
+//! `vdc_driver::HostDriver` over one libvirt connection (`qemu:///system`, `qemu+ssh://…`,
+//! `xen://`, `test:///…`, …) and follows the same VM state machine as the simulator.
+//!
+//! vdc's ownership data travels with each domain in its `<metadata>` under the
+//! [`METADATA_NS`] namespace ([`metadata`]), so an inventory can be rebuilt from the
+//! hypervisors alone.
+
+pub mod metadata;
+
+#[cfg(feature = "libvirt")]
+mod driver;
+
+#[cfg(feature = "libvirt")]
+pub use driver::{LibvirtHost, Options};
+
+/// XML namespace of vdc's element inside a domain's `<metadata>`.
+pub const METADATA_NS: &str = "https://vdc.dev/xmlns/vm/1";
