@@ -33,14 +33,6 @@ impl Fleet {
         self.sim.as_ref()
     }
 
-    /// Adds (or replaces) the driver for a URI.
-    pub fn insert(&self, driver: Arc<dyn HostDriver>) {
-        self.drivers
-            .write()
-            .expect("fleet lock")
-            .insert(driver.uri().to_string(), driver);
-    }
-
     /// The driver for a host URI.
     pub fn driver(&self, uri: &str) -> Result<Arc<dyn HostDriver>, Error> {
         self.drivers
@@ -51,19 +43,6 @@ impl Fleet {
             .ok_or_else(|| Error::Unavailable {
                 message: format!("no driver connected for {uri}"),
             })
-    }
-
-    /// URIs of every driver, sorted.
-    pub fn uris(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .drivers
-            .read()
-            .expect("fleet lock")
-            .keys()
-            .cloned()
-            .collect();
-        v.sort();
-        v
     }
 }
 

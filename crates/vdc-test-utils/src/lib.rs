@@ -282,9 +282,6 @@ impl TestStack {
 
 impl Drop for TestStack {
     fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            drop(s);
-        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
