@@ -768,30 +768,22 @@ async fn bad_input_is_rejected_and_leaves_the_store_unchanged(store: Store) {
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let (st, b) = s
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(&t),
-            Some(json!({"username": "u1", "password": "short", "role": "viewer"})),
-        )
-        .await;
-    assert_eq!(
-        (st, b["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("password"))
-    );
-    let (st, b) = s
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(&t),
-            Some(json!({"username": "u1", "password": "long-enough", "role": "emperor"})),
-        )
-        .await;
-    assert_eq!(
-        (st, b["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("role"))
-    );
+    for (user, field) in [
+        (
+            json!({"username": "u1", "password": "short", "role": "viewer"}),
+            "password",
+        ),
+        (
+            json!({"username": "u1", "password": "long-enough", "role": "emperor"}),
+            "role",
+        ),
+    ] {
+        let (st, b) = s.call("POST", "/api/v1/users", Some(&t), Some(user)).await;
+        assert_eq!(
+            (st, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field))
+        );
+    }
     // No capacity: 507 with the reasons.
     let (st, b) = s
         .call(
