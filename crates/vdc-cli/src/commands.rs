@@ -35,6 +35,18 @@ pub enum HostCmd {
     },
     /// Show one host.
     Show { id: HostId },
+    /// Connect a libvirt host and add it (admin); its VMs are discovered at once.
+    Add(crate::ops::HostAddArgs),
+    /// Remove a host from the inventory (admin); its VMs stay on it.
+    Remove {
+        /// Host id or name.
+        host: String,
+    },
+    /// A host's utilisation now.
+    Stats {
+        /// Host id or name.
+        host: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -55,6 +67,9 @@ pub enum VmCmd {
         tag: Option<String>,
         #[arg(long)]
         name_prefix: Option<String>,
+        /// `managed`, `unmanaged` (rogue VMs) or `quarantined`.
+        #[arg(long)]
+        management: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
         /// Follow every page.
@@ -79,6 +94,20 @@ pub enum VmCmd {
     Delete(ActionArgs),
     /// Change owner, department, purpose, tags or lease.
     Update(VmUpdateArgs),
+    /// Live counters from the VM's host (CPU, vCPU wait, memory, I/O).
+    Stats {
+        /// VM id or name.
+        vm: String,
+    },
+    /// Take an unmanaged VM under management (admin).
+    Adopt(crate::ops::AdoptArgs),
+    /// Suspend an unmanaged VM and keep it until adopted (admin).
+    Quarantine(ActionArgs),
+    /// Live-migrate a VM to another host.
+    Migrate(crate::ops::MigrateArgs),
+    /// Snapshots of a VM.
+    #[command(subcommand)]
+    Snapshot(crate::ops::SnapshotCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +149,15 @@ pub struct VmCreateArgs {
     /// Power on once defined.
     #[arg(long)]
     start: bool,
+    /// Boot this kernel (a path on the host) instead of the first disk.
+    #[arg(long)]
+    kernel: Option<String>,
+    /// Initrd for --kernel (a path on the host).
+    #[arg(long, requires = "kernel")]
+    initrd: Option<String>,
+    /// Kernel command line for --kernel.
+    #[arg(long, requires = "kernel")]
+    cmdline: Option<String>,
     #[arg(long)]
     no_wait: bool,
 }
@@ -158,12 +196,12 @@ pub enum JobCmd {
     Wait { id: JobId },
 }
 
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
+pub(crate) fn print_json<T: Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
-fn table(header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
         .set_header(header.iter().copied());
@@ -301,6 +339,9 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
             );
             Ok(())
         }
+        HostCmd::Add(a) => crate::ops::host_add(client, a, out).await,
+        HostCmd::Remove { host } => crate::ops::host_remove(client, &host).await,
+        HostCmd::Stats { host } => crate::ops::host_stats(client, &host, out).await,
         HostCmd::Show { id } => {
             let h: HostView = client.get(&format!("/hosts/{id}"), &[]).await?;
             if out == Output::Json {
@@ -343,7 +384,7 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
 }
 
 /// Resolves a VM given by id or by exact name.
-async fn resolve_vm(client: &Client, vm: &str) -> Result<VmId> {
+pub(crate) async fn resolve_vm(client: &Client, vm: &str) -> Result<VmId> {
     if let Ok(id) = vm.parse::<VmId>() {
         return Ok(id);
     }
@@ -365,6 +406,7 @@ fn vm_rows(vms: &[VmView]) -> Vec<Vec<String>> {
             vec![
                 v.name.clone(),
                 v.power_state.to_string(),
+                v.management.to_string(),
                 v.vcpus.to_string(),
                 v.memory_mib.to_string(),
                 opt(&v.owner),
@@ -375,7 +417,12 @@ fn vm_rows(vms: &[VmView]) -> Vec<Vec<String>> {
         .collect()
 }
 
-async fn accepted(client: &Client, a: JobAccepted, no_wait: bool, out: Output) -> Result<()> {
+pub(crate) async fn accepted(
+    client: &Client,
+    a: JobAccepted,
+    no_wait: bool,
+    out: Output,
+) -> Result<()> {
     if no_wait {
         return match out {
             Output::Json => print_json(&a),
@@ -413,10 +460,12 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
             department,
             tag,
             name_prefix,
+            management,
             limit,
             all,
         } => {
             let mut q = vec![("limit", limit.to_string())];
+            push_opt(&mut q, "management", &management);
             push_opt(&mut q, "cluster_id", &cluster);
             push_opt(&mut q, "host_id", &host);
             push_opt(&mut q, "state", &state);
@@ -432,6 +481,7 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                 &[
                     "NAME",
                     "STATE",
+                    "MANAGEMENT",
                     "VCPUS",
                     "MEMORY MiB",
                     "OWNER",
@@ -454,6 +504,7 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                     vec!["name".into(), v.name.clone()],
                     vec!["id".into(), v.id.to_string()],
                     vec!["state".into(), v.power_state.to_string()],
+                    vec!["management".into(), v.management.to_string()],
                     vec!["host".into(), opt(&v.host_id)],
                     vec![
                         "size".into(),
@@ -519,6 +570,11 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                 tags: a.tags,
                 lease_expires_at: a.lease,
                 start: a.start,
+                boot: a.kernel.map(|kernel| KernelBootSpec {
+                    kernel,
+                    initrd: a.initrd,
+                    cmdline: a.cmdline,
+                }),
             };
             let acc: JobAccepted = client.post("/vms", &p).await?;
             accepted(client, acc, a.no_wait, out).await
@@ -533,6 +589,11 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
             let acc: JobAccepted = client.delete(&format!("/vms/{id}")).await?;
             accepted(client, acc, a.no_wait, out).await
         }
+        VmCmd::Stats { vm } => crate::ops::vm_stats(client, &vm, out).await,
+        VmCmd::Adopt(a) => crate::ops::adopt(client, a, out).await,
+        VmCmd::Quarantine(a) => crate::ops::quarantine(client, &a.vm, a.no_wait, out).await,
+        VmCmd::Migrate(a) => crate::ops::migrate(client, a, out).await,
+        VmCmd::Snapshot(c) => crate::ops::snapshot(client, c, out).await,
         VmCmd::Update(a) => {
             let id = resolve_vm(client, &a.vm).await?;
             let p = VmUpdateParams {

@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod commands;
 mod inspect;
+mod ops;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

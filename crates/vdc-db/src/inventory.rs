@@ -13,6 +13,8 @@ pub struct HostRegistration {
     pub uri: String,
     pub cluster_id: ClusterId,
     pub hypervisor: HypervisorType,
+    /// libvirt domain type (`kvm`, `qemu`) for VMs vdc defines there; `None` for other drivers.
+    pub domain_type: Option<String>,
 }
 
 /// Filters for [`DataStore::list_hosts`].
@@ -28,7 +30,7 @@ pub struct HostListFilter {
 
 const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_version, state, state_reason, \
      maintenance, cpu_vendor, cpu_model, cpu_features, sockets, cores_per_socket, threads_per_core, \
-     memory_mib, numa_cells, last_sync_at, created_at";
+     memory_mib, numa_cells, last_sync_at, created_at, domain_type";
 
 fn host_from_row(r: &AnyRow) -> DbResult<Host> {
     Ok(Host {
@@ -51,6 +53,7 @@ fn host_from_row(r: &AnyRow) -> DbResult<Host> {
         numa_cells: from_json("numa_cells", &get::<String>(r, "numa_cells")?)?,
         last_sync_at: get(r, "last_sync_at")?,
         created_at: get(r, "created_at")?,
+        domain_type: get(r, "domain_type")?,
     })
 }
 
@@ -241,8 +244,8 @@ impl DataStore {
     pub async fn insert_host(&self, reg: &HostRegistration) -> DbResult<HostId> {
         let id = HostId::new();
         sqlx::query(
-            "INSERT INTO hosts (id, cluster_id, name, uri, hypervisor, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO hosts (id, cluster_id, name, uri, hypervisor, state, created_at, domain_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(reg.cluster_id.to_string())
@@ -251,6 +254,7 @@ impl DataStore {
         .bind(reg.hypervisor.as_str())
         .bind(HostState::Connected.as_str())
         .bind(now_ms())
+        .bind(reg.domain_type.as_deref())
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -264,6 +268,36 @@ impl DataStore {
             }
         })?;
         Ok(id)
+    }
+
+    /// Removes a host and the inventory records of its VMs (the VMs themselves stay on the
+    /// hypervisor); returns how many VM records went.
+    pub async fn delete_host(&self, id: HostId) -> DbResult<u64> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        sqlx::query("DELETE FROM vm_tags WHERE vm_id IN (SELECT id FROM vms WHERE host_id = $1)")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete host vm tags"))?;
+        let vms = sqlx::query("DELETE FROM vms WHERE host_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete host vms"))?
+            .rows_affected();
+        let res = sqlx::query("DELETE FROM hosts WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete host"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "host",
+                id: id.to_string(),
+            });
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(vms)
     }
 
     /// One host.

@@ -48,6 +48,8 @@ pub struct Host {
     pub numa_cells: Vec<NumaCellRec>,
     pub last_sync_at: Option<UnixMs>,
     pub created_at: UnixMs,
+    /// libvirt domain type for VMs vdc defines on this host (`kvm`, `qemu`).
+    pub domain_type: Option<String>,
 }
 
 /// A datastore.
@@ -108,6 +110,7 @@ pub struct Vm {
     pub updated_at: UnixMs,
     pub generation: i64,
     pub runtime_gen: i64,
+    pub management: Management,
 }
 
 /// A physical (non-virtual) server.

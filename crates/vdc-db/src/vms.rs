@@ -14,6 +14,7 @@ pub struct VmFilter {
     pub cluster_id: Option<ClusterId>,
     pub host_id: Option<HostId>,
     pub state: Option<PowerState>,
+    pub management: Option<Management>,
     pub owner: Option<String>,
     pub department_id: Option<DepartmentId>,
     pub tag: Option<String>,
@@ -49,6 +50,7 @@ pub struct VmPatch {
     pub tags: Option<Vec<String>>,
     /// `Some(None)` clears the lease.
     pub lease_expires_at: Option<Option<UnixMs>>,
+    pub management: Option<Management>,
 }
 
 /// Everything one host's sync writes.
@@ -78,7 +80,7 @@ pub struct VmSyncOutcome {
 }
 
 const VM_COLS: &str = "id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
-     department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen";
+     department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen, management";
 
 fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
     Ok(Vm {
@@ -101,6 +103,7 @@ fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
         updated_at: get(r, "updated_at")?,
         generation: get(r, "generation")?,
         runtime_gen: get(r, "runtime_gen")?,
+        management: parse_enum("management", &get::<String>(r, "management")?)?,
     })
 }
 
@@ -140,6 +143,7 @@ where
                     Arg::Int(vm.updated_at),
                     Arg::Int(vm.generation),
                     Arg::Int(vm.runtime_gen),
+                    Arg::Str(vm.management.as_str().into()),
                 ];
                 let ps: Vec<String> = cols.into_iter().map(|a| b.push(a)).collect();
                 format!("({})", ps.join(", "))
@@ -147,7 +151,7 @@ where
             .collect();
         let sql = format!(
             "INSERT INTO vms (id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
-             department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen) \
+             department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen, management) \
              VALUES {}",
             rows.join(", ")
         );
@@ -289,6 +293,9 @@ impl DataStore {
         }
         if let Some(v) = f.state {
             eq(&mut sql, "power_state", v.as_str().to_string());
+        }
+        if let Some(v) = f.management {
+            eq(&mut sql, "management", v.as_str().to_string());
         }
         if let Some(v) = &f.owner {
             eq(&mut sql, "owner", v.clone());
@@ -444,10 +451,13 @@ impl DataStore {
         if let Some(l) = patch.lease_expires_at {
             vm.lease_expires_at = l;
         }
+        if let Some(m) = patch.management {
+            vm.management = m;
+        }
         vm.updated_at = now_ms();
         let res = sqlx::query(
             "UPDATE vms SET owner = $1, department_id = $2, purpose = $3, tags = $4, lease_expires_at = $5, \
-             updated_at = $6, generation = generation + 1 WHERE id = $7 AND generation = $8",
+             updated_at = $6, management = $9, generation = generation + 1 WHERE id = $7 AND generation = $8",
         )
         .bind(vm.owner.as_deref())
         .bind(vm.department_id.map(|d| d.to_string()))
@@ -457,6 +467,7 @@ impl DataStore {
         .bind(vm.updated_at)
         .bind(id.to_string())
         .bind(vm.generation)
+        .bind(vm.management.as_str())
         .execute(&mut *tx)
         .await
         .map_err(q("patch vm"))?;
@@ -486,6 +497,21 @@ impl DataStore {
         tx.commit().await.map_err(q("commit"))?;
         vm.generation += 1;
         Ok(vm)
+    }
+
+    /// Records that a VM now runs on `host` (after a migration vdc made).
+    pub async fn relocate_vm(&self, id: VmId, host: HostId, cluster: ClusterId) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE vms SET host_id = $1, cluster_id = $2, generation = generation + 1, updated_at = $3 WHERE id = $4",
+        )
+        .bind(host.to_string())
+        .bind(cluster.to_string())
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(q("relocate vm"))?;
+        Ok(())
     }
 
     /// Removes a VM record (and its tags).

@@ -31,6 +31,9 @@ pub enum DriverError {
     /// The host lacks the resources (memory, datastore space) to do it.
     #[error("host lacks resources: {reason}")]
     NoResources { reason: String },
+    /// No snapshot of this name.
+    #[error("VM {id} has no snapshot {name}")]
+    NoSuchSnapshot { id: Uuid, name: String },
     /// The hypervisor refused or failed the operation.
     #[error("{op} failed: {reason}")]
     OperationFailed { op: &'static str, reason: String },
@@ -101,6 +104,9 @@ pub struct NicInfo {
 /// inventory can be rebuilt from the hosts alone.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VmMetadata {
+    /// The VM carries vdc's metadata: vdc created it or an admin adopted it. A VM without it
+    /// appeared behind vdc's back and is flagged `unmanaged` when discovered.
+    pub managed: bool,
     pub owner: Option<String>,
     /// Department name.
     pub department: Option<String>,
@@ -125,6 +131,15 @@ pub struct VmInfo {
     pub metadata: VmMetadata,
 }
 
+/// Direct kernel boot: the host starts the guest from a kernel (and initrd) file on the host
+/// instead of from its disks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelBoot {
+    pub kernel: String,
+    pub initrd: Option<String>,
+    pub cmdline: Option<String>,
+}
+
 /// What vdc asks a host to define.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmSpec {
@@ -135,6 +150,17 @@ pub struct VmSpec {
     pub disks: Vec<DiskInfo>,
     pub nics: Vec<NicInfo>,
     pub metadata: VmMetadata,
+    /// Boot from a kernel on the host; `None` boots from the first disk.
+    pub boot: Option<KernelBoot>,
+}
+
+/// A VM snapshot (disks and, for a running VM, memory) as the host keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub name: String,
+    pub created_at: UnixMs,
+    /// The VM's power state when the snapshot was taken; reverting returns to it.
+    pub state: PowerState,
 }
 
 /// Host-side utilisation.
@@ -146,13 +172,32 @@ pub struct HostStats {
     pub running_vms: u32,
 }
 
-/// VM counters as the host sees them.
-#[derive(Debug, Clone, PartialEq)]
+/// VM counters as the host sees them. Counters are cumulative since the VM started; a
+/// field the hypervisor does not report is `None` (or empty).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VmStats {
     /// Cumulative CPU time consumed, nanoseconds.
     pub cpu_time_ns: u64,
+    /// Per vCPU: cumulative time the vCPU was runnable but waited for a host CPU, nanoseconds
+    /// (the host-side CPU-ready / steal signal).
+    pub vcpu_delay_ns: Vec<u64>,
     /// Resident memory of the VM process on the host.
     pub memory_rss_mib: u64,
+    /// Memory the balloon currently gives the guest.
+    pub balloon_current_mib: Option<u64>,
+    /// Memory the guest sees as available (from the balloon driver's stats).
+    pub balloon_available_mib: Option<u64>,
+    /// Guest swap traffic, KiB.
+    pub swap_in_kib: Option<u64>,
+    pub swap_out_kib: Option<u64>,
+    /// Summed over all disks.
+    pub block_rd_bytes: u64,
+    pub block_wr_bytes: u64,
+    pub block_rd_reqs: u64,
+    pub block_wr_reqs: u64,
+    /// Summed over all NICs.
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
 }
 
 /// One connection to one hypervisor host. Calls block (libvirt's API is synchronous), so async
@@ -180,4 +225,17 @@ pub trait HostDriver: Send + Sync + fmt::Debug {
     fn host_stats(&self) -> Result<HostStats, DriverError>;
     /// One VM's counters.
     fn vm_stats(&self, id: Uuid) -> Result<VmStats, DriverError>;
+    /// Counters of every VM that runs (or is paused) on the host, in one call.
+    fn all_vm_stats(&self) -> Result<Vec<(Uuid, VmStats)>, DriverError>;
+    /// Rewrites vdc's metadata kept with the VM (ownership; `managed` marks it as vdc's).
+    fn set_metadata(&self, id: Uuid, metadata: &VmMetadata) -> Result<VmInfo, DriverError>;
+    /// Takes a snapshot named `name` (disks, plus memory when the VM runs). Taking a snapshot
+    /// whose name exists returns the existing one, so a retried job step is harmless.
+    fn snapshot_create(&self, id: Uuid, name: &str) -> Result<SnapshotInfo, DriverError>;
+    /// The VM's snapshots, oldest first.
+    fn snapshot_list(&self, id: Uuid) -> Result<Vec<SnapshotInfo>, DriverError>;
+    /// Returns the VM to snapshot `name` (its disks, memory and power state).
+    fn snapshot_revert(&self, id: Uuid, name: &str) -> Result<VmInfo, DriverError>;
+    /// Deletes snapshot `name`; deleting one that does not exist succeeds.
+    fn snapshot_delete(&self, id: Uuid, name: &str) -> Result<(), DriverError>;
 }

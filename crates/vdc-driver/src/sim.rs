@@ -51,7 +51,7 @@ use crate::shapes::{HostShape, builtin_shapes};
 use crate::state::{consumes_resources, settle, transition};
 use crate::{
     DatastoreInfo, DiskInfo, DriverError, HostDriver, HostInfo, HostStats, InvalidStateTransition,
-    NetworkInfo, NicInfo, VmInfo, VmMetadata, VmSpec, VmStats,
+    NetworkInfo, NicInfo, SnapshotInfo, VmInfo, VmMetadata, VmSpec, VmStats,
 };
 
 /// The local storage pool every simulated host has.
@@ -131,6 +131,8 @@ pub enum SimOp {
     ListVms,
     /// [`HostDriver::host_info`].
     HostInfo,
+    /// [`HostDriver::snapshot_create`] and [`HostDriver::snapshot_revert`].
+    Snapshot,
 }
 
 impl SimOp {
@@ -146,6 +148,7 @@ impl SimOp {
         SimOp::Migrate,
         SimOp::ListVms,
         SimOp::HostInfo,
+        SimOp::Snapshot,
     ];
 
     /// The name used as `op` in [`DriverError::OperationFailed`].
@@ -161,6 +164,7 @@ impl SimOp {
             SimOp::Migrate => "migrate",
             SimOp::ListVms => "list_vms",
             SimOp::HostInfo => "host_info",
+            SimOp::Snapshot => "snapshot",
         }
     }
 
@@ -269,6 +273,7 @@ struct SimNic {
 /// [`VmMetadata`] as the simulator keeps it.
 #[derive(Debug, Clone)]
 struct SimMetadata {
+    managed: bool,
     owner: Option<Text>,
     department: Option<Text>,
     purpose: Option<Text>,
@@ -286,6 +291,7 @@ struct SimVm {
     disks: Vec<SimDisk>,
     nics: Vec<SimNic>,
     metadata: SimMetadata,
+    snapshots: Vec<SimSnapshot>,
     state: PowerState,
     generation: u64,
     /// When a `ShuttingDown` VM settles into `Shutoff`.
@@ -296,6 +302,27 @@ struct SimVm {
     burning_since: Option<Duration>,
     /// Share of each vCPU the guest keeps busy, in thousandths.
     load_permille: u64,
+}
+
+/// A snapshot as the simulator keeps it: when, and the power state to return to.
+#[derive(Debug, Clone)]
+struct SimSnapshot {
+    name: String,
+    created_at: UnixMs,
+    state: PowerState,
+}
+
+impl SimMetadata {
+    fn from_metadata(m: &VmMetadata) -> SimMetadata {
+        SimMetadata {
+            managed: m.managed,
+            owner: m.owner.as_deref().map(text),
+            department: m.department.as_deref().map(text),
+            purpose: m.purpose.as_deref().map(text),
+            tags: m.tags.iter().map(|t| text(t)).collect(),
+            lease_expires_at: m.lease_expires_at,
+        }
+    }
 }
 
 fn burns_cpu(state: PowerState) -> bool {
@@ -328,13 +355,8 @@ impl SimVm {
                     network: text(&n.network),
                 })
                 .collect(),
-            metadata: SimMetadata {
-                owner: m.owner.as_deref().map(text),
-                department: m.department.as_deref().map(text),
-                purpose: m.purpose.as_deref().map(text),
-                tags: m.tags.iter().map(|t| text(t)).collect(),
-                lease_expires_at: m.lease_expires_at,
-            },
+            metadata: SimMetadata::from_metadata(m),
+            snapshots: Vec::new(),
             state,
             generation,
             shutdown_at: None,
@@ -372,6 +394,7 @@ impl SimVm {
             state: self.state,
             generation: self.generation,
             metadata: VmMetadata {
+                managed: m.managed,
                 owner: m.owner.as_deref().map(str::to_string),
                 department: m.department.as_deref().map(str::to_string),
                 purpose: m.purpose.as_deref().map(str::to_string),
@@ -401,6 +424,26 @@ impl SimVm {
         self.state = to;
         self.shutdown_at = None;
         self.generation = generation;
+    }
+
+    /// What the host measures of this VM at sim time `now`. Block and network counters are
+    /// not simulated (zero); the balloon gives the guest all its memory.
+    fn stats(&self, now: Duration) -> VmStats {
+        let on = consumes_resources(self.state);
+        // 60–95 % of the VM's memory, fixed per VM.
+        let memory_rss_mib = if on {
+            self.memory_mib * (600 + (uuid_hash(self.id) >> 16) % 351) / 1000
+        } else {
+            0
+        };
+        VmStats {
+            cpu_time_ns: self.cpu_time_ns(now),
+            vcpu_delay_ns: vec![0; self.vcpus as usize],
+            memory_rss_mib,
+            balloon_current_mib: on.then_some(self.memory_mib),
+            balloon_available_mib: on.then_some(self.memory_mib),
+            ..VmStats::default()
+        }
     }
 
     /// GiB this VM allocates on the local pool and on the shared pool.
@@ -1252,12 +1295,14 @@ fn generate_vms(inner: &mut Inner, count: usize, seed: u64) {
                 network: Cow::Borrowed(DEFAULT_NETWORK),
             }],
             metadata: SimMetadata {
+                managed: true,
                 owner: Some(Cow::Borrowed(owner)),
                 department: Some(Cow::Borrowed(department)),
                 purpose: Some(Cow::Borrowed(purpose)),
                 tags: vec![Cow::Borrowed(tag)],
                 lease_expires_at: None,
             },
+            snapshots: Vec::new(),
             state,
             generation: inner.generation,
             shutdown_at: None,
@@ -1494,16 +1539,110 @@ impl HostDriver for SimHost {
         let h = self.index;
         self.call(None, |inner, now| {
             let vm = inner.hosts[h].vm(id)?;
-            let memory_rss_mib = if consumes_resources(vm.state) {
-                // 60–95 % of the VM's memory, fixed per VM.
-                vm.memory_mib * (600 + (uuid_hash(vm.id) >> 16) % 351) / 1000
-            } else {
-                0
-            };
-            Ok(VmStats {
-                cpu_time_ns: vm.cpu_time_ns(now),
-                memory_rss_mib,
-            })
+            Ok(vm.stats(now))
         })
+    }
+
+    fn all_vm_stats(&self) -> Result<Vec<(Uuid, VmStats)>, DriverError> {
+        let h = self.index;
+        self.call(None, |inner, now| {
+            Ok(inner.hosts[h]
+                .vms
+                .values()
+                .filter(|vm| consumes_resources(vm.state))
+                .map(|vm| (vm.id, vm.stats(now)))
+                .collect())
+        })
+    }
+
+    fn set_metadata(&self, id: Uuid, metadata: &VmMetadata) -> Result<VmInfo, DriverError> {
+        let h = self.index;
+        self.call(None, |inner, _| {
+            let generation = inner.next_generation();
+            let vm = inner.hosts[h]
+                .vms
+                .get_mut(&id)
+                .ok_or(DriverError::NoSuchVm { id })?;
+            vm.metadata = SimMetadata::from_metadata(metadata);
+            vm.generation = generation;
+            Ok(vm.info())
+        })
+    }
+
+    fn snapshot_create(&self, id: Uuid, name: &str) -> Result<SnapshotInfo, DriverError> {
+        let h = self.index;
+        self.call(Some(SimOp::Snapshot), |inner, _| {
+            let vm = inner.hosts[h]
+                .vms
+                .get_mut(&id)
+                .ok_or(DriverError::NoSuchVm { id })?;
+            if let Some(s) = vm.snapshots.iter().find(|s| s.name == name) {
+                return Ok(s.info());
+            }
+            let snap = SimSnapshot {
+                name: name.to_string(),
+                created_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as UnixMs),
+                state: vm.state,
+            };
+            vm.snapshots.push(snap.clone());
+            Ok(snap.info())
+        })
+    }
+
+    fn snapshot_list(&self, id: Uuid) -> Result<Vec<SnapshotInfo>, DriverError> {
+        let h = self.index;
+        self.call(None, |inner, _| {
+            Ok(inner.hosts[h]
+                .vm(id)?
+                .snapshots
+                .iter()
+                .map(SimSnapshot::info)
+                .collect())
+        })
+    }
+
+    fn snapshot_revert(&self, id: Uuid, name: &str) -> Result<VmInfo, DriverError> {
+        let h = self.index;
+        self.call(Some(SimOp::Snapshot), |inner, now| {
+            let host = &inner.hosts[h];
+            let vm = host.vm(id)?;
+            let snap = vm
+                .snapshots
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| DriverError::NoSuchSnapshot {
+                    id,
+                    name: name.to_string(),
+                })?;
+            if consumes_resources(snap.state) {
+                host.check_memory(&vm.name, vm.memory_mib, Some(id))?;
+            }
+            let to = snap.state;
+            inner.change_state(h, id, to, now)
+        })
+    }
+
+    fn snapshot_delete(&self, id: Uuid, name: &str) -> Result<(), DriverError> {
+        let h = self.index;
+        self.call(None, |inner, _| {
+            let vm = inner.hosts[h]
+                .vms
+                .get_mut(&id)
+                .ok_or(DriverError::NoSuchVm { id })?;
+            vm.snapshots.retain(|s| s.name != name);
+            Ok(())
+        })
+    }
+}
+
+impl SimSnapshot {
+    fn info(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            name: self.name.clone(),
+            created_at: self.created_at,
+            state: self.state,
+        }
     }
 }

@@ -62,7 +62,7 @@ impl App {
     }
 
     /// Runs an authorisation check; a refusal is audited as `denied`.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         actor: &Actor,
         action: &str,
@@ -191,6 +191,7 @@ impl App {
             cluster_id: q.cluster_id,
             host_id: q.host_id,
             state: q.state,
+            management: q.management,
             owner: q.owner.clone(),
             department_id: q.department_id,
             tag: q.tag.clone(),
@@ -212,7 +213,7 @@ impl App {
     }
 
     /// A VM the caller may see (404 otherwise, so other departments' VMs are not revealed).
-    async fn visible_vm(&self, actor: &Actor, id: VmId) -> Result<db::Vm, Error> {
+    pub(crate) async fn visible_vm(&self, actor: &Actor, id: VmId) -> Result<db::Vm, Error> {
         let vm = self.db.get_vm(id).await?;
         if !actor.sees(vm.department_id) {
             return Err(Error::not_found("vm", id));
@@ -309,11 +310,13 @@ impl App {
             updated_at: now,
             generation: 1,
             runtime_gen: 0,
+            management: Management::Managed,
         };
         let job = jobs::new_job(
             jobs::JobSpec::VmCreate {
                 vm_id: vm.id,
                 start: p.start,
+                boot: p.boot.clone(),
             },
             actor.name(),
         );
@@ -341,6 +344,29 @@ impl App {
         {
             return Err(Error::invalid("host_id", "no such host"));
         }
+        self.place_on(hosts, p.host_id, p.vcpus, p.memory_mib).await
+    }
+
+    /// Checks that a VM of this size fits on `host` now (507 with the reason otherwise).
+    pub(crate) async fn check_fits(
+        &self,
+        host: &db::Host,
+        vcpus: u32,
+        memory_mib: u64,
+    ) -> Result<(), Error> {
+        self.place_on(vec![host.clone()], Some(host.id), vcpus, memory_mib)
+            .await
+            .map(|_| ())
+    }
+
+    /// The placement engine's choice among `hosts` (only `pin` when given).
+    async fn place_on(
+        &self,
+        hosts: Vec<db::Host>,
+        pin: Option<HostId>,
+        vcpus: u32,
+        memory_mib: u64,
+    ) -> Result<db::Host, Error> {
         let alloc: std::collections::HashMap<HostId, (u64, u64)> = self
             .db
             .host_allocations()
@@ -350,7 +376,7 @@ impl App {
             .collect();
         let candidates: Vec<placement::Candidate> = hosts
             .iter()
-            .filter(|h| p.host_id.is_none_or(|pin| pin == h.id))
+            .filter(|h| pin.is_none_or(|pin| pin == h.id))
             .map(|h| {
                 let (c, m) = alloc.get(&h.id).copied().unwrap_or((0, 0));
                 placement::Candidate {
@@ -365,16 +391,11 @@ impl App {
                 }
             })
             .collect();
-        let req = placement::Request {
-            vcpus: p.vcpus,
-            memory_mib: p.memory_mib,
-        };
+        let req = placement::Request { vcpus, memory_mib };
         let decision = placement::place(&candidates, req, placement::DEFAULT_VCPU_RATIO);
         let chosen = decision.chosen.ok_or_else(|| Error::InsufficientCapacity {
             message: format!(
-                "no host fits {} vCPU / {} MiB: {}",
-                p.vcpus,
-                p.memory_mib,
+                "no host fits {vcpus} vCPU / {memory_mib} MiB: {}",
                 decision.explain_rejections()
             ),
         })?;
@@ -393,51 +414,80 @@ impl App {
     ) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
         let name = format!("vm.{action}");
-        let check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(vm.department_id));
-        self.authorize(actor, &name, ("vm", Some(id.to_string())), check)
-            .await?;
+        self.authorize_vm(actor, &name, &vm, Role::Operator).await?;
+        if vm.management == Management::Quarantined
+            && matches!(action, VmAction::Start | VmAction::Resume)
+        {
+            return Err(Error::conflict(format!(
+                "VM {} is quarantined: an admin must adopt it before it runs again",
+                vm.name
+            )));
+        }
         vdc_driver::transition(vm.power_state, action).map_err(Error::from)?;
-        let job = jobs::new_job(jobs::JobSpec::VmAction { vm_id: id, action }, actor.name());
-        self.db.insert_job(&job).await?;
-        self.audit(
-            actor.name(),
+        self.submit_vm_job(
+            actor,
             &name,
-            ("vm", Some(id.to_string())),
-            AuditResult::Ok,
+            &vm,
+            jobs::JobSpec::VmAction { vm_id: id, action },
             None,
         )
-        .await;
-        self.jobs.spawn(self.clone(), job.clone());
-        Ok(JobAccepted {
-            job: views::job(&job),
-            vm_id: Some(id),
-        })
+        .await
     }
 
     /// Accepts the deletion of a VM (stopped if running, undefined, forgotten).
     pub async fn delete_vm(&self, actor: &Actor, id: VmId) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
-        let check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(vm.department_id));
-        self.authorize(actor, "vm.delete", ("vm", Some(id.to_string())), check)
+        self.authorize_vm(actor, "vm.delete", &vm, Role::Operator)
             .await?;
-        let job = jobs::new_job(jobs::JobSpec::VmDelete { vm_id: id }, actor.name());
+        let detail = format!("name={}", vm.name);
+        self.submit_vm_job(
+            actor,
+            "vm.delete",
+            &vm,
+            jobs::JobSpec::VmDelete { vm_id: id },
+            Some(detail),
+        )
+        .await
+    }
+
+    /// Checks that the caller has `role` and may act on `vm`'s department; audits a refusal.
+    pub(crate) async fn authorize_vm(
+        &self,
+        actor: &Actor,
+        action: &str,
+        vm: &db::Vm,
+        role: Role,
+    ) -> Result<(), Error> {
+        let check = actor
+            .require(role)
+            .and_then(|_| actor.require_department(vm.department_id));
+        self.authorize(actor, action, ("vm", Some(vm.id.to_string())), check)
+            .await
+    }
+
+    /// Records a job on `vm`, audits its acceptance and starts it.
+    pub(crate) async fn submit_vm_job(
+        &self,
+        actor: &Actor,
+        action: &str,
+        vm: &db::Vm,
+        spec: jobs::JobSpec,
+        detail: Option<String>,
+    ) -> Result<JobAccepted, Error> {
+        let job = jobs::new_job(spec, actor.name());
         self.db.insert_job(&job).await?;
         self.audit(
             actor.name(),
-            "vm.delete",
-            ("vm", Some(id.to_string())),
+            action,
+            ("vm", Some(vm.id.to_string())),
             AuditResult::Ok,
-            Some(format!("name={}", vm.name)),
+            detail,
         )
         .await;
         self.jobs.spawn(self.clone(), job.clone());
         Ok(JobAccepted {
             job: views::job(&job),
-            vm_id: Some(id),
+            vm_id: Some(vm.id),
         })
     }
 
@@ -474,8 +524,16 @@ impl App {
                 Some("") => Some(None),
                 Some(l) => Some(Some(parse_rfc3339("lease_expires_at", l)?)),
             },
+            management: None,
         };
         let updated = self.db.patch_vm(id, &patch, p.generation).await?;
+        // The hypervisor-side copy follows; the store is the authority, so a host that is
+        // down now gets the metadata on the next edit or adoption.
+        if updated.management == Management::Managed
+            && let Err(e) = self.push_metadata(&updated).await
+        {
+            tracing::warn!(vm = %updated.name, error = %e, "cannot write ownership metadata to the hypervisor");
+        }
         self.audit(
             actor.name(),
             "vm.update",

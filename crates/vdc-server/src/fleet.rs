@@ -33,6 +33,26 @@ impl Fleet {
         self.sim.as_ref()
     }
 
+    /// Opens a driver for a libvirt host and keeps it under its URI (replacing any previous
+    /// one). Blocks: call it on a blocking thread.
+    pub fn connect(
+        &self,
+        uri: &str,
+        domain_type: Option<&str>,
+    ) -> Result<Arc<dyn HostDriver>, DriverError> {
+        let driver = open_libvirt(uri, domain_type)?;
+        self.drivers
+            .write()
+            .expect("fleet lock")
+            .insert(uri.to_string(), driver.clone());
+        Ok(driver)
+    }
+
+    /// Forgets the driver of a removed host.
+    pub fn remove(&self, uri: &str) {
+        self.drivers.write().expect("fleet lock").remove(uri);
+    }
+
     /// The driver for a host URI.
     pub fn driver(&self, uri: &str) -> Result<Arc<dyn HostDriver>, Error> {
         self.drivers
@@ -46,6 +66,24 @@ impl Fleet {
     }
 }
 
+#[cfg(feature = "libvirt")]
+fn open_libvirt(uri: &str, domain_type: Option<&str>) -> Result<Arc<dyn HostDriver>, DriverError> {
+    use vdc_driver_libvirt::{LibvirtHost, Options};
+    let opts = Options {
+        domain_type: domain_type.unwrap_or("kvm").to_string(),
+        ..Options::default()
+    };
+    Ok(Arc::new(LibvirtHost::connect(uri, opts)?))
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn open_libvirt(uri: &str, _domain_type: Option<&str>) -> Result<Arc<dyn HostDriver>, DriverError> {
+    Err(DriverError::HostUnreachable {
+        uri: uri.to_string(),
+        reason: "this vdc was built without libvirt support (cargo feature `libvirt`)".into(),
+    })
+}
+
 /// Maps a driver failure onto the API's error enum.
 pub fn driver_error(e: DriverError) -> Error {
     match e {
@@ -55,6 +93,7 @@ pub fn driver_error(e: DriverError) -> Error {
             }
         }
         DriverError::NoSuchVm { id } => Error::not_found("vm", id),
+        DriverError::NoSuchSnapshot { name, .. } => Error::not_found("snapshot", name),
         DriverError::AlreadyExists { .. } => Error::conflict(e.to_string()),
         DriverError::InvalidTransition(t) => t.into(),
         DriverError::NoResources { reason } => Error::InsufficientCapacity { message: reason },

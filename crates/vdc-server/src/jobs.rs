@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 use vdc_db::{self as db, DbError};
-use vdc_driver::{DiskInfo, DriverError, NicInfo, VmMetadata, VmSpec, state};
+use vdc_driver::{DiskInfo, DriverError, KernelBoot, NicInfo, VmMetadata, VmSpec, state};
 use vdc_types::*;
 
 use crate::app::App;
@@ -21,11 +21,35 @@ use crate::sync::vm_report;
 #[serde(rename_all = "snake_case")]
 pub enum JobSpec {
     /// Define the VM recorded in the store on its host, start it if asked.
-    VmCreate { vm_id: VmId, start: bool },
+    VmCreate {
+        vm_id: VmId,
+        start: bool,
+        #[serde(default)]
+        boot: Option<KernelBootSpec>,
+    },
     /// A power action.
     VmAction { vm_id: VmId, action: VmAction },
     /// Stop, undefine and forget a VM.
     VmDelete { vm_id: VmId },
+    /// Live-migrate a VM to another host.
+    VmMigrate { vm_id: VmId, to: HostId },
+    /// Create, revert to or delete a snapshot.
+    VmSnapshot {
+        vm_id: VmId,
+        name: String,
+        op: SnapshotOp,
+    },
+    /// Mark a rogue VM quarantined and suspend it if it runs.
+    VmQuarantine { vm_id: VmId },
+}
+
+/// What a snapshot job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotOp {
+    Create,
+    Revert,
+    Delete,
 }
 
 impl JobSpec {
@@ -34,6 +58,13 @@ impl JobSpec {
             JobSpec::VmCreate { .. } => "vm.create".into(),
             JobSpec::VmAction { action, .. } => format!("vm.{action}"),
             JobSpec::VmDelete { .. } => "vm.delete".into(),
+            JobSpec::VmMigrate { .. } => "vm.migrate".into(),
+            JobSpec::VmSnapshot { op, .. } => match op {
+                SnapshotOp::Create => "vm.snapshot_create".into(),
+                SnapshotOp::Revert => "vm.snapshot_revert".into(),
+                SnapshotOp::Delete => "vm.snapshot_delete".into(),
+            },
+            JobSpec::VmQuarantine { .. } => "vm.quarantine".into(),
         }
     }
 
@@ -41,7 +72,10 @@ impl JobSpec {
         match self {
             JobSpec::VmCreate { vm_id, .. }
             | JobSpec::VmAction { vm_id, .. }
-            | JobSpec::VmDelete { vm_id } => *vm_id,
+            | JobSpec::VmDelete { vm_id }
+            | JobSpec::VmMigrate { vm_id, .. }
+            | JobSpec::VmSnapshot { vm_id, .. }
+            | JobSpec::VmQuarantine { vm_id } => *vm_id,
         }
     }
 
@@ -51,6 +85,9 @@ impl JobSpec {
             JobSpec::VmCreate { start: false, .. } => vec!["define", "refresh"],
             JobSpec::VmAction { .. } => vec!["act", "wait", "refresh"],
             JobSpec::VmDelete { .. } => vec!["stop", "undefine", "forget"],
+            JobSpec::VmMigrate { .. } => vec!["migrate", "refresh"],
+            JobSpec::VmSnapshot { .. } => vec!["snapshot", "refresh"],
+            JobSpec::VmQuarantine { .. } => vec!["mark", "suspend", "refresh"],
         }
     }
 }
@@ -181,7 +218,10 @@ async fn run(app: &App, job: db::Job) {
 }
 
 /// The driver of the host a VM is recorded on, with the host's URI.
-async fn vm_driver(app: &App, vm: &db::Vm) -> Result<Arc<dyn vdc_driver::HostDriver>, Error> {
+pub(crate) async fn vm_driver(
+    app: &App,
+    vm: &db::Vm,
+) -> Result<Arc<dyn vdc_driver::HostDriver>, Error> {
     let host = vm
         .host_id
         .ok_or_else(|| Error::conflict(format!("VM {} has no host", vm.id)))?;
@@ -189,7 +229,19 @@ async fn vm_driver(app: &App, vm: &db::Vm) -> Result<Arc<dyn vdc_driver::HostDri
     app.fleet.driver(&host.uri)
 }
 
-fn spec_of(vm: &db::Vm, department: Option<String>) -> VmSpec {
+/// vdc's metadata for a VM record, as written to its hypervisor.
+pub(crate) fn metadata_of(vm: &db::Vm, department: Option<String>) -> VmMetadata {
+    VmMetadata {
+        managed: vm.management != Management::Unmanaged,
+        owner: vm.owner.clone(),
+        department,
+        purpose: vm.purpose.clone(),
+        tags: vm.tags.clone(),
+        lease_expires_at: vm.lease_expires_at,
+    }
+}
+
+fn spec_of(vm: &db::Vm, department: Option<String>, boot: Option<&KernelBootSpec>) -> VmSpec {
     VmSpec {
         id: vm.id.0,
         name: vm.name.clone(),
@@ -213,18 +265,25 @@ fn spec_of(vm: &db::Vm, department: Option<String>) -> VmSpec {
                 network: n.network.clone(),
             })
             .collect(),
-        metadata: VmMetadata {
-            owner: vm.owner.clone(),
-            department,
-            purpose: vm.purpose.clone(),
-            tags: vm.tags.clone(),
-            lease_expires_at: vm.lease_expires_at,
-        },
+        metadata: metadata_of(vm, department),
+        boot: boot.map(|b| KernelBoot {
+            kernel: b.kernel.clone(),
+            initrd: b.initrd.clone(),
+            cmdline: b.cmdline.clone(),
+        }),
     }
 }
 
+/// The name of a VM's department, as kept in hypervisor-side metadata.
+pub(crate) async fn department_name(app: &App, vm: &db::Vm) -> Result<Option<String>, Error> {
+    Ok(match vm.department_id {
+        Some(d) => Some(app.db.get_department(d).await?.name),
+        None => None,
+    })
+}
+
 /// Reads the VM from its host and records the report (if newer than what is stored).
-async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo, Error> {
+pub(crate) async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo, Error> {
     let driver = vm_driver(app, vm).await?;
     let id: Uuid = vm.id.0;
     let info = blocking(move || driver.vm_info(id)).await?;
@@ -246,13 +305,10 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
     };
     let id = vm.id.0;
     match (spec, step) {
-        (JobSpec::VmCreate { .. }, "define") => {
-            let dept = match vm.department_id {
-                Some(d) => Some(app.db.get_department(d).await?.name),
-                None => None,
-            };
+        (JobSpec::VmCreate { boot, .. }, "define") => {
+            let dept = department_name(app, &vm).await?;
             let driver = vm_driver(app, &vm).await?;
-            let s = spec_of(&vm, dept);
+            let s = spec_of(&vm, dept, boot.as_ref());
             blocking(move || driver.define(&s)).await?;
             Ok(())
         }
@@ -273,8 +329,39 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        (JobSpec::VmCreate { .. } | JobSpec::VmAction { .. }, "refresh") => {
-            refresh(app, &vm).await.map(|_| ())
+        (_, "refresh") => refresh(app, &vm).await.map(|_| ()),
+        (JobSpec::VmMigrate { to, .. }, "migrate") => migrate_step(app, &vm, *to).await,
+        (JobSpec::VmSnapshot { name, op, .. }, "snapshot") => {
+            let driver = vm_driver(app, &vm).await?;
+            let name = name.clone();
+            match op {
+                SnapshotOp::Create => {
+                    blocking(move || driver.snapshot_create(id, &name).map(|_| ())).await
+                }
+                SnapshotOp::Revert => {
+                    blocking(move || driver.snapshot_revert(id, &name).map(|_| ())).await
+                }
+                SnapshotOp::Delete => blocking(move || driver.snapshot_delete(id, &name)).await,
+            }
+        }
+        (JobSpec::VmQuarantine { .. }, "mark") => {
+            if vm.management != Management::Quarantined {
+                let patch = db::VmPatch {
+                    management: Some(Management::Quarantined),
+                    ..db::VmPatch::default()
+                };
+                app.db.patch_vm(vm_id, &patch, None).await?;
+            }
+            Ok(())
+        }
+        (JobSpec::VmQuarantine { .. }, "suspend") => {
+            let driver = vm_driver(app, &vm).await?;
+            let info = blocking(move || driver.vm_info(id)).await?;
+            if info.state == PowerState::Running {
+                act_idempotent(app, &vm, VmAction::Suspend).await
+            } else {
+                Ok(())
+            }
         }
         (JobSpec::VmDelete { .. }, "stop") => {
             let driver = vm_driver(app, &vm).await?;
@@ -301,6 +388,36 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
             .map_err(Error::from),
         (_, other) => Err(Error::internal(format!("job has unknown step {other}"))),
     }
+}
+
+/// Moves a VM to host `to` unless it already is there (a replayed step after a crash), then
+/// records the target's report, which carries the new host.
+async fn migrate_step(app: &App, vm: &db::Vm, to: HostId) -> Result<(), Error> {
+    let target = app.db.get_host(to).await?;
+    let target_driver = app.fleet.driver(&target.uri)?;
+    let id = vm.id.0;
+    let td = target_driver.clone();
+    let info = match blocking(move || td.vm_info(id)).await {
+        Ok(info) => info,
+        Err(Error::NotFound { .. }) => {
+            let source = vm_driver(app, vm).await?;
+            let uri = target.uri.clone();
+            blocking(move || source.migrate(id, &uri)).await?
+        }
+        Err(e) => return Err(e),
+    };
+    // The report moves the record to the target; should a fresher report from the target
+    // have landed first, the record still must name the target.
+    if !app
+        .db
+        .apply_vm_report(&vm_report(&info, target.id, target.cluster_id))
+        .await?
+    {
+        app.db
+            .relocate_vm(vm.id, target.id, target.cluster_id)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Performs `action` unless the VM is already where it leads.

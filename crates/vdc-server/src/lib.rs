@@ -6,10 +6,12 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod fleet;
+pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod sync;
 pub mod views;
+pub mod vm_ops;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -208,6 +210,7 @@ async fn register_sim_hosts(
             uri: h.uri().to_string(),
             cluster_id: cluster,
             hypervisor: HypervisorType::Sim,
+            domain_type: None,
         })
         .await?;
     }

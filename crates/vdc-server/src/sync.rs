@@ -29,6 +29,8 @@ pub struct SyncReport {
     /// Reports older than what is stored (late), ignored.
     pub stale: usize,
     pub vanished: usize,
+    /// VMs found on a hypervisor that vdc did not create (flagged `unmanaged`).
+    pub unmanaged_found: usize,
     pub elapsed_ms: u64,
 }
 
@@ -97,6 +99,11 @@ fn discovered_vm(
         updated_at: now,
         generation: 1,
         runtime_gen: r.runtime_gen,
+        management: if v.metadata.managed {
+            Management::Managed
+        } else {
+            Management::Unmanaged
+        },
     }
 }
 
@@ -127,8 +134,13 @@ type Probe = Result<(HostInfo, Vec<VmInfo>), String>;
 
 /// Syncs every registered host once.
 pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
-    let started = Instant::now();
     let hosts = app.db.all_hosts().await?;
+    sync_hosts(app, &hosts).await
+}
+
+/// Syncs these hosts once.
+pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Error> {
+    let started = Instant::now();
     let departments: HashMap<String, DepartmentId> = app
         .db
         .list_departments()
@@ -163,19 +175,30 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
         ..SyncReport::default()
     };
     for chunk in hosts.chunks(BATCH) {
-        let drivers: Vec<Option<Arc<dyn HostDriver>>> = chunk
+        // A host without a driver (libvirt unreachable when vdc started or the host was
+        // added) gets a connection attempt here: reconnection is part of every sync.
+        let drivers: Vec<Result<Arc<dyn HostDriver>, (String, Option<String>)>> = chunk
             .iter()
-            .map(|h| app.fleet.driver(&h.uri).ok())
+            .map(|h| {
+                app.fleet
+                    .driver(&h.uri)
+                    .map_err(|_| (h.uri.clone(), h.domain_type.clone()))
+            })
             .collect();
+        let fleet = app.fleet.clone();
         let probes: Vec<Probe> = tokio::task::spawn_blocking(move || {
             drivers
                 .into_iter()
-                .map(|d| match d {
-                    None => Err("no driver connected for this URI".to_string()),
-                    Some(d) => d
-                        .host_info()
+                .map(|d| {
+                    let d = match d {
+                        Ok(d) => d,
+                        Err((uri, domain_type)) => fleet
+                            .connect(&uri, domain_type.as_deref())
+                            .map_err(|e| e.to_string())?,
+                    };
+                    d.host_info()
                         .and_then(|i| Ok((i, d.list_vms()?)))
-                        .map_err(|e| e.to_string()),
+                        .map_err(|e| e.to_string())
                 })
                 .collect()
         })
@@ -262,6 +285,27 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
             report.unchanged += plan.unchanged.len();
         }
         let out = app.db.apply_sync_batch(&writes).await?;
+        let rogue: Vec<(HostId, VmId, String)> = writes
+            .iter()
+            .flat_map(|w| {
+                w.inserts
+                    .iter()
+                    .filter(|vm| vm.management == Management::Unmanaged)
+                    .map(|vm| (w.host_id, vm.id, vm.name.clone()))
+            })
+            .collect();
+        for (host, id, name) in rogue {
+            report.unmanaged_found += 1;
+            tracing::warn!(vm = %name, %id, %host, "unmanaged VM found");
+            app.audit(
+                "system",
+                "vm.unmanaged_found",
+                ("vm", Some(id.to_string())),
+                AuditResult::Ok,
+                Some(format!("name={name} host={host}")),
+            )
+            .await;
+        }
         report.inserted += out.inserted;
         report.updated += out.updated;
         report.stale += out.stale;
@@ -283,6 +327,7 @@ pub async fn run_loop(app: App, interval: Duration) {
                 unchanged = r.unchanged,
                 stale = r.stale,
                 vanished = r.vanished,
+                unmanaged_found = r.unmanaged_found,
                 elapsed_ms = r.elapsed_ms,
                 next_in_s = interval.as_secs_f64(),
                 "inventory sync done"

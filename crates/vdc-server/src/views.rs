@@ -120,6 +120,7 @@ pub fn vm(v: &db::Vm) -> VmView {
             })
             .collect(),
         power_state: v.power_state,
+        management: v.management,
         owner: v.owner.clone(),
         department_id: v.department_id,
         purpose: v.purpose.clone(),
@@ -188,5 +189,44 @@ pub fn physical_server(p: &db::PhysicalServer) -> PhysicalServerView {
         owner: p.owner.clone(),
         purpose: p.purpose.clone(),
         created_at: rfc3339(p.created_at),
+    }
+}
+
+pub fn vm_stats(id: VmId, state: PowerState, s: &vdc_driver::VmStats) -> VmStatsView {
+    VmStatsView {
+        vm_id: id,
+        power_state: state,
+        cpu_time_ns: s.cpu_time_ns,
+        vcpu_delay_ns: s.vcpu_delay_ns.clone(),
+        memory_rss_mib: s.memory_rss_mib,
+        balloon_current_mib: s.balloon_current_mib,
+        balloon_available_mib: s.balloon_available_mib,
+        swap_in_kib: s.swap_in_kib,
+        swap_out_kib: s.swap_out_kib,
+        block_rd_bytes: s.block_rd_bytes,
+        block_wr_bytes: s.block_wr_bytes,
+        block_rd_reqs: s.block_rd_reqs,
+        block_wr_reqs: s.block_wr_reqs,
+        net_rx_bytes: s.net_rx_bytes,
+        net_tx_bytes: s.net_tx_bytes,
+        sampled_at: rfc3339(db::now_ms()),
+    }
+}
+
+pub fn host_stats(id: HostId, s: &vdc_driver::HostStats) -> HostStatsView {
+    HostStatsView {
+        host_id: id,
+        cpu_utilisation: s.cpu_utilisation,
+        memory_used_mib: s.memory_used_mib,
+        running_vms: s.running_vms,
+        sampled_at: rfc3339(db::now_ms()),
+    }
+}
+
+pub fn snapshot(s: &vdc_driver::SnapshotInfo) -> SnapshotView {
+    SnapshotView {
+        name: s.name.clone(),
+        created_at: rfc3339(s.created_at),
+        state: s.state,
     }
 }

@@ -7,6 +7,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use vdc_test_utils::{StackOptions, Store, TestStack, wait_for_condition};
 
+#[path = "api/ops.rs"]
+mod ops;
+use ops::*;
+
 /// Defines `<name>_sqlite` and `<name>_postgres` tests from one async body taking a `Store`.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -36,7 +40,12 @@ on_both_stores!(
     unreachable_host_is_reported,
     jobs_resume_after_a_restart,
     physical_servers_and_inventory_lists,
+    rogue_vms_are_flagged_adopted_and_quarantined,
+    migration_snapshots_and_stats,
 );
+
+#[cfg(feature = "libvirt")]
+on_both_stores!(libvirt_hosts_are_added_by_uri);
 
 async fn create_user(s: &TestStack, name: &str, role: &str, department: Option<&str>) -> String {
     let (st, b) = s
@@ -931,6 +940,7 @@ async fn jobs_resume_after_a_restart(store: Store) {
         vdc_server::jobs::JobSpec::VmCreate {
             vm_id,
             start: false,
+            boot: None,
         },
         "admin",
     );

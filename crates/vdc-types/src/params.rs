@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::Error;
 use crate::ids::*;
-use crate::state::{HostState, PowerState, Role};
+use crate::state::{HostState, Management, PowerState, Role};
 
 /// Largest page a list endpoint returns.
 pub const MAX_PAGE_LIMIT: u32 = 1000;
@@ -138,6 +138,141 @@ pub struct VmCreateParams {
     /// Power on once defined.
     #[serde(default)]
     pub start: bool,
+    /// Boot from a kernel file on the host instead of the first disk.
+    #[serde(default)]
+    pub boot: Option<KernelBootSpec>,
+}
+
+/// Direct kernel boot: files on the VM's host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KernelBootSpec {
+    /// Absolute path of the kernel image on the host.
+    pub kernel: String,
+    /// Absolute path of the initrd on the host.
+    #[serde(default)]
+    pub initrd: Option<String>,
+    /// Kernel command line.
+    #[serde(default)]
+    pub cmdline: Option<String>,
+}
+
+fn validate_host_path(field: &str, path: &str) -> Result<(), Error> {
+    if !path.starts_with('/') {
+        return Err(Error::invalid(field, "must be an absolute path"));
+    }
+    validate_text(field, path, 4096)
+}
+
+impl KernelBootSpec {
+    /// Rejects relative paths and control characters.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_host_path("boot.kernel", &self.kernel)?;
+        if let Some(i) = &self.initrd {
+            validate_host_path("boot.initrd", i)?;
+        }
+        if let Some(c) = &self.cmdline {
+            validate_text("boot.cmdline", c, 2048)?;
+        }
+        Ok(())
+    }
+}
+
+/// The URI schemes of libvirt drivers vdc connects to (`+transport` suffixes allowed).
+pub const LIBVIRT_SCHEMES: &[&str] = &[
+    "qemu", "xen", "libxl", "lxc", "esx", "gsx", "vpx", "hyperv", "test", "bhyve", "vz", "ch",
+];
+
+/// `POST /api/v1/hosts`: adds a libvirt host.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostAddParams {
+    /// libvirt connection URI, e.g. `qemu+ssh://root@kvm1/system`.
+    pub uri: String,
+    /// Cluster name; created (in site `default`) if missing. `default` when omitted.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Display name; the host's hostname when omitted.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Domain type for VMs vdc defines there: `kvm` (default) or `qemu` (software emulation,
+    /// for hosts without hardware virtualisation).
+    #[serde(default)]
+    pub domain_type: Option<String>,
+}
+
+impl HostAddParams {
+    /// Rejects URIs of unknown drivers, bad names and unknown domain types.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_text("uri", &self.uri, 1024)?;
+        let scheme = self.uri.split_once(':').map(|(s, _)| s).unwrap_or("");
+        let driver = scheme.split('+').next().unwrap_or("");
+        if !LIBVIRT_SCHEMES.contains(&driver) || self.uri.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "uri",
+                format!(
+                    "not a libvirt URI (driver://[user@]host/path with driver one of {})",
+                    LIBVIRT_SCHEMES.join(", ")
+                ),
+            ));
+        }
+        if let Some(c) = &self.cluster {
+            validate_name("cluster", c)?;
+        }
+        if let Some(n) = &self.name {
+            validate_name("name", n)?;
+        }
+        if let Some(t) = self.domain_type.as_deref()
+            && !matches!(t, "kvm" | "qemu")
+        {
+            return Err(Error::invalid("domain_type", "must be kvm or qemu"));
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/v1/vms/{id}/adopt`: takes an unmanaged (rogue) VM under management.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptParams {
+    /// The new owner (a username).
+    pub owner: String,
+    pub department_id: DepartmentId,
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+impl AdoptParams {
+    /// Rejects bad names and over-long text.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("owner", &self.owner)?;
+        if let Some(p) = &self.purpose {
+            validate_text("purpose", p, 256)?;
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/v1/vms/{id}/migrate`: live-migrates a VM to another host.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateParams {
+    pub host_id: HostId,
+}
+
+/// `POST /api/v1/vms/{id}/snapshots`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotParams {
+    /// Snapshot name (letters, digits, `.`, `_`, `-`).
+    pub name: String,
+}
+
+impl SnapshotParams {
+    /// Rejects a bad name.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)
+    }
 }
 
 impl VmCreateParams {
@@ -185,6 +320,9 @@ impl VmCreateParams {
         validate_tags(&self.tags)?;
         if let Some(l) = &self.lease_expires_at {
             crate::parse_rfc3339("lease_expires_at", l)?;
+        }
+        if let Some(b) = &self.boot {
+            b.validate()?;
         }
         Ok(())
     }
@@ -250,6 +388,8 @@ pub struct VmListQuery {
     pub cluster_id: Option<ClusterId>,
     pub host_id: Option<HostId>,
     pub state: Option<PowerState>,
+    /// `unmanaged` lists the rogue VMs discovery found.
+    pub management: Option<Management>,
     pub owner: Option<String>,
     pub department_id: Option<DepartmentId>,
     pub tag: Option<String>,

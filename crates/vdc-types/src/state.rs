@@ -78,6 +78,20 @@ pub enum VmAction {
 }
 wire_enum!(VmAction { Start => "start", Shutdown => "shutdown", Stop => "stop", Suspend => "suspend", Resume => "resume" });
 
+/// Whether vdc manages a VM, or found it on a hypervisor without having created it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Management {
+    /// Created through vdc, or adopted by an admin.
+    Managed,
+    /// Appeared on a hypervisor behind vdc's back (a rogue VM); waits for an admin to adopt
+    /// or quarantine it.
+    Unmanaged,
+    /// A rogue VM an admin suspended and kept for inspection.
+    Quarantined,
+}
+wire_enum!(Management { Managed => "managed", Unmanaged => "unmanaged", Quarantined => "quarantined" });
+
 /// Connection state of a host as seen by the inventory controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

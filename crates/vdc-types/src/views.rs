@@ -150,6 +150,8 @@ pub struct VmView {
     pub disks: Vec<DiskView>,
     pub nics: Vec<NicView>,
     pub power_state: PowerState,
+    /// `unmanaged`: found on a hypervisor without vdc having created it.
+    pub management: Management,
     pub owner: Option<String>,
     pub department_id: Option<DepartmentId>,
     pub purpose: Option<String>,
@@ -162,6 +164,49 @@ pub struct VmView {
     pub generation: i64,
     /// The hypervisor-side generation of the last applied state report.
     pub runtime_generation: i64,
+}
+
+/// A VM's counters as its host measures them, cumulative since the VM started; `null` where
+/// the hypervisor does not report a value.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VmStatsView {
+    pub vm_id: VmId,
+    pub power_state: PowerState,
+    pub cpu_time_ns: u64,
+    /// Per vCPU: time runnable but waiting for a host CPU (CPU ready / steal), ns.
+    pub vcpu_delay_ns: Vec<u64>,
+    pub memory_rss_mib: u64,
+    pub balloon_current_mib: Option<u64>,
+    pub balloon_available_mib: Option<u64>,
+    pub swap_in_kib: Option<u64>,
+    pub swap_out_kib: Option<u64>,
+    pub block_rd_bytes: u64,
+    pub block_wr_bytes: u64,
+    pub block_rd_reqs: u64,
+    pub block_wr_reqs: u64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+    pub sampled_at: String,
+}
+
+/// A host's utilisation now.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HostStatsView {
+    pub host_id: HostId,
+    /// 0.0 – 1.0 of all logical CPUs.
+    pub cpu_utilisation: f64,
+    pub memory_used_mib: u64,
+    pub running_vms: u32,
+    pub sampled_at: String,
+}
+
+/// A VM snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotView {
+    pub name: String,
+    pub created_at: String,
+    /// The VM's power state when it was taken; reverting returns to it.
+    pub state: PowerState,
 }
 
 /// A physical (non-virtual) server.

@@ -2,6 +2,7 @@
 //! from which the OpenAPI document is generated.
 
 pub mod extract;
+mod ops;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -45,11 +46,19 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(whoami))
-        .routes(routes!(list_hosts))
-        .routes(routes!(get_host))
+        .routes(routes!(list_hosts, ops::add_host))
+        .routes(routes!(get_host, ops::remove_host))
+        .routes(routes!(ops::host_stats))
         .routes(routes!(list_vms, create_vm))
         .routes(routes!(get_vm, create_vm_with_id, update_vm, delete_vm))
         .routes(routes!(vm_action))
+        .routes(routes!(ops::vm_stats))
+        .routes(routes!(ops::adopt_vm))
+        .routes(routes!(ops::quarantine_vm))
+        .routes(routes!(ops::migrate_vm))
+        .routes(routes!(ops::list_snapshots, ops::create_snapshot))
+        .routes(routes!(ops::revert_snapshot))
+        .routes(routes!(ops::delete_snapshot))
         .routes(routes!(list_jobs))
         .routes(routes!(get_job))
         .routes(routes!(list_departments, create_department))

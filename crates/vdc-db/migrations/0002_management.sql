@@ -1,0 +1,8 @@
+-- Rogue-VM detection (a VM found on a hypervisor that vdc did not create is `unmanaged`
+-- until an admin adopts or quarantines it) and the libvirt domain type of added hosts.
+
+ALTER TABLE vms ADD COLUMN management TEXT NOT NULL DEFAULT 'managed';
+CREATE INDEX vms_by_management ON vms (management, name, id);
+
+-- `kvm` or `qemu` (TCG) for domains vdc defines on a libvirt host; NULL for other drivers.
+ALTER TABLE hosts ADD COLUMN domain_type TEXT;

@@ -1,0 +1,167 @@
+//! Handlers for hosts added by URI, rogue-VM handling, migration, snapshots and live stats.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use vdc_types::*;
+
+use super::extract::{ApiJson, ApiResult, path_id};
+use crate::app::App;
+use crate::auth::Actor;
+use crate::hosts::HostAdded;
+use crate::jobs::SnapshotOp;
+
+fn accepted(j: JobAccepted) -> impl IntoResponse {
+    (StatusCode::ACCEPTED, Json(j))
+}
+
+/// Connects and adds a libvirt host (admin); its VMs are discovered at once.
+#[utoipa::path(post, path = "/api/v1/hosts", tag = "inventory", security(("bearer" = [])), request_body = HostAddParams,
+    responses((status = 201, body = HostAdded), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, description = "the host does not answer", body = ErrorBody)))]
+pub(super) async fn add_host(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<HostAddParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(app.add_host(&actor, p).await?)))
+}
+
+/// Removes a host and its VM records from the inventory (admin); the VMs stay on it.
+#[utoipa::path(delete, path = "/api/v1/hosts/{id}", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn remove_host(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.remove_host(&actor, path_id("id", &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A host's utilisation now.
+#[utoipa::path(get, path = "/api/v1/hosts/{id}/stats", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 200, body = HostStatsView), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(super) async fn host_stats(
+    State(app): State<App>,
+    _actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostStatsView>> {
+    Ok(Json(app.host_stats(path_id("id", &id)?).await?))
+}
+
+/// A VM's counters from its host: CPU time, per-vCPU wait (steal), balloon, swap, I/O.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/stats", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 200, body = VmStatsView), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(super) async fn vm_stats(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VmStatsView>> {
+    Ok(Json(app.vm_stats(&actor, path_id("id", &id)?).await?))
+}
+
+/// Takes an unmanaged VM under management with an owner and department (admin).
+#[utoipa::path(post, path = "/api/v1/vms/{id}/adopt", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    request_body = AdoptParams,
+    responses((status = 200, body = VmView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn adopt_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<AdoptParams>,
+) -> ApiResult<Json<VmView>> {
+    Ok(Json(app.adopt_vm(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// Quarantines an unmanaged VM: suspends it and keeps it until an admin adopts it (admin).
+#[utoipa::path(post, path = "/api/v1/vms/{id}/quarantine", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 202, body = JobAccepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub(super) async fn quarantine_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(accepted(
+        app.quarantine_vm(&actor, path_id("id", &id)?).await?,
+    ))
+}
+
+/// Live-migrates a running or paused VM to another host.
+#[utoipa::path(post, path = "/api/v1/vms/{id}/migrate", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    request_body = MigrateParams,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 507, body = ErrorBody)))]
+pub(super) async fn migrate_vm(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<MigrateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(accepted(
+        app.migrate_vm(&actor, path_id("id", &id)?, p).await?,
+    ))
+}
+
+/// A VM's snapshots, oldest first.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/snapshots", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 200, body = Vec<SnapshotView>), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(super) async fn list_snapshots(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SnapshotView>>> {
+    Ok(Json(app.list_snapshots(&actor, path_id("id", &id)?).await?))
+}
+
+/// Takes a snapshot (disks, plus memory when the VM runs).
+#[utoipa::path(post, path = "/api/v1/vms/{id}/snapshots", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    request_body = SnapshotParams,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn create_snapshot(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<SnapshotParams>,
+) -> ApiResult<impl IntoResponse> {
+    let id = path_id("id", &id)?;
+    Ok(accepted(
+        app.snapshot_vm(&actor, id, p.name, SnapshotOp::Create)
+            .await?,
+    ))
+}
+
+/// Returns the VM to a snapshot (its disks, memory and power state).
+#[utoipa::path(post, path = "/api/v1/vms/{id}/snapshots/{name}/revert", tag = "vms", security(("bearer" = [])),
+    params(("id" = VmId, Path), ("name" = String, Path)),
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn revert_snapshot(
+    State(app): State<App>,
+    actor: Actor,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let id = path_id("id", &id)?;
+    Ok(accepted(
+        app.snapshot_vm(&actor, id, name, SnapshotOp::Revert)
+            .await?,
+    ))
+}
+
+/// Deletes a snapshot.
+#[utoipa::path(delete, path = "/api/v1/vms/{id}/snapshots/{name}", tag = "vms", security(("bearer" = [])),
+    params(("id" = VmId, Path), ("name" = String, Path)),
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn delete_snapshot(
+    State(app): State<App>,
+    actor: Actor,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let id = path_id("id", &id)?;
+    Ok(accepted(
+        app.snapshot_vm(&actor, id, name, SnapshotOp::Delete)
+            .await?,
+    ))
+}
