@@ -328,7 +328,7 @@ host2_start() {
   need_root
   local h="$STATE/host2"
   if alive "$(pid_of "$h/libvirtd.pid")"; then echo "host2 libvirtd pid $(pid_of "$h/libvirtd.pid")"; host2_uri; return 0; fi
-  mkdir -p "$h"/{etc,run,lib,cache,log}
+  mkdir -p "$h"/{etc,run,lib,cache,log/qemu}
   if [ ! -f "$h/etc/libvirtd.conf" ]; then
     cp -a /etc/libvirt/. "$h/etc/"
     rm -f "$h"/etc/qemu/*.xml "$h"/etc/qemu/networks/*.xml "$h"/etc/storage/*.xml 2>/dev/null || true

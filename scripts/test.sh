@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on Debian 12 with only the Rust toolchain:
 # installs what the tests need, starts a throwaway PostgreSQL on loopback and a real
-# libvirtd + QEMU lab (TCG guests), checks format and lints, and runs every test (SQLite,
+# libvirtd + QEMU lab (TCG guests, two libvirtds for migration), checks format and lints, and runs every test (SQLite,
 # PostgreSQL, simulator, libvirt) with nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ export VDC_LAB_GUEST=${VDC_LAB_GUEST:-/var/lib/vdc-lab/guest}
 lab_was_running=0
 [ -s /run/libvirtd.pid ] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null && lab_was_running=1
 as_root scripts/libvirt-lab.sh up "$VDC_LAB_GUEST"
+# The second libvirtd ("host 2") that live-migration tests move guests to.
+as_root scripts/libvirt-lab.sh host2 start >/dev/null
 eval "$(scripts/pg-test-server.sh start)"
 cleanup() {
   scripts/pg-test-server.sh stop "$PGTEST_DIR"

@@ -5,12 +5,15 @@
 //!
 //! vdc's ownership data travels with each domain in its `<metadata>` under the
 //! [`METADATA_NS`] namespace ([`metadata`]), so an inventory can be rebuilt from the
-//! hypervisors alone.
+//! hypervisors alone. VM counters come in bulk from `virConnectGetAllDomainStats` (the
+//! private `stats` module, the crate's only `unsafe` code: virt 0.5 has no usable wrapper).
 
 pub mod metadata;
 
 #[cfg(feature = "libvirt")]
 mod driver;
+#[cfg(feature = "libvirt")]
+mod stats;
 
 #[cfg(feature = "libvirt")]
 pub use driver::{LibvirtHost, Options};

@@ -2,7 +2,9 @@
 //! host; the simulator ([`sim`]) and the libvirt driver implement it, and both follow the one VM
 //! state machine in [`state`]. Nothing above this crate knows which driver it talks to.
 
+pub mod conformance;
 pub mod domxml;
+pub mod lab;
 pub mod shapes;
 pub mod sim;
 pub mod state;

@@ -46,8 +46,10 @@ pub fn transition(
         (Shutoff | Crashed, Start) => Ok(Running),
         (Running | Paused | ShuttingDown | Unknown, Start) => invalid,
 
-        (Running, Shutdown) => Ok(ShuttingDown),
-        (Shutoff | Paused | ShuttingDown | Crashed | Unknown, Shutdown) => invalid,
+        // Pressing the button again while the guest shuts down is allowed: a guest that is
+        // still booting misses the first press.
+        (Running | ShuttingDown, Shutdown) => Ok(ShuttingDown),
+        (Shutoff | Paused | Crashed | Unknown, Shutdown) => invalid,
 
         (Running | Paused | ShuttingDown | Crashed, Stop) => Ok(Shutoff),
         (Shutoff | Unknown, Stop) => invalid,
@@ -117,6 +119,10 @@ mod tests {
         use PowerState::*;
         assert_eq!(transition(Shutoff, VmAction::Start), Ok(Running));
         assert_eq!(transition(Running, VmAction::Shutdown), Ok(ShuttingDown));
+        assert_eq!(
+            transition(ShuttingDown, VmAction::Shutdown),
+            Ok(ShuttingDown)
+        );
         assert_eq!(settle(ShuttingDown), Shutoff);
         assert_eq!(
             transition(Running, VmAction::Start),

@@ -1,20 +1,19 @@
 //! Integration tests of vdc-driver, in one test binary:
 //! - `shapes`: the parsers against the real fixture files under /work/shared/data, and the
 //!   built-in shape table against what the parsers read from them;
-//! - `conformance`: a driver-agnostic suite written against `&dyn HostDriver` (reusable for
-//!   the libvirt driver), run here against the simulator;
-//! - `sim`: simulator specifics (fault knobs, clock, generator, hooks);
+//! - `sim`: the driver conformance suite ([`vdc_driver::conformance`], shared with the
+//!   libvirt driver's tests) run against the simulator, then simulator specifics (fault
+//!   knobs, clock, generator, hooks);
 //! - `props`: property tests of the simulator against the state machine;
 //! - `domxml`: the libvirt domain XML reader against the real corpus, plus property tests.
 
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+use vdc_driver::conformance::{self, Capabilities, Fixture};
 use vdc_driver::shapes::HostShape;
 use vdc_driver::sim::{SimClock, SimFleet, SimOp};
-use vdc_driver::{
-    DiskInfo, DriverError, HostDriver, InvalidStateTransition, NicInfo, VmInfo, VmMetadata, VmSpec,
-};
+use vdc_driver::{DiskInfo, DriverError, HostDriver, NicInfo, VmInfo, VmMetadata, VmSpec};
 use vdc_types::{HypervisorType, PowerState, VmAction};
 
 /// A VM spec with one local disk and one NIC on `default`.
@@ -35,12 +34,14 @@ fn spec(name: &str, vcpus: u32, memory_mib: u64) -> VmSpec {
             network: "default".into(),
         }],
         metadata: VmMetadata {
+            managed: true,
             owner: Some("alice".into()),
             department: Some("engineering".into()),
             purpose: Some("web".into()),
             tags: vec!["dev".into()],
             lease_expires_at: None,
         },
+        boot: None,
     }
 }
 
@@ -371,193 +372,31 @@ mod shapes {
     }
 }
 
-/// A driver-agnostic conformance suite: every function takes `&dyn HostDriver` so it can run
-/// against any driver. Each expects a host with room for a few small VMs.
-mod conformance {
-    use super::*;
-
-    fn err_transition(r: Result<VmInfo, DriverError>, from: PowerState, to: PowerState) {
-        match r {
-            Err(DriverError::InvalidTransition(e)) => {
-                assert_eq!(e, InvalidStateTransition { from, to })
-            }
-            other => panic!("expected InvalidTransition {from} -> {to}, got {other:?}"),
-        }
-    }
-
-    /// Asserts `next` is a newer generation than `prev` and returns it.
-    fn newer(prev: u64, info: &VmInfo) -> u64 {
-        assert!(
-            info.generation > prev,
-            "generation {} not above {prev}",
-            info.generation
-        );
-        info.generation
-    }
-
-    /// define → start → suspend → resume → shutdown (→ ShuttingDown, settles to Shutoff after
-    /// `let_shutdown_finish`) → start → stop → undefine.
-    pub fn lifecycle(d: &dyn HostDriver, let_shutdown_finish: &dyn Fn()) {
-        let s = spec("conf-lifecycle", 1, 1024);
-        let vm = d.define(&s).expect("define");
-        assert_eq!(vm.state, PowerState::Shutoff);
-        assert_eq!(
-            (vm.id, vm.name.as_str(), vm.vcpus, vm.memory_mib),
-            (s.id, s.name.as_str(), 1, 1024)
-        );
-        assert_eq!(vm.metadata, s.metadata);
-        assert_eq!(vm.disks, s.disks);
-        assert_eq!(vm.nics, s.nics);
-        let mut g = vm.generation;
-        assert!(d.list_vms().expect("list").iter().any(|v| v.id == s.id));
-
-        for (action, expect) in [
-            (VmAction::Start, PowerState::Running),
-            (VmAction::Suspend, PowerState::Paused),
-            (VmAction::Resume, PowerState::Running),
-            (VmAction::Shutdown, PowerState::ShuttingDown),
-        ] {
-            let info = d
-                .act(s.id, action)
-                .unwrap_or_else(|e| panic!("{action}: {e}"));
-            assert_eq!(info.state, expect, "after {action}");
-            g = newer(g, &info);
-            assert_eq!(d.vm_info(s.id).expect("vm_info"), info);
-        }
-        let_shutdown_finish();
-        let info = d.vm_info(s.id).expect("vm_info");
-        assert_eq!(info.state, PowerState::Shutoff);
-        g = newer(g, &info);
-        for (action, expect) in [
-            (VmAction::Start, PowerState::Running),
-            (VmAction::Stop, PowerState::Shutoff),
-        ] {
-            let info = d
-                .act(s.id, action)
-                .unwrap_or_else(|e| panic!("{action}: {e}"));
-            assert_eq!(info.state, expect, "after {action}");
-            g = newer(g, &info);
-        }
-        d.undefine(s.id).expect("undefine");
-        assert_eq!(d.vm_info(s.id), Err(DriverError::NoSuchVm { id: s.id }));
-        assert!(!d.list_vms().expect("list").iter().any(|v| v.id == s.id));
-    }
-
-    pub fn invalid_transitions(d: &dyn HostDriver) {
-        use PowerState::*;
-        let s = spec("conf-invalid", 1, 1024);
-        d.define(&s).expect("define");
-        err_transition(d.act(s.id, VmAction::Stop), Shutoff, Shutoff);
-        err_transition(d.act(s.id, VmAction::Shutdown), Shutoff, Shutoff);
-        err_transition(d.act(s.id, VmAction::Suspend), Shutoff, Paused);
-        err_transition(d.act(s.id, VmAction::Resume), Shutoff, Running);
-        let g = d.act(s.id, VmAction::Start).expect("start").generation;
-        err_transition(d.act(s.id, VmAction::Start), Running, Running);
-        err_transition(d.act(s.id, VmAction::Resume), Running, Running);
-        assert_eq!(
-            d.vm_info(s.id).expect("vm_info").generation,
-            g,
-            "a refused action changes nothing"
-        );
-        // Undefining a running VM is refused as a move to Shutoff.
-        assert_eq!(
-            d.undefine(s.id),
-            Err(DriverError::InvalidTransition(InvalidStateTransition {
-                from: Running,
-                to: Shutoff
-            }))
-        );
-        d.act(s.id, VmAction::Suspend).expect("suspend");
-        err_transition(d.act(s.id, VmAction::Shutdown), Paused, Shutoff);
-        err_transition(d.act(s.id, VmAction::Suspend), Paused, Paused);
-        d.act(s.id, VmAction::Stop).expect("stop from paused");
-        d.undefine(s.id).expect("undefine");
-        let ghost = Uuid::new_v4();
-        assert_eq!(
-            d.act(ghost, VmAction::Start),
-            Err(DriverError::NoSuchVm { id: ghost })
-        );
-        assert_eq!(d.undefine(ghost), Err(DriverError::NoSuchVm { id: ghost }));
-    }
-
-    pub fn idempotent_define(d: &dyn HostDriver) {
-        let s = spec("conf-idem", 1, 1024);
-        let first = d.define(&s).expect("define");
-        let again = d.define(&s).expect("define again");
-        assert_eq!(first, again, "same UUID and name: unchanged");
-        // Changed fields do not matter: the existing VM comes back unchanged.
-        let mut bigger = s.clone();
-        bigger.vcpus = 4;
-        assert_eq!(d.define(&bigger).expect("define bigger"), first);
-
-        let mut other_uuid = s.clone();
-        other_uuid.id = Uuid::new_v4();
-        assert!(matches!(
-            d.define(&other_uuid),
-            Err(DriverError::AlreadyExists { .. })
-        ));
-        let mut other_name = s.clone();
-        other_name.name = "conf-idem-renamed".into();
-        assert!(matches!(
-            d.define(&other_name),
-            Err(DriverError::AlreadyExists { .. })
-        ));
-        assert_eq!(
-            d.list_vms()
-                .expect("list")
-                .iter()
-                .filter(|v| v.name.starts_with("conf-idem"))
-                .count(),
-            1
-        );
-        d.undefine(s.id).expect("undefine");
-    }
-
-    /// A VM bigger than the host can be defined (it consumes nothing while shut off) but not
-    /// started.
-    pub fn no_resources(d: &dyn HostDriver) {
-        let host_memory = d.host_info().expect("host_info").memory_mib;
-        let s = spec("conf-huge", 2, host_memory + 1024);
-        let vm = d.define(&s).expect("define");
-        match d.act(s.id, VmAction::Start) {
-            Err(DriverError::NoResources { reason }) => assert!(reason.contains("MiB"), "{reason}"),
-            other => panic!("expected NoResources, got {other:?}"),
-        }
-        assert_eq!(d.vm_info(s.id).expect("vm_info"), vm, "nothing changed");
-        d.undefine(s.id).expect("undefine");
-    }
-
-    /// Moves a running VM from `src` to `dst`.
-    pub fn migrate(src: &dyn HostDriver, dst: &dyn HostDriver) {
-        let s = spec("conf-migrate", 1, 1024);
-        src.define(&s).expect("define");
-        let before = src.act(s.id, VmAction::Start).expect("start");
-        let moved = src.migrate(s.id, dst.uri()).expect("migrate");
-        assert_eq!(moved.state, PowerState::Running);
-        assert!(moved.generation > before.generation);
-        assert_eq!((moved.id, moved.name.as_str()), (s.id, s.name.as_str()));
-        assert_eq!(src.vm_info(s.id), Err(DriverError::NoSuchVm { id: s.id }));
-        assert_eq!(dst.vm_info(s.id).expect("on target"), moved);
-        let stopped = dst.act(s.id, VmAction::Stop).expect("stop on target");
-        assert!(stopped.generation > moved.generation);
-        dst.undefine(s.id).expect("undefine");
-    }
-}
-
 mod sim {
     use super::*;
 
+    /// The whole contract, every capability: the simulator is the reference driver. The
+    /// automatic clock lets shutdowns settle and CPU time grow in real time.
     #[test]
     fn conformance_suite_on_the_simulator() {
-        let fleet = manual_fleet(2);
+        let fleet = SimFleet::new(vec![big_shape(); 2], SimClock::automatic());
+        fleet.set_shutdown_delay(Duration::from_millis(50));
         let (a, b) = (fleet.host(0), fleet.host(1));
-        let delay = fleet.shutdown_delay();
-        conformance::lifecycle(&a, &|| fleet.advance(delay));
-        conformance::invalid_transitions(&a);
-        conformance::idempotent_define(&a);
-        conformance::no_resources(&a);
-        conformance::migrate(&a, &b);
-        assert_eq!(fleet.vm_count(), 0);
+        let fx = Fixture {
+            network: Some("default".into()),
+            vcpus: 2,
+            memory_mib: 1024,
+            settle: Duration::from_secs(5),
+            ..Fixture::new("local")
+        };
+        assert_eq!(
+            fx.caps,
+            Capabilities::default(),
+            "the simulator has them all"
+        );
+        conformance::run_all(&a, &fx);
+        conformance::migrate(&a, &b, &fx);
+        assert_eq!(fleet.vm_count(), 0, "the suite cleans up after itself");
     }
 
     #[test]

@@ -132,6 +132,9 @@ fn hardware(h: &HostInfo) -> db::HostHardware {
 
 type Probe = Result<(HostInfo, Vec<VmInfo>), String>;
 
+/// A host's connected driver, or what is needed to connect it: (URI, domain type).
+type DriverOrUri = Result<Arc<dyn HostDriver>, (String, Option<String>)>;
+
 /// Syncs every registered host once.
 pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
     let hosts = app.db.all_hosts().await?;
@@ -177,7 +180,7 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
     for chunk in hosts.chunks(BATCH) {
         // A host without a driver (libvirt unreachable when vdc started or the host was
         // added) gets a connection attempt here: reconnection is part of every sync.
-        let drivers: Vec<Result<Arc<dyn HostDriver>, (String, Option<String>)>> = chunk
+        let drivers: Vec<DriverOrUri> = chunk
             .iter()
             .map(|h| {
                 app.fleet

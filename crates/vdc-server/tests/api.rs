@@ -11,6 +11,10 @@ use vdc_test_utils::{StackOptions, Store, TestStack, wait_for_condition};
 mod ops;
 use ops::*;
 
+#[cfg(feature = "libvirt")]
+#[path = "api/lab.rs"]
+mod lab;
+
 /// Defines `<name>_sqlite` and `<name>_postgres` tests from one async body taking a `Store`.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(

@@ -545,6 +545,7 @@ mod tests {
             tags: vec![],
             lease_expires_at: None,
             start: false,
+            boot: None,
         }
     }
 
@@ -591,6 +592,59 @@ mod tests {
                 ..vm("a")
             }),
             "lease_expires_at"
+        );
+        let boot = |kernel: &str, initrd: Option<&str>| VmCreateParams {
+            boot: Some(KernelBootSpec {
+                kernel: kernel.into(),
+                initrd: initrd.map(str::to_string),
+                cmdline: None,
+            }),
+            ..vm("a")
+        };
+        assert!(
+            boot("/boot/vmlinuz", Some("/boot/initrd.img"))
+                .validate()
+                .is_ok()
+        );
+        assert_eq!(field(boot("vmlinuz", None)), "boot.kernel");
+        assert_eq!(field(boot("/boot/vmlinuz", Some("initrd"))), "boot.initrd");
+    }
+
+    #[test]
+    fn host_uris_must_name_a_libvirt_driver() {
+        let host = |uri: &str| HostAddParams {
+            uri: uri.into(),
+            cluster: None,
+            name: None,
+            domain_type: None,
+        };
+        for ok in [
+            "qemu:///system",
+            "qemu+ssh://root@kvm1/system",
+            "qemu+tcp://10.0.0.5/system",
+            "xen:///system",
+            "lxc:///",
+            "esx://vc1/?no_verify=1",
+            "hyperv://hv1/",
+            "test:///default",
+        ] {
+            assert!(host(ok).validate().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "http://x",
+            "kvm1",
+            "qemu:///system now",
+            "/var/run/libvirt",
+        ] {
+            assert!(host(bad).validate().is_err(), "{bad}");
+        }
+        let typed = HostAddParams {
+            domain_type: Some("vmware".into()),
+            ..host("qemu:///system")
+        };
+        assert!(
+            matches!(typed.validate(), Err(Error::InvalidInput { field, .. }) if field == "domain_type")
         );
     }
 

@@ -1,0 +1,356 @@
+//! vdc driving real QEMU guests (TCG) on the project's libvirt lab: two libvirtds on this
+//! machine (`scripts/libvirt-lab.sh`, started by `scripts/test.sh`). Fails when the lab is
+//! not there; never skips.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vdc_driver::lab;
+use vdc_test_utils::{StackOptions, Store, TestStack, wait_for_condition};
+
+/// Shared storage of both lab hosts (outside /var/lib/libvirt, which host2 keeps private).
+const POOL: &str = "vdc-lab-pool";
+const POOL_DIR: &str = "/var/lib/vdc-lab/pool";
+
+/// Removes what an earlier, failed run of this test left on a host.
+fn clean_leftovers(uri: &str) {
+    for name in lab::virsh(uri, &["list", "--all", "--name"])
+        .lines()
+        .map(str::trim)
+    {
+        if name.starts_with("lab-e2e-") || name.starts_with("lab-rogue-") {
+            let _ = Command::new("virsh")
+                .args(["-c", uri, "destroy", name])
+                .output();
+            lab::virsh(uri, &["undefine", "--snapshots-metadata", name]);
+        }
+    }
+    for f in std::fs::read_dir(POOL_DIR).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("lab-e2e-") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    lab::virsh(uri, &["pool-refresh", POOL]);
+}
+
+async fn post(s: &TestStack, path: &str, body: Value) -> Value {
+    let (st, b) = s.call("POST", path, Some(&s.admin_token), Some(body)).await;
+    assert!(st.is_success(), "POST {path}: {st} {b}");
+    b
+}
+
+/// Submits a job and waits for it to succeed; returns how long it took.
+async fn job(s: &TestStack, path: &str, body: Value) -> Duration {
+    let t0 = Instant::now();
+    let acc = post(s, path, body).await;
+    let j = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{path}: {j}");
+    t0.elapsed()
+}
+
+async fn vm(s: &TestStack, id: &str) -> Value {
+    s.get_ok(&format!("/api/v1/vms/{id}")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_vm_lifecycle_on_real_qemu() {
+    let host1_uri = "qemu:///system";
+    let host2_uri = lab::host2_uri();
+    lab::ensure_pool(host1_uri, POOL, POOL_DIR);
+    lab::ensure_pool(&host2_uri, POOL, POOL_DIR);
+    clean_leftovers(host1_uri);
+    clean_leftovers(&host2_uri);
+    let guest = lab::guest_dir();
+    let s = TestStack::start_with(StackOptions {
+        hosts: 1,
+        vms: 0,
+        ..StackOptions::new(Store::Sqlite)
+    })
+    .await;
+
+    // Both libvirtds join as hosts; vdc uses software emulation (TCG) on them.
+    let t0 = Instant::now();
+    let h1 = post(
+        &s,
+        "/api/v1/hosts",
+        json!({"uri": host1_uri, "cluster": "lab", "name": "lab1", "domain_type": "qemu"}),
+    )
+    .await;
+    let h2 = post(
+        &s,
+        "/api/v1/hosts",
+        json!({"uri": host2_uri, "cluster": "lab", "name": "lab2", "domain_type": "qemu"}),
+    )
+    .await;
+    eprintln!("lab: two hosts added and synced in {:?}", t0.elapsed());
+    let (h1, h2) = (
+        h1["host"]["id"].as_str().unwrap().to_string(),
+        h2["host"]["id"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        s.get_ok(&format!("/api/v1/hosts/{h1}")).await["hypervisor"],
+        "qemu"
+    );
+
+    // Create and start a guest: vdc writes the domain XML and the pool volume.
+    let name = format!(
+        "lab-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let console = PathBuf::from(format!("/var/log/libvirt/qemu/{name}-console.log"));
+    let _ = std::fs::remove_file(&console);
+    let t0 = Instant::now();
+    let acc = post(&s, "/api/v1/vms", json!({
+        "name": name, "vcpus": 1, "memory_mib": 128, "host_id": h1, "start": true,
+        "disks": [{"size_gib": 1, "datastore": POOL}],
+        "boot": {"kernel": guest.join("vmlinuz"), "initrd": guest.join("initrd.img"), "cmdline": "console=ttyS0 panic=-1"},
+        "purpose": "e2e", "tags": ["lab"],
+    })).await;
+    let id = acc["vm_id"].as_str().unwrap().to_string();
+    let j = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    let running = t0.elapsed();
+    let v = vm(&s, &id).await;
+    assert_eq!(v["power_state"], "running", "{v}");
+    assert_eq!(v["management"], "managed");
+    assert_eq!(v["host_id"], h1.as_str());
+    assert!(lab::virsh(host1_uri, &["dumpxml", &name]).contains("https://vdc.dev/xmlns/vm/1"));
+    let booted = wait_for_condition(
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+        || async {
+            std::fs::read_to_string(&console)
+                .ok()
+                .filter(|c| c.contains("VDC-GUEST-UP"))
+                .map(|_| t0.elapsed())
+        },
+    )
+    .await;
+    eprintln!(
+        "lab: create→running (job done) {running:?}, create→guest booted (console marker) {booted:?}"
+    );
+
+    // Its counters, from the host.
+    let st = s.get_ok(&format!("/api/v1/vms/{id}/stats")).await;
+    assert!(st["cpu_time_ns"].as_u64().unwrap() > 0, "{st}");
+    assert_eq!(st["vcpu_delay_ns"].as_array().unwrap().len(), 1, "{st}");
+    assert!(st["balloon_current_mib"].as_u64().unwrap() > 0, "{st}");
+    assert!(st["memory_rss_mib"].as_u64().unwrap() > 0, "{st}");
+    let hs = s.get_ok(&format!("/api/v1/hosts/{h1}/stats")).await;
+    assert!(hs["running_vms"].as_u64().unwrap() >= 1, "{hs}");
+
+    // A domain defined behind vdc's back is flagged at the next sync.
+    let rogue = format!(
+        "lab-rogue-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let xml = std::fs::read_to_string(guest.join("domain-qemu.xml"))
+        .unwrap()
+        .replace(
+            "<name>vdc-tiny-qemu</name>",
+            &format!("<name>{rogue}</name>"),
+        );
+    let xml_path = std::env::temp_dir().join(format!("{rogue}.xml"));
+    std::fs::write(&xml_path, xml).unwrap();
+    lab::virsh(host1_uri, &["define", xml_path.to_str().unwrap()]);
+    let t0 = Instant::now();
+    let r = s.sync().await;
+    eprintln!(
+        "lab: full sync {:?} ({} ms reported)",
+        t0.elapsed(),
+        r.elapsed_ms
+    );
+    assert!(r.unmanaged_found >= 1, "{r:?}");
+    let flagged = s
+        .get_ok("/api/v1/vms?management=unmanaged&limit=1000")
+        .await;
+    assert!(
+        flagged["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == rogue.as_str()),
+        "{flagged}"
+    );
+    lab::virsh(host1_uri, &["undefine", &rogue]);
+
+    // Live migration to host2 and back.
+    let there = job(
+        &s,
+        &format!("/api/v1/vms/{id}/migrate"),
+        json!({"host_id": h2}),
+    )
+    .await;
+    let v = vm(&s, &id).await;
+    assert_eq!(v["host_id"], h2.as_str());
+    assert_eq!(v["power_state"], "running");
+    assert!(
+        lab::virsh(&host2_uri, &["list", "--name"])
+            .lines()
+            .any(|l| l.trim() == name)
+    );
+    assert!(
+        !lab::virsh(host1_uri, &["list", "--all", "--name"])
+            .lines()
+            .any(|l| l.trim() == name)
+    );
+    let back = job(
+        &s,
+        &format!("/api/v1/vms/{id}/migrate"),
+        json!({"host_id": h1}),
+    )
+    .await;
+    assert_eq!(vm(&s, &id).await["host_id"], h1.as_str());
+    assert!(
+        lab::virsh(host1_uri, &["list", "--name"])
+            .lines()
+            .any(|l| l.trim() == name)
+    );
+    eprintln!("lab: live migration host1→host2 {there:?}, host2→host1 {back:?}");
+
+    // libvirtd killed while a sync runs, then restarted: the inventory comes back whole.
+    s.sync().await;
+    let before: Vec<Value> = s
+        .get_ok(&format!("/api/v1/vms?host_id={h1}&limit=1000"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let app = s.app().clone();
+    let sync = tokio::spawn(async move { vdc_server::sync::sync_all(&app).await });
+    let restart = tokio::task::spawn_blocking(lab::kill_libvirtd)
+        .await
+        .unwrap();
+    let _ = sync.await.unwrap();
+    let r = s.sync().await;
+    assert!(r.unreachable >= 1, "{r:?}");
+    let h = s.get_ok(&format!("/api/v1/hosts/{h1}")).await;
+    assert_eq!(h["state"], "unreachable", "{h}");
+    let during: Vec<Value> = s
+        .get_ok(&format!("/api/v1/vms?host_id={h1}&limit=1000"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        during.len(),
+        before.len(),
+        "no VM record is lost while the host is unreachable"
+    );
+    tokio::task::spawn_blocking(lab::start_libvirtd)
+        .await
+        .unwrap();
+    drop(restart);
+    wait_for_condition(
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+        || async {
+            let r = s.sync().await;
+            (r.unreachable == 0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        s.get_ok(&format!("/api/v1/hosts/{h1}")).await["state"],
+        "connected"
+    );
+    let after: Vec<Value> = s
+        .get_ok(&format!("/api/v1/vms?host_id={h1}&limit=1000"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let key = |vs: &[Value]| -> Vec<(String, String)> {
+        vs.iter()
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap().to_string(),
+                    v["power_state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        key(&after),
+        key(&before),
+        "inventory after libvirtd restart"
+    );
+    assert_eq!(
+        vm(&s, &id).await["power_state"],
+        "running",
+        "QEMU outlives libvirtd"
+    );
+
+    // Snapshots of the running guest.
+    let snap = job(
+        &s,
+        &format!("/api/v1/vms/{id}/snapshots"),
+        json!({"name": "s1"}),
+    )
+    .await;
+    let list = s.get_ok(&format!("/api/v1/vms/{id}/snapshots")).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "s1");
+    assert_eq!(list[0]["state"], "running");
+    let revert = job(
+        &s,
+        &format!("/api/v1/vms/{id}/snapshots/s1/revert"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(vm(&s, &id).await["power_state"], "running");
+    let (st, acc) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{id}/snapshots/s1"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{acc}");
+    let j = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    assert!(
+        s.get_ok(&format!("/api/v1/vms/{id}/snapshots"))
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    eprintln!("lab: snapshot of the running guest {snap:?}, revert {revert:?}");
+
+    // ACPI shutdown, then delete (undefine; the volume stays, as with virsh undefine).
+    let down = job(&s, &format!("/api/v1/vms/{id}/actions/shutdown"), json!({})).await;
+    assert_eq!(vm(&s, &id).await["power_state"], "shutoff");
+    eprintln!("lab: ACPI shutdown {down:?}");
+    let (st, acc) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{id}"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let j = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    assert!(
+        !lab::virsh(host1_uri, &["list", "--all", "--name"])
+            .lines()
+            .any(|l| l.trim() == name)
+    );
+    lab::virsh(
+        host1_uri,
+        &["vol-delete", "--pool", POOL, &format!("{name}-vda.qcow2")],
+    );
+}
