@@ -696,11 +696,12 @@ pub async fn sync(client: &Client, out: Output) -> Result<()> {
         Output::Json => print_json(&r),
         Output::Table => {
             println!(
-                "synced {} hosts ({} unreachable): {} VMs reported, {} new, {} updated, {} vanished in {} ms",
+                "synced {} hosts ({} unreachable): {} VMs reported, {} new ({} unmanaged), {} updated, {} vanished in {} ms",
                 r["hosts"],
                 r["unreachable"],
                 r["vms_reported"],
                 r["inserted"],
+                r["unmanaged_found"],
                 r["updated"],
                 r["vanished"],
                 r["elapsed_ms"]

@@ -6,3 +6,15 @@ CREATE INDEX vms_by_management ON vms (management, name, id);
 
 -- `kvm` or `qemu` (TCG) for domains vdc defines on a libvirt host; NULL for other drivers.
 ALTER TABLE hosts ADD COLUMN domain_type TEXT;
+
+-- Volumes (disk images) in each datastore, as the hosts list them.
+CREATE TABLE volumes (
+    id TEXT PRIMARY KEY,
+    datastore_id TEXT NOT NULL REFERENCES datastores(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    capacity_mib BIGINT NOT NULL,
+    allocation_mib BIGINT NOT NULL,
+    UNIQUE (datastore_id, name)
+);

@@ -390,6 +390,31 @@ impl DataStore {
             .collect()
     }
 
+    /// Volumes, optionally of one datastore, by datastore and name.
+    pub async fn list_volumes(&self, datastore: Option<DatastoreId>) -> DbResult<Vec<Volume>> {
+        let rows = sqlx::query(
+            "SELECT id, datastore_id, name, path, format, capacity_mib, allocation_mib FROM volumes \
+             WHERE $1 IS NULL OR datastore_id = $1 ORDER BY datastore_id, name",
+        )
+        .bind(datastore.map(|d| d.to_string()))
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("list volumes"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Volume {
+                    id: parse_id("volume id", &get::<String>(r, "id")?)?,
+                    datastore_id: parse_id("datastore id", &get::<String>(r, "datastore_id")?)?,
+                    name: get(r, "name")?,
+                    path: get(r, "path")?,
+                    format: get(r, "format")?,
+                    capacity_mib: get::<i64>(r, "capacity_mib")? as u64,
+                    allocation_mib: get::<i64>(r, "allocation_mib")? as u64,
+                })
+            })
+            .collect()
+    }
+
     /// All networks.
     pub async fn list_networks(&self) -> DbResult<Vec<Network>> {
         let rows = sqlx::query("SELECT id, cluster_id, name, vlan FROM networks ORDER BY name, id")
@@ -530,15 +555,11 @@ where
     Ok(())
 }
 
-pub(crate) async fn upsert_storage_in<E>(
-    exec: &mut E,
-    cluster: ClusterId,
-    datastores: &[(String, String, u64, u64)],
-    networks: &[(String, Option<u32>)],
-) -> Result<(), sqlx::Error>
+pub(crate) async fn upsert_storage_in<E>(exec: &mut E, h: &HostSyncWrite) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    let (cluster, datastores, networks) = (h.cluster_id, &h.datastores, &h.networks);
     for (name, kind, cap, free) in datastores {
         sqlx::query(
             "INSERT INTO datastores (id, cluster_id, name, kind, capacity_gib, free_gib) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -562,6 +583,31 @@ where
         .bind(cluster.to_string())
         .bind(name)
         .bind(vlan.map(i64::from))
+        .execute(&mut *exec)
+        .await?;
+    }
+    for (name, ..) in datastores {
+        sqlx::query(
+            "DELETE FROM volumes WHERE datastore_id = (SELECT id FROM datastores WHERE cluster_id = $1 AND name = $2)",
+        )
+        .bind(cluster.to_string())
+        .bind(name)
+        .execute(&mut *exec)
+        .await?;
+    }
+    for v in &h.volumes {
+        sqlx::query(
+            "INSERT INTO volumes (id, datastore_id, name, path, format, capacity_mib, allocation_mib) \
+             SELECT $1, id, $2, $3, $4, $5, $6 FROM datastores WHERE cluster_id = $7 AND name = $8",
+        )
+        .bind(VolumeId::new().to_string())
+        .bind(&v.name)
+        .bind(&v.path)
+        .bind(&v.format)
+        .bind(v.capacity_mib as i64)
+        .bind(v.allocation_mib as i64)
+        .bind(cluster.to_string())
+        .bind(&v.datastore)
         .execute(&mut *exec)
         .await?;
     }

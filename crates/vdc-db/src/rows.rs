@@ -63,6 +63,30 @@ pub struct Datastore {
     pub free_gib: u64,
 }
 
+/// A volume (disk image) in a datastore.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VolumeRec {
+    /// Datastore name (in the host's cluster).
+    pub datastore: String,
+    pub name: String,
+    pub path: String,
+    pub format: String,
+    pub capacity_mib: u64,
+    pub allocation_mib: u64,
+}
+
+/// A recorded volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub id: VolumeId,
+    pub datastore_id: DatastoreId,
+    pub name: String,
+    pub path: String,
+    pub format: String,
+    pub capacity_mib: u64,
+    pub allocation_mib: u64,
+}
+
 /// A network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {

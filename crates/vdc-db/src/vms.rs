@@ -64,6 +64,8 @@ pub struct HostSyncWrite {
     pub datastores: Vec<(String, String, u64, u64)>,
     /// Networks (name, VLAN) to create or refresh.
     pub networks: Vec<(String, Option<u32>)>,
+    /// The full list of volumes in `datastores` (replacing what was recorded for them).
+    pub volumes: Vec<VolumeRec>,
     pub inserts: Vec<Vm>,
     pub updates: Vec<VmReport>,
     pub vanished: Vec<VmId>,
@@ -364,7 +366,7 @@ impl DataStore {
                     .await
                     .map_err(q("record host sync"))?;
             }
-            crate::inventory::upsert_storage_in(&mut *tx, h.cluster_id, &h.datastores, &h.networks)
+            crate::inventory::upsert_storage_in(&mut *tx, h)
                 .await
                 .map_err(q("upsert storage"))?;
         }

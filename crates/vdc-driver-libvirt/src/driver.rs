@@ -1,5 +1,6 @@
 //! `HostDriver` over one libvirt connection: lifecycle, discovery, pool volumes, metadata,
-//! snapshots, bulk stats ([`crate::stats`]) and live migration.
+//! snapshots, bulk stats ([`crate::stats`]), live migration and lifecycle events
+//! ([`crate::events`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use vdc_driver::domxml::DomainDisk;
 use vdc_driver::shapes::{HostShape, from_capabilities_xml_assuming_memory};
 use vdc_driver::{
     DatastoreInfo, DiskInfo, DriverError, HostDriver, HostInfo, HostStats, NetworkInfo, NicInfo,
-    SnapshotInfo, VmInfo, VmMetadata, VmSpec, VmStats, state, transition,
+    SnapshotInfo, VmEventSink, VmInfo, VmMetadata, VmSpec, VmStats, VolumeInfo, state, transition,
 };
 use vdc_types::{HypervisorType, PowerState, UnixMs, VmAction};
 use virt::connect::Connect;
@@ -19,6 +20,7 @@ use virt::storage_vol::StorageVol;
 use virt::sys;
 
 use crate::METADATA_NS;
+use crate::events::{self, Connection};
 use crate::stats;
 
 /// How this driver defines domains.
@@ -104,11 +106,64 @@ fn esc(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// The volumes of a pool; a pool or volume that cannot be read (removed meanwhile, an
+/// inactive pool) contributes nothing rather than failing the whole host report.
+fn pool_volumes(pool: &virt::storage_pool::StoragePool) -> Vec<VolumeInfo> {
+    let Ok(datastore) = pool.name() else {
+        return Vec::new();
+    };
+    let vols = pool.list_all_volumes(0).unwrap_or_default();
+    vols.iter()
+        .filter_map(|v| {
+            let info = v.info().ok()?;
+            let xml = v.xml_desc(0).ok()?;
+            Some(VolumeInfo {
+                datastore: datastore.clone(),
+                name: v.name().ok()?,
+                path: v.path().ok()?,
+                format: volume_format(&xml),
+                capacity_mib: info.capacity >> 20,
+                allocation_mib: info.allocation >> 20,
+            })
+        })
+        .collect()
+}
+
+/// `<target><format type='…'/>` of a volume's XML; empty when absent.
+fn volume_format(xml: &str) -> String {
+    roxmltree::Document::parse(xml)
+        .ok()
+        .and_then(|doc| {
+            doc.root_element()
+                .children()
+                .find(|n| n.has_tag_name("target"))?
+                .children()
+                .find(|n| n.has_tag_name("format"))?
+                .attribute("type")
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// The driver's connection and the event sink registered on it, under one lock so that a
+/// reconnect and a `watch` never interleave.
+struct Link {
+    /// `None` until first used and after the connection was found dead.
+    live: Option<Connection>,
+    /// What [`HostDriver::watch`] asked for, registered on every connection as it is
+    /// opened.
+    sink: Option<VmEventSink>,
+}
+
+/// Domains whose events may have been missed while no callback was registered (the
+/// connection was down), to be reported to the sink once the connection lock is released.
+type Missed = Option<(VmEventSink, Vec<Uuid>)>;
+
 /// One libvirt connection, reopened on demand after it drops.
 pub struct LibvirtHost {
     uri: String,
     opts: Options,
-    conn: Mutex<Option<Connect>>,
+    link: Mutex<Link>,
     /// Per domain: a fingerprint of what was last observed and the generation given to it.
     /// libvirt has no per-domain version counter, so the driver makes one: a change of the
     /// observed facts takes the current time in microseconds (strictly above the previous
@@ -179,35 +234,84 @@ impl LibvirtHost {
     ///
     /// A call that fails because the connection died under it (libvirtd restarted or was
     /// killed) is `HostUnreachable`, and the dead connection is dropped so the next call
-    /// reconnects: a `LibvirtHost` outlives daemon restarts.
+    /// reconnects: a `LibvirtHost` outlives daemon restarts. A reconnect while a sink is
+    /// set registers it on the new connection and then reports every domain to it, on this
+    /// thread once the connection lock is released (see [`Self::live`]).
     fn with_conn_for<T>(
         &self,
         op: &'static str,
         id: Option<Uuid>,
         f: impl FnOnce(&Connect) -> Result<T, virt::error::Error>,
     ) -> Result<T, DriverError> {
-        let mut guard = self.conn.lock().expect("libvirt connection lock");
-        let alive = guard
-            .as_ref()
-            .is_some_and(|c| c.is_alive().unwrap_or(false));
-        if !alive {
-            // Dropping a Connect closes it.
-            guard.take();
-            *guard = Some(Connect::open(Some(&self.uri)).map_err(|e| self.unreachable(&e))?);
-        }
-        let conn = guard.as_ref().expect("connection just opened");
-        match f(conn) {
+        let mut link = self.link.lock().expect("libvirt connection lock");
+        let missed = self.live(&mut link)?;
+        let conn = link.live.as_ref().expect("connection just opened").conn();
+        let result = match f(conn) {
             Ok(v) => Ok(v),
             Err(e) => {
-                // The remote driver notices a closed socket only when it uses it, so
-                // liveness is asked after the failure, not before.
+                // The event loop notices a closed socket at once, but a hung daemon only
+                // after the keepalive gives up, so liveness is asked after a failure too.
                 if !conn.is_alive().unwrap_or(false) {
-                    guard.take();
-                    return Err(self.unreachable(&e));
+                    // Deregisters the event callback, then closes.
+                    link.live.take();
+                    Err(self.unreachable(&e))
+                } else {
+                    Err(self.map_err(op, e, id))
                 }
-                Err(self.map_err(op, e, id))
+            }
+        };
+        // Outside the lock: a sink may call back into the driver.
+        drop(link);
+        if let Some((sink, ids)) = missed {
+            tracing::debug!(uri = %self.uri, vms = ids.len(), "reconnected: every VM reported");
+            for id in ids {
+                sink(id);
             }
         }
+        result
+    }
+
+    /// Makes `link` hold a live connection, opening a new one when there is none or it
+    /// died (the dead one's callback deregistered, then closed), and makes sure the sink,
+    /// if any, is registered on it.
+    ///
+    /// Events are lost while no callback is registered, so after registering on a new
+    /// connection this returns every domain the host lists, for the caller to report. A
+    /// registration that fails is logged and tried again by the next call.
+    fn live(&self, link: &mut Link) -> Result<Missed, DriverError> {
+        let alive = link
+            .live
+            .as_ref()
+            .is_some_and(|l| l.conn().is_alive().unwrap_or(false));
+        if !alive {
+            link.live = None;
+            link.live = Some(Connection::open(&self.uri).map_err(|e| self.unreachable(&e))?);
+        }
+        let Link {
+            live: Some(live),
+            sink: Some(sink),
+        } = link
+        else {
+            return Ok(None);
+        };
+        if live.is_watched() {
+            return Ok(None);
+        }
+        if let Err(e) = live.watch(sink) {
+            tracing::warn!(uri = %self.uri, error = %e, "VM events not registered; retried on the next call");
+            return Ok(None);
+        }
+        let ids = match live.conn().list_all_domains(0) {
+            Ok(doms) => doms
+                .iter()
+                .filter_map(|d| Uuid::parse_str(&d.uuid_string().ok()?).ok())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(uri = %self.uri, error = %e, "cannot list the VMs whose events may be lost");
+                Vec::new()
+            }
+        };
+        Ok(Some((sink.clone(), ids)))
     }
 
     fn domain<T>(
@@ -227,7 +331,10 @@ impl LibvirtHost {
         LibvirtHost {
             uri: uri.to_string(),
             opts,
-            conn: Mutex::new(None),
+            link: Mutex::new(Link {
+                live: None,
+                sink: None,
+            }),
             seen: Mutex::new(HashMap::new()),
             shutdowns: Mutex::new(HashSet::new()),
         }
@@ -515,6 +622,7 @@ impl HostDriver for LibvirtHost {
                     })
                 })
                 .collect();
+            let volumes = pools.iter().flat_map(pool_volumes).collect();
             let networks = nets
                 .iter()
                 .filter_map(|n| {
@@ -544,6 +652,7 @@ impl HostDriver for LibvirtHost {
                 memory_mib: node.memory / 1024,
                 numa_cells: shape.numa_cells,
                 datastores,
+                volumes,
                 networks,
             })
         })
@@ -661,7 +770,7 @@ impl HostDriver for LibvirtHost {
     /// refuses.
     fn migrate(&self, id: Uuid, target_uri: &str) -> Result<VmInfo, DriverError> {
         let before = self.vm_info(id)?;
-        let dest = Connect::open(Some(target_uri)).map_err(|e| DriverError::OperationFailed {
+        let dest = events::open(target_uri).map_err(|e| DriverError::OperationFailed {
             op: "migrate",
             reason: format!("cannot open {target_uri}: {}", e.message()),
         })?;
@@ -830,6 +939,45 @@ impl HostDriver for LibvirtHost {
             id,
             name: name.to_string(),
         })
+    }
+
+    /// Registers `notify` on the connection (a lifecycle callback, in the private `events`
+    /// module), and on every connection opened after it. A second call replaces the first sink.
+    ///
+    /// Events arrive on the process's libvirt event thread. Those of a time without a
+    /// connection are lost; the reconnect that ends it (the next driver call) reports every
+    /// domain the host lists, on the thread of that call. `false`: this driver has no
+    /// domain events, or libvirt's event loop could not be started. An error: the sink
+    /// could not be registered now; it stays set and the next driver call retries.
+    fn watch(&self, notify: VmEventSink) -> Result<bool, DriverError> {
+        if !events::event_loop() {
+            return Ok(false);
+        }
+        let mut link = self.link.lock().expect("libvirt connection lock");
+        if let Some(live) = link.live.as_mut() {
+            live.unwatch();
+        }
+        link.sink = Some(notify.clone());
+        let alive = link
+            .live
+            .as_ref()
+            .is_some_and(|l| l.conn().is_alive().unwrap_or(false));
+        if !alive {
+            // Reconnecting registers the sink (and reports every domain: events were not
+            // followed while the connection was down).
+            drop(link);
+            return self.with_conn("watch", |_| Ok(())).map(|()| true);
+        }
+        let live = link.live.as_mut().expect("a live connection");
+        match live.watch(&notify) {
+            Ok(()) => Ok(true),
+            Err(e) if code(&e) == Some(ErrorNumber::NoSupport) => {
+                tracing::info!(uri = %self.uri, "no domain events from this driver");
+                link.sink = None;
+                Ok(false)
+            }
+            Err(e) => Err(self.map_err("watch", e, None)),
+        }
     }
 
     fn snapshot_delete(&self, id: Uuid, name: &str) -> Result<(), DriverError> {

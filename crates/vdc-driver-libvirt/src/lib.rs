@@ -6,12 +6,16 @@
 //! vdc's ownership data travels with each domain in its `<metadata>` under the
 //! [`METADATA_NS`] namespace ([`metadata`]), so an inventory can be rebuilt from the
 //! hypervisors alone. VM counters come in bulk from `virConnectGetAllDomainStats` (the
-//! private `stats` module, the crate's only `unsafe` code: virt 0.5 has no usable wrapper).
+//! private `stats` module), and VM lifecycle events from a callback on each connection,
+//! run by a process-wide libvirt event loop (the private `events` module). Those two
+//! modules hold the crate's only `unsafe` code: virt 0.5 has no usable wrapper.
 
 pub mod metadata;
 
 #[cfg(feature = "libvirt")]
 mod driver;
+#[cfg(feature = "libvirt")]
+mod events;
 #[cfg(feature = "libvirt")]
 mod stats;
 

@@ -1,7 +1,7 @@
 //! Bulk VM counters and node CPU times through raw libvirt calls.
 //!
-//! This module owns the driver's only `unsafe` code. It calls libvirt directly (through
-//! `virt::sys`) where virt 0.5 has no usable wrapper:
+//! This module and [`crate::events`] own the driver's only `unsafe` code. It calls libvirt
+//! directly (through `virt::sys`) where virt 0.5 has no usable wrapper:
 //! - `virConnectGetAllDomainStats` / `virDomainListGetStats`: virt's `all_domain_stats`
 //!   frees the returned array with `free()` instead of `virDomainStatsRecordListFree`, which
 //!   leaks every record, its typed parameters and its domain reference, and it exposes the
@@ -235,17 +235,21 @@ impl RecordList {
     }
 }
 
-/// The UUID of a record's domain; `None` if libvirt cannot say (the record is skipped).
-fn domain_uuid(dom: sys::virDomainPtr) -> Option<Uuid> {
+/// The UUID of a domain that libvirt handed over (a stats record's, or an event's); `None`
+/// if libvirt cannot say (the record or event is skipped).
+///
+/// `dom` must be null or a domain reference that stays valid for the call: the caller
+/// borrows it from a record list or from libvirt for the duration of a callback.
+pub(crate) fn domain_uuid(dom: sys::virDomainPtr) -> Option<Uuid> {
     if dom.is_null() {
         return None;
     }
     let mut buf = [0 as c_char; sys::VIR_UUID_STRING_BUFLEN as usize];
-    // SAFETY: `dom` is the record's own domain reference, valid while the list lives, and
-    // `buf` has the VIR_UUID_STRING_BUFLEN bytes the call writes at most.
+    // SAFETY: `dom` is a valid domain reference for the call (see above), and `buf` has
+    // the VIR_UUID_STRING_BUFLEN bytes the call writes at most.
     let rc = unsafe { sys::virDomainGetUUIDString(dom, buf.as_mut_ptr()) };
     if rc < 0 {
-        tracing::warn!(error = %Error::last_error(), "stats record without a UUID: skipped");
+        tracing::warn!(error = %Error::last_error(), "domain without a UUID: skipped");
         return None;
     }
     Uuid::parse_str(&field_name(&buf)).ok()

@@ -4,7 +4,8 @@
 //! - `qemu:///system` with real TCG guests booted from the lab's kernel, started by
 //!   `scripts/libvirt-lab.sh` (which `scripts/test.sh` runs): the conformance suite, a
 //!   vdc-defined guest end to end (console, stats, snapshots, live migration to the lab's
-//!   second libvirtd and back), and a libvirtd killed and restarted under a `LibvirtHost`;
+//!   second libvirtd and back), a libvirtd killed and restarted under a `LibvirtHost`, and
+//!   lifecycle events of changes made behind vdc's back, across such a restart;
 //! - the lab's second libvirtd ("host 2"), which these tests start themselves.
 //!
 //! A test that cannot reach libvirtd fails; it never skips. Tests named `qemu_*` share the
@@ -13,11 +14,12 @@
 #![cfg(feature = "libvirt")]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 use vdc_driver::conformance::{self, Capabilities, Fixture};
-use vdc_driver::{DiskInfo, DriverError, HostDriver, VmMetadata, VmSpec, lab};
+use vdc_driver::{DiskInfo, DriverError, HostDriver, VmEventSink, VmMetadata, VmSpec, lab};
 use vdc_driver_libvirt::{LibvirtHost, Options};
 use vdc_types::{PowerState, VmAction};
 
@@ -104,6 +106,63 @@ impl Drop for VmGuard {
         ] {
             let _ = std::fs::remove_file(log);
         }
+    }
+}
+
+/// The VMs a watched `LibvirtHost` reports to its sink, with the time of each report.
+struct Reports(Receiver<(Uuid, Instant)>);
+
+/// How long an event may take to reach the sink.
+const EVENT_LIMIT: Duration = Duration::from_secs(5);
+
+impl Reports {
+    /// A sink for [`HostDriver::watch`] and what it receives.
+    fn new() -> (VmEventSink, Reports) {
+        let (tx, rx) = mpsc::channel();
+        let sink: VmEventSink = Arc::new(move |id| {
+            let _ = tx.send((id, Instant::now()));
+        });
+        (sink, Reports(rx))
+    }
+
+    /// Forgets what was reported so far, once the reports of earlier changes have stopped
+    /// (nothing new for 200 ms), so a late one is not taken for the next change's.
+    fn settle(&self) {
+        while self.0.recv_timeout(Duration::from_millis(200)).is_ok() {}
+    }
+
+    /// Waits for a report of `id`, at most [`EVENT_LIMIT`]; returns when the sink got it.
+    fn expect(&self, id: Uuid, what: &str) -> Instant {
+        let deadline = Instant::now() + EVENT_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok((got, at)) if got == id => return at,
+                Ok(_) => {}
+                Err(_) => panic!("{what}: no event for {id} within {EVENT_LIMIT:?}"),
+            }
+        }
+    }
+
+    /// Makes one change (`act`) and asserts that it reaches the sink; prints how long after
+    /// the change began the sink was called, and how that compares with `act` returning
+    /// (negative: the event came before the command had finished, e.g. virsh exiting).
+    fn step(&self, id: Uuid, what: &str, act: impl FnOnce()) {
+        self.settle();
+        let began = Instant::now();
+        act();
+        let done = Instant::now();
+        let at = self.expect(id, what);
+        let after_done_ms = if at >= done {
+            (at - done).as_secs_f64() * 1000.0
+        } else {
+            -((done - at).as_secs_f64() * 1000.0)
+        };
+        eprintln!(
+            "TIMING event {what}: sink called {:.1} ms after the change began, {after_done_ms:+.1} ms after it returned (took {:.1} ms)",
+            (at - began).as_secs_f64() * 1000.0,
+            (done - began).as_secs_f64() * 1000.0,
+        );
     }
 }
 
@@ -207,6 +266,48 @@ fn test_driver_conformance() {
         other => panic!("the test driver cannot migrate, got {other:?}"),
     }
     assert_eq!(h.vm_info(s.id).unwrap().state, PowerState::Running);
+}
+
+/// libvirt's test driver emits lifecycle events too (queued in-process, dispatched by the
+/// driver's event loop thread), and `test:///default` is one host shared by every
+/// connection of the process: a VM driven through a second `LibvirtHost` reaches the sink
+/// of the first at each change.
+#[test]
+fn test_driver_reports_lifecycle_events() {
+    let opts = Options {
+        domain_type: "test".into(),
+        console_log_dir: None,
+    };
+    let watched = LibvirtHost::connect("test:///default", opts.clone()).unwrap();
+    let (sink, reports) = Reports::new();
+    assert!(watched.watch(sink).unwrap(), "the test driver has events");
+    let other = LibvirtHost::connect("test:///default", opts).unwrap();
+    let spec = VmSpec {
+        disks: vec![],
+        ..Fixture::new("unused").spec("events")
+    };
+    let id = spec.id;
+    reports.step(id, "define", || {
+        other.define(&spec).unwrap();
+    });
+    for action in [
+        VmAction::Start,
+        VmAction::Suspend,
+        VmAction::Resume,
+        VmAction::Stop,
+    ] {
+        reports.step(id, action.as_str(), || {
+            other.act(id, action).unwrap();
+        });
+    }
+    reports.step(id, "undefine", || other.undefine(id).unwrap());
+    // The watched host's own calls are reported as well.
+    reports.step(id, "define (through the watched host)", || {
+        watched.define(&spec).unwrap();
+    });
+    reports.step(id, "undefine (through the watched host)", || {
+        watched.undefine(id).unwrap()
+    });
 }
 
 /// The conformance suite on real QEMU (TCG guests booted from the lab kernel, one qcow2
@@ -567,6 +668,89 @@ fn qemu_libvirtd_killed_and_restarted() {
         PowerState::Shutoff
     );
     h.undefine(spec.id).unwrap();
+}
+
+/// How many sockets this process has open.
+fn open_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// A watched `LibvirtHost` reports each lifecycle change of a domain made behind vdc's back
+/// with virsh (start, suspend, resume, destroy, undefine) within [`EVENT_LIMIT`]; when
+/// libvirtd is killed and restarted, the first call after it reconnects, reports every
+/// domain once (events of the downtime are lost) and events flow again on the new
+/// connection. Dropping the watched `LibvirtHost` closes its connection.
+#[test]
+fn qemu_events_follow_virsh_across_a_libvirtd_restart() {
+    let _lab = lab_lock();
+    lab::start_libvirtd();
+    let sockets = open_sockets();
+    let h = qemu_host();
+    let (sink, reports) = Reports::new();
+    assert!(h.watch(sink).unwrap(), "qemu:///system has events");
+    let spec = VmSpec {
+        disks: vec![],
+        ..qemu_fixture().spec("events")
+    };
+    let _guard = VmGuard {
+        uris: vec![lab::HOST1.into()],
+        name: spec.name.clone(),
+    };
+    let (id, name) = (spec.id, spec.name.as_str());
+    reports.step(id, "define (by vdc)", || {
+        h.define(&spec).unwrap();
+    });
+    for action in ["start", "suspend", "resume", "destroy"] {
+        reports.step(id, &format!("virsh {action}"), || {
+            lab::virsh(lab::HOST1, &[action, name]);
+        });
+    }
+
+    let restart = lab::kill_libvirtd();
+    assert!(
+        matches!(h.list_vms(), Err(DriverError::HostUnreachable { .. })),
+        "no daemon"
+    );
+    lab::start_libvirtd();
+    drop(restart);
+    reports.settle();
+    let t = Instant::now();
+    let vms = h.list_vms().expect("the same LibvirtHost reconnects");
+    assert!(
+        vms.iter()
+            .any(|v| v.id == id && v.state == PowerState::Shutoff)
+    );
+    let reported: Vec<Uuid> = reports.0.try_iter().map(|(v, _)| v).collect();
+    assert!(
+        reported.contains(&id),
+        "the reconnect reports every domain, before the call returns: {reported:?}"
+    );
+    eprintln!(
+        "TIMING reconnect with re-registration and {} VMs reported: {:.1} ms",
+        reported.len(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    for action in ["start", "destroy"] {
+        reports.step(id, &format!("virsh {action} (after the restart)"), || {
+            lab::virsh(lab::HOST1, &[action, name]);
+        });
+    }
+    reports.step(id, "virsh undefine (after the restart)", || {
+        lab::virsh(lab::HOST1, &["undefine", name]);
+    });
+
+    // A registered callback holds a reference on its connection: unless the driver
+    // deregisters it first, dropping the driver would leave the connection open.
+    // The last reference goes on libvirt's event thread, a moment later.
+    drop(h);
+    wait_until("the connection closed", Duration::from_secs(5), || {
+        open_sockets() == sockets
+    });
 }
 
 /// vdc defines a domain from its own spec: the disk volume is created in the named storage

@@ -50,7 +50,7 @@ pub struct NumaCell {
 }
 
 /// A storage pool as a host reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DatastoreInfo {
     pub name: String,
     /// e.g. `dir`, `logical`, `netfs`, `rbd`.
@@ -59,8 +59,23 @@ pub struct DatastoreInfo {
     pub free_gib: u64,
 }
 
+/// A volume (disk image) in a storage pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VolumeInfo {
+    /// The pool (datastore) it lives in.
+    pub datastore: String,
+    pub name: String,
+    pub path: String,
+    /// `qcow2`, `raw`, `iso`, …; empty when the pool does not say.
+    pub format: String,
+    /// Size the guest sees.
+    pub capacity_mib: u64,
+    /// Space it takes in the pool now.
+    pub allocation_mib: u64,
+}
+
 /// A virtual network as a host reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NetworkInfo {
     pub name: String,
     pub vlan: Option<u32>,
@@ -81,6 +96,8 @@ pub struct HostInfo {
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCell>,
     pub datastores: Vec<DatastoreInfo>,
+    /// Volumes in those datastores (empty where the driver does not list them).
+    pub volumes: Vec<VolumeInfo>,
     pub networks: Vec<NetworkInfo>,
 }
 
@@ -240,4 +257,16 @@ pub trait HostDriver: Send + Sync + fmt::Debug {
     fn snapshot_revert(&self, id: Uuid, name: &str) -> Result<VmInfo, DriverError>;
     /// Deletes snapshot `name`; deleting one that does not exist succeeds.
     fn snapshot_delete(&self, id: Uuid, name: &str) -> Result<(), DriverError>;
+    /// Asks the host to call `notify` with a VM's UUID whenever the hypervisor reports a
+    /// lifecycle change of that VM (defined, started, suspended, resumed, stopped, undefined,
+    /// migrated), from a driver thread, for as long as the driver lives, across reconnects.
+    /// `notify` must return quickly. Returns `false` when the driver has no events; the
+    /// periodic sync is then its only source of freshness.
+    fn watch(&self, notify: VmEventSink) -> Result<bool, DriverError> {
+        let _ = notify;
+        Ok(false)
+    }
 }
+
+/// Where a driver reports VM lifecycle events: called with the VM's UUID.
+pub type VmEventSink = std::sync::Arc<dyn Fn(Uuid) + Send + Sync>;

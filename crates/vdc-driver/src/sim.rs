@@ -1401,6 +1401,8 @@ impl HostDriver for SimHost {
                             .saturating_sub(inner.shared_used_gib),
                     },
                 ],
+                // The simulator keeps disk sizes, not volume files.
+                volumes: Vec::new(),
                 networks: vec![
                     NetworkInfo {
                         name: DEFAULT_NETWORK.into(),

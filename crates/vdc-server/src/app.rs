@@ -21,6 +21,12 @@ pub struct App {
     pub fleet: Arc<Fleet>,
     pub config: Arc<Config>,
     pub(crate) jobs: Arc<JobRunner>,
+    /// Held by every inventory sync, so periodic, event-driven and requested syncs do not
+    /// interleave.
+    pub(crate) sync_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Per host, a hash of the storage (datastores, networks, volumes) last written for it,
+    /// so a sync writes storage only when a host reports a change.
+    pub(crate) storage_seen: Arc<std::sync::Mutex<std::collections::HashMap<HostId, u64>>>,
 }
 
 /// A target for audit records: (kind, id).
@@ -33,6 +39,8 @@ impl App {
             fleet,
             config,
             jobs: Arc::new(JobRunner::default()),
+            sync_lock: Arc::new(tokio::sync::Mutex::new(())),
+            storage_seen: Arc::default(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! starts when no hypervisor is configured.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::mpsc::UnboundedSender;
 use vdc_driver::sim::SimFleet;
 use vdc_driver::{DriverError, HostDriver};
 use vdc_types::Error;
@@ -12,6 +13,8 @@ use vdc_types::Error;
 pub struct Fleet {
     drivers: RwLock<HashMap<String, Arc<dyn HostDriver>>>,
     sim: Option<SimFleet>,
+    /// Where drivers' VM events go, as the URI of the host that had one.
+    events: Mutex<Option<UnboundedSender<String>>>,
 }
 
 impl Fleet {
@@ -25,6 +28,7 @@ impl Fleet {
         Fleet {
             drivers: RwLock::new(drivers),
             sim: Some(sim),
+            events: Mutex::new(None),
         }
     }
 
@@ -41,11 +45,43 @@ impl Fleet {
         domain_type: Option<&str>,
     ) -> Result<Arc<dyn HostDriver>, DriverError> {
         let driver = open_libvirt(uri, domain_type)?;
+        self.watch(&driver);
         self.drivers
             .write()
             .expect("fleet lock")
             .insert(uri.to_string(), driver.clone());
         Ok(driver)
+    }
+
+    /// Sends the host's URI to `events` whenever one of its drivers reports a VM event, for
+    /// every driver connected now or later. Blocks (drivers register with their hosts).
+    pub fn forward_events(&self, events: UnboundedSender<String>) {
+        *self.events.lock().expect("fleet events lock") = Some(events);
+        let drivers: Vec<Arc<dyn HostDriver>> = self
+            .drivers
+            .read()
+            .expect("fleet lock")
+            .values()
+            .cloned()
+            .collect();
+        for d in &drivers {
+            self.watch(d);
+        }
+    }
+
+    fn watch(&self, driver: &Arc<dyn HostDriver>) {
+        let Some(tx) = self.events.lock().expect("fleet events lock").clone() else {
+            return;
+        };
+        let uri = driver.uri().to_string();
+        let sink_uri = uri.clone();
+        let sink: vdc_driver::VmEventSink = Arc::new(move |_vm| {
+            // The receiver is gone only when the server stops.
+            let _ = tx.send(sink_uri.clone());
+        });
+        if let Err(e) = driver.watch(sink) {
+            tracing::warn!(%uri, error = %e, "cannot watch host events; periodic sync only");
+        }
     }
 
     /// Forgets the driver of a removed host.

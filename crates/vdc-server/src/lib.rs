@@ -42,6 +42,7 @@ pub struct Server {
     pub generated_admin_password: Option<String>,
     task: tokio::task::JoinHandle<()>,
     sync_task: Option<tokio::task::JoinHandle<()>>,
+    event_task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -55,6 +56,7 @@ impl Server {
     /// Stops serving and the background loops.
     pub async fn stop(self) {
         self.task.abort();
+        self.event_task.abort();
         if let Some(t) = self.sync_task {
             t.abort();
         }
@@ -115,6 +117,12 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let event_task = tokio::spawn(sync::run_event_loop(app.clone(), events_rx));
+    let fleet = app.fleet.clone();
+    tokio::task::spawn_blocking(move || fleet.forward_events(events_tx))
+        .await
+        .map_err(|e| E::Bootstrap(Error::internal(format!("event setup panicked: {e}"))))?;
     let sync_task = config
         .sync_interval
         .map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
@@ -125,6 +133,7 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         generated_admin_password,
         task,
         sync_task,
+        event_task,
     })
 }
 

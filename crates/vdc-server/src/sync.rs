@@ -107,6 +107,14 @@ fn discovered_vm(
     }
 }
 
+/// A hash of what a host reports of its storage and networks.
+fn storage_hash(h: &HostInfo) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&h.datastores, &h.networks, &h.volumes).hash(&mut hasher);
+    hasher.finish()
+}
+
 fn hardware(h: &HostInfo) -> db::HostHardware {
     db::HostHardware {
         hypervisor: h.hypervisor,
@@ -141,8 +149,9 @@ pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
     sync_hosts(app, &hosts).await
 }
 
-/// Syncs these hosts once.
+/// Syncs these hosts once. Syncs run one at a time (periodic, event-driven, on request).
 pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Error> {
+    let _one_at_a_time = app.sync_lock.lock().await;
     let started = Instant::now();
     let departments: HashMap<String, DepartmentId> = app
         .db
@@ -208,6 +217,7 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
         .await
         .map_err(|e| Error::internal(format!("sync task panicked: {e}")))?;
         let mut writes = Vec::with_capacity(chunk.len());
+        let mut storage_written = Vec::new();
         for (host, probe) in chunk.iter().zip(probes) {
             let (info, vms) = match probe {
                 Ok(p) => p,
@@ -252,11 +262,21 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
                 || host.memory_mib != hw.memory_mib
                 || host.cpu_model != hw.cpu_model
                 || host.hypervisor_version != hw.hypervisor_version;
+            let storage = storage_hash(&info);
+            let storage_changed = app
+                .storage_seen
+                .lock()
+                .expect("storage cache lock")
+                .get(&host.id)
+                != Some(&storage);
+            if storage_changed {
+                storage_written.push((host.id, storage));
+            }
             writes.push(HostSyncWrite {
                 host_id: host.id,
                 cluster_id: host.cluster_id,
                 hardware: changed.then_some(hw),
-                datastores: if changed {
+                datastores: if storage_changed {
                     info.datastores
                         .iter()
                         .map(|d| (d.name.clone(), d.kind.clone(), d.capacity_gib, d.free_gib))
@@ -264,10 +284,25 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
                 } else {
                     Vec::new()
                 },
-                networks: if changed {
+                networks: if storage_changed {
                     info.networks
                         .iter()
                         .map(|n| (n.name.clone(), n.vlan))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                volumes: if storage_changed {
+                    info.volumes
+                        .iter()
+                        .map(|v| db::VolumeRec {
+                            datastore: v.datastore.clone(),
+                            name: v.name.clone(),
+                            path: v.path.clone(),
+                            format: v.format.clone(),
+                            capacity_mib: v.capacity_mib,
+                            allocation_mib: v.allocation_mib,
+                        })
                         .collect()
                 } else {
                     Vec::new()
@@ -288,6 +323,10 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
             report.unchanged += plan.unchanged.len();
         }
         let out = app.db.apply_sync_batch(&writes).await?;
+        app.storage_seen
+            .lock()
+            .expect("storage cache lock")
+            .extend(storage_written);
         let rogue: Vec<(HostId, VmId, String)> = writes
             .iter()
             .flat_map(|w| {
@@ -340,5 +379,42 @@ pub async fn run_loop(app: App, interval: Duration) {
             }
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// How long host events are collected before the hosts that had them are synced: a
+/// migration or a restart fires several events in a row.
+const EVENT_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Keeps the inventory fresh between full syncs: each batch of driver events (host URIs)
+/// resyncs just the hosts they came from.
+pub async fn run_event_loop(app: App, mut events: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = events.recv().await {
+        tokio::time::sleep(EVENT_DEBOUNCE).await;
+        let mut uris = std::collections::HashSet::from([first]);
+        while let Ok(u) = events.try_recv() {
+            uris.insert(u);
+        }
+        let hosts = match app.db.all_hosts().await {
+            Ok(h) => h
+                .into_iter()
+                .filter(|h| uris.contains(&h.uri))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read hosts for an event sync");
+                continue;
+            }
+        };
+        match sync_hosts(&app, &hosts).await {
+            Ok(r) => tracing::debug!(
+                hosts = r.hosts,
+                updated = r.updated,
+                inserted = r.inserted,
+                vanished = r.vanished,
+                elapsed_ms = r.elapsed_ms,
+                "event sync done"
+            ),
+            Err(e) => tracing::error!(error = %e, "event sync failed"),
+        }
     }
 }

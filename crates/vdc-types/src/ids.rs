@@ -50,6 +50,8 @@ typed_id!(
     HostId,
     /// A datastore (storage pool) seen by hosts.
     DatastoreId,
+    /// A volume (disk image) in a datastore.
+    VolumeId,
     /// A virtual network.
     NetworkId,
     /// A virtual machine.

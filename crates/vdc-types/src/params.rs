@@ -400,6 +400,14 @@ pub struct VmListQuery {
     pub page_token: Option<String>,
 }
 
+/// Filter for `GET /api/v1/volumes`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VolumeListQuery {
+    pub datastore_id: Option<DatastoreId>,
+}
+
 /// Filters and pagination for `GET /api/v1/hosts`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

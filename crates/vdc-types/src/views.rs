@@ -166,6 +166,19 @@ pub struct VmView {
     pub runtime_generation: i64,
 }
 
+/// A volume (disk image) in a datastore.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VolumeView {
+    pub id: VolumeId,
+    pub datastore_id: DatastoreId,
+    pub name: String,
+    /// Path on the host.
+    pub path: String,
+    pub format: String,
+    pub capacity_mib: u64,
+    pub allocation_mib: u64,
+}
+
 /// A VM's counters as its host measures them, cumulative since the VM started; `null` where
 /// the hypervisor does not report a value.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -68,6 +68,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_sites))
         .routes(routes!(list_clusters))
         .routes(routes!(list_datastores))
+        .routes(routes!(ops::list_volumes))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use vdc_types::*;
 
-use super::extract::{ApiJson, ApiResult, path_id};
+use super::extract::{ApiJson, ApiQuery, ApiResult, path_id};
 use crate::app::App;
 use crate::auth::Actor;
 use crate::hosts::HostAdded;
@@ -163,5 +163,31 @@ pub(super) async fn delete_snapshot(
     Ok(accepted(
         app.snapshot_vm(&actor, id, name, SnapshotOp::Delete)
             .await?,
+    ))
+}
+
+/// Volumes (disk images) in the datastores, as the hosts list them.
+#[utoipa::path(get, path = "/api/v1/volumes", tag = "inventory", security(("bearer" = [])), params(VolumeListQuery),
+    responses((status = 200, body = Vec<VolumeView>), (status = 400, body = ErrorBody)))]
+pub(super) async fn list_volumes(
+    State(app): State<App>,
+    _actor: Actor,
+    ApiQuery(q): ApiQuery<VolumeListQuery>,
+) -> ApiResult<Json<Vec<VolumeView>>> {
+    Ok(Json(
+        app.db
+            .list_volumes(q.datastore_id)
+            .await?
+            .into_iter()
+            .map(|v| VolumeView {
+                id: v.id,
+                datastore_id: v.datastore_id,
+                name: v.name,
+                path: v.path,
+                format: v.format,
+                capacity_mib: v.capacity_mib,
+                allocation_mib: v.allocation_mib,
+            })
+            .collect(),
     ))
 }

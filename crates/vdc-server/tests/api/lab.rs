@@ -2,6 +2,7 @@
 //! machine (`scripts/libvirt-lab.sh`, started by `scripts/test.sh`). Fails when the lab is
 //! not there; never skips.
 
+use super::department_id;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -97,6 +98,7 @@ async fn lab_vm_lifecycle_on_real_qemu() {
     );
 
     // Create and start a guest: vdc writes the domain XML and the pool volume.
+    let eng = department_id(&s, "engineering").await;
     let name = format!(
         "lab-e2e-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -108,7 +110,7 @@ async fn lab_vm_lifecycle_on_real_qemu() {
         "name": name, "vcpus": 1, "memory_mib": 128, "host_id": h1, "start": true,
         "disks": [{"size_gib": 1, "datastore": POOL}],
         "boot": {"kernel": guest.join("vmlinuz"), "initrd": guest.join("initrd.img"), "cmdline": "console=ttyS0 panic=-1"},
-        "purpose": "e2e", "tags": ["lab"],
+        "purpose": "e2e", "tags": ["lab"], "department_id": eng,
     })).await;
     let id = acc["vm_id"].as_str().unwrap().to_string();
     let j = s
@@ -135,6 +137,69 @@ async fn lab_vm_lifecycle_on_real_qemu() {
     eprintln!(
         "lab: create→running (job done) {running:?}, create→guest booted (console marker) {booted:?}"
     );
+
+    // Its disk volume is in the inventory, in the shared pool.
+    let vol = format!("{name}-vda.qcow2");
+    let v = wait_for_condition(
+        Duration::from_millis(50),
+        Duration::from_secs(10),
+        || async {
+            s.get_ok("/api/v1/volumes")
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == vol.as_str())
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(v["format"], "qcow2", "{v}");
+    assert_eq!(v["capacity_mib"], 1024, "{v}");
+    assert!(v["path"].as_str().unwrap().starts_with(POOL_DIR), "{v}");
+
+    // Changes made behind vdc's back reach the inventory through libvirt's events, with no
+    // sync in between (this stack has no periodic sync).
+    for (cmd, state) in [("suspend", "paused"), ("resume", "running")] {
+        let t0 = Instant::now();
+        lab::virsh(host1_uri, &[cmd, &name]);
+        wait_for_condition(
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+            || async { (vm(&s, &id).await["power_state"] == state).then_some(()) },
+        )
+        .await;
+        eprintln!(
+            "lab: virsh {cmd} → inventory {state} by event in {:?}",
+            t0.elapsed()
+        );
+    }
+
+    // A store lost: a new vdc that only knows the host's URI rebuilds the VM's ownership
+    // from the domain's metadata.
+    {
+        let fresh = TestStack::start_with(StackOptions {
+            hosts: 1,
+            vms: 0,
+            ..StackOptions::new(Store::Sqlite)
+        })
+        .await;
+        post(
+            &fresh,
+            "/api/v1/hosts",
+            json!({"uri": host1_uri, "domain_type": "qemu"}),
+        )
+        .await;
+        let v = vm(&fresh, &id).await;
+        assert_eq!(v["name"], name.as_str());
+        assert_eq!(v["management"], "managed", "{v}");
+        assert_eq!(v["owner"], "admin");
+        assert_eq!(v["purpose"], "e2e");
+        assert_eq!(v["tags"], json!(["lab"]));
+        let fresh_eng = department_id(&fresh, "engineering").await;
+        assert_eq!(v["department_id"], fresh_eng.as_str());
+        assert_eq!(v["power_state"], "running");
+    }
 
     // Its counters, from the host.
     let st = s.get_ok(&format!("/api/v1/vms/{id}/stats")).await;
