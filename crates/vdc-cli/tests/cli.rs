@@ -494,3 +494,157 @@ fn inspect_libvirt_xml_reports_bad_files_and_prints_a_table() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Logs in to a served `vdc` with the admin password from its banner.
+fn login(server: &Served, cfg: &Path) {
+    let password = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("first start: user 'admin', password "))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a generated admin password is printed once");
+    let out = vdc(
+        cfg,
+        &server.url,
+        &["login", "--username", "admin"],
+        &[("VDC_PASSWORD", password)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Hosts added by URI, rogue VMs, snapshots, migration and stats from the command line
+/// (libvirt's in-process test driver stands in for a host here; the API tests drive the
+/// real QEMU lab).
+#[cfg(feature = "libvirt")]
+#[test]
+fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
+    let root = temp("ops");
+    let (data, cfg) = (root.join("data"), root.join("cfg"));
+    let server = serve(&data, &root.join("server.log"));
+    login(&server, &cfg);
+    let run = |args: &[&str]| ok_json(vdc(&cfg, &server.url, args, &[]));
+
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["host", "add", "--uri", "http://x"],
+        &[],
+    ));
+    assert!(err.contains("not a libvirt URI"), "{err}");
+    let added = run(&[
+        "host",
+        "add",
+        "--uri",
+        "test:///default",
+        "--cluster",
+        "lab",
+        "--name",
+        "testhost",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(added["host"]["name"], "testhost");
+    assert_eq!(added["sync"]["unmanaged_found"], 1, "{added}");
+    let table = vdc(
+        &cfg,
+        &server.url,
+        &["vm", "list", "--management", "unmanaged"],
+        &[],
+    );
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("test") && table.contains("unmanaged"),
+        "{table}"
+    );
+
+    let dept = run(&[
+        "vm",
+        "list",
+        "--name-prefix",
+        "vm-",
+        "--limit",
+        "1",
+        "-o",
+        "json",
+    ])[0]["department_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let adopted = run(&[
+        "vm",
+        "adopt",
+        "test",
+        "--owner",
+        "carol",
+        "--department",
+        &dept,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(adopted["management"], "managed");
+    assert_eq!(adopted["owner"], "carol");
+    let err = one_line_error(&vdc(&cfg, &server.url, &["vm", "quarantine", "test"], &[]));
+    assert!(err.contains("only unmanaged VMs are quarantined"), "{err}");
+
+    let vm = run(&[
+        "vm",
+        "create",
+        "--name",
+        "mover",
+        "--memory-mib",
+        "256",
+        "--disk-gib",
+        "4",
+        "--host",
+        &host_id(&run, "sim-host-0001"),
+        "--start",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(vm["power_state"], "running");
+    run(&["vm", "snapshot", "create", "mover", "s1", "-o", "json"]);
+    let snaps = run(&["vm", "snapshot", "list", "mover", "-o", "json"]);
+    assert_eq!(snaps[0]["name"], "s1", "{snaps}");
+    let moved = run(&[
+        "vm",
+        "migrate",
+        "mover",
+        "--to",
+        "sim-host-0002",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(moved["host_id"], host_id(&run, "sim-host-0002").as_str());
+    let stats = run(&["vm", "stats", "mover", "-o", "json"]);
+    assert_eq!(stats["power_state"], "running");
+    let hs = run(&["host", "stats", "sim-host-0002", "-o", "json"]);
+    assert!(hs["running_vms"].as_u64().unwrap() >= 1, "{hs}");
+    let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hosts = run(&["host", "list", "-o", "json"]);
+    assert_eq!(hosts.as_array().unwrap().len(), 3);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The id of the host with this name.
+#[cfg(feature = "libvirt")]
+fn host_id(run: &dyn Fn(&[&str]) -> Value, name: &str) -> String {
+    run(&["host", "list", "-o", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .unwrap_or_else(|| panic!("no host {name}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
