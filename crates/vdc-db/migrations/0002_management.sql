@@ -2,7 +2,9 @@
 -- until an admin adopts or quarantines it) and the libvirt domain type of added hosts.
 
 ALTER TABLE vms ADD COLUMN management TEXT NOT NULL DEFAULT 'managed';
-CREATE INDEX vms_by_management ON vms (management, name, id);
+-- Partial: most VMs are managed, and their inserts then skip this index. Queries for the
+-- others repeat the index's condition so both SQLite and PostgreSQL can use it.
+CREATE INDEX vms_not_managed ON vms (management, name, id) WHERE management <> 'managed';
 
 -- `kvm` or `qemu` (TCG) for domains vdc defines on a libvirt host; NULL for other drivers.
 ALTER TABLE hosts ADD COLUMN domain_type TEXT;

@@ -555,7 +555,32 @@ where
     Ok(())
 }
 
-pub(crate) async fn upsert_storage_in<E>(exec: &mut E, h: &HostSyncWrite) -> Result<(), sqlx::Error>
+/// (cluster, datastore name) of every datastore that holds recorded volumes.
+pub(crate) async fn datastores_with_volumes_in<E>(
+    exec: &mut E,
+) -> Result<std::collections::HashSet<(String, String)>, sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows = sqlx::query(
+        "SELECT DISTINCT d.cluster_id, d.name FROM volumes v JOIN datastores d ON d.id = v.datastore_id",
+    )
+    .fetch_all(&mut *exec)
+    .await?;
+    use sqlx::Row;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect()
+}
+
+/// Creates or refreshes a host's datastores and networks, and replaces the volumes recorded
+/// in its datastores (`with_volumes`: the datastores that have any, so hosts without volumes
+/// cost no deletes).
+pub(crate) async fn upsert_storage_in<E>(
+    exec: &mut E,
+    h: &HostSyncWrite,
+    with_volumes: &std::collections::HashSet<(String, String)>,
+) -> Result<(), sqlx::Error>
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -586,7 +611,10 @@ where
         .execute(&mut *exec)
         .await?;
     }
-    for (name, ..) in datastores {
+    for (name, ..) in datastores
+        .iter()
+        .filter(|(name, ..)| with_volumes.contains(&(cluster.to_string(), name.clone())))
+    {
         sqlx::query(
             "DELETE FROM volumes WHERE datastore_id = (SELECT id FROM datastores WHERE cluster_id = $1 AND name = $2)",
         )

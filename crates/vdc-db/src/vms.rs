@@ -298,6 +298,10 @@ impl DataStore {
         }
         if let Some(v) = f.management {
             eq(&mut sql, "management", v.as_str().to_string());
+            if v != Management::Managed {
+                // The condition of the partial index `vms_not_managed`.
+                sql.push_str(" AND management <> 'managed'");
+            }
         }
         if let Some(v) = &f.owner {
             eq(&mut sql, "owner", v.clone());
@@ -360,13 +364,20 @@ impl DataStore {
             .iter()
             .flat_map(|h| h.inserts.iter().cloned())
             .collect();
+        let with_volumes = if batch.iter().any(|h| !h.datastores.is_empty()) {
+            crate::inventory::datastores_with_volumes_in(&mut *tx)
+                .await
+                .map_err(q("datastores with volumes"))?
+        } else {
+            Default::default()
+        };
         for h in batch {
             if let Some(hw) = &h.hardware {
                 crate::inventory::record_host_hardware_in(&mut *tx, h.host_id, hw, now)
                     .await
                     .map_err(q("record host sync"))?;
             }
-            crate::inventory::upsert_storage_in(&mut *tx, h)
+            crate::inventory::upsert_storage_in(&mut *tx, h, &with_volumes)
                 .await
                 .map_err(q("upsert storage"))?;
         }
