@@ -10,6 +10,10 @@ use vdc_types::{DepartmentView, LoginResponse, Page, VmView};
 pub enum BenchCmd {
     /// Full inventory sync and filtered VM listing at fleet scale (simulator + SQLite).
     Inventory(InventoryArgs),
+    /// Explained placement decisions at fleet scale (host shapes from libvirt capability
+    /// dumps, VMs from the Azure V1 trace), against a naive baseline; or a replay of the
+    /// trace comparing vdc's ranking with first-fit and best-fit.
+    Placement(crate::bench_placement::PlacementArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,10 +35,11 @@ pub struct InventoryArgs {
 pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Inventory(a) => inventory(a).await,
+        BenchCmd::Placement(a) => crate::bench_placement::run(a),
     }
 }
 
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
     if sorted_ms.is_empty() {
         return 0.0;
     }

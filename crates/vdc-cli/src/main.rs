@@ -1,7 +1,9 @@
 //! `vdc`: the server (`vdc serve`), the client commands, offline inspection (`vdc inspect`),
 //! and the benchmarks.
 
+mod azure;
 mod bench;
+mod bench_placement;
 mod client;
 mod commands;
 mod inspect;

@@ -4,3 +4,4 @@
 
 pub mod inventory;
 pub mod placement;
+pub mod rating;
