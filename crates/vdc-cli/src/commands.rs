@@ -152,6 +152,9 @@ pub struct VmCreateArgs {
     /// Boot this kernel (a path on the host) instead of the first disk.
     #[arg(long)]
     kernel: Option<String>,
+    /// Show how every host rates for this VM before creating it.
+    #[arg(long)]
+    explain: bool,
     /// Initrd for --kernel (a path on the host).
     #[arg(long, requires = "kernel")]
     initrd: Option<String>,
@@ -576,6 +579,22 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                     cmdline: a.cmdline,
                 }),
             };
+            if a.explain && out == Output::Table {
+                let r: RatingView = client
+                    .post(
+                        "/placement/ratings",
+                        &PlacementParams {
+                            vm_id: None,
+                            vcpus: Some(p.vcpus),
+                            memory_mib: Some(p.memory_mib),
+                            disks: p.disks.clone(),
+                            nics: p.nics.clone(),
+                            department_id: p.department_id,
+                        },
+                    )
+                    .await?;
+                crate::ops::print_rating(&r, 10);
+            }
             let acc: JobAccepted = client.post("/vms", &p).await?;
             accepted(client, acc, a.no_wait, out).await
         }

@@ -55,6 +55,9 @@ enum Command {
     /// Long-running operations.
     #[command(subcommand)]
     Job(commands::JobCmd),
+    /// Where VMs fit best: every host rated 0–5 stars with the reasons.
+    #[command(subcommand)]
+    Placement(PlacementCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -65,6 +68,12 @@ enum Command {
     /// Inspect files offline (no server needed).
     #[command(subcommand)]
     Inspect(inspect::InspectCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum PlacementCmd {
+    /// Rate every host for a VM (by size, or an existing VM).
+    Rate(ops::RateArgs),
 }
 
 fn main() {
@@ -102,6 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vm(c) => commands::vm(&client::Client::new(cli.server, cli.token)?, c, out).await,
         Command::Job(c) => {
             commands::job(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Placement(PlacementCmd::Rate(a)) => {
+            ops::rate(&client::Client::new(cli.server, cli.token)?, a, out).await
         }
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
     }

@@ -623,6 +623,38 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
     assert_eq!(stats["power_state"], "running");
     let hs = run(&["host", "stats", "sim-host-0002", "-o", "json"]);
     assert!(hs["running_vms"].as_u64().unwrap() >= 1, "{hs}");
+    let rated = vdc(
+        &cfg,
+        &server.url,
+        &["placement", "rate", "--vcpus", "1", "--memory-mib", "512"],
+        &[],
+    );
+    let table = String::from_utf8_lossy(&rated.stdout);
+    assert!(
+        rated.status.success() && table.contains("★") && table.contains("STARS"),
+        "{table}"
+    );
+    let by_vm = run(&["placement", "rate", "--vm", "mover", "-o", "json"]);
+    assert!(by_vm["hosts"].as_array().unwrap().len() >= 3, "{by_vm}");
+    let explained = vdc(
+        &cfg,
+        &server.url,
+        &[
+            "vm",
+            "create",
+            "--name",
+            "explained",
+            "--memory-mib",
+            "256",
+            "--explain",
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(
+        explained.status.success() && text.contains("★") && text.contains("vm.create explained"),
+        "{text}"
+    );
     let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
     assert!(
         out.status.success(),

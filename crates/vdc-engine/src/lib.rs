@@ -3,5 +3,4 @@
 //! the plan it returns.
 
 pub mod inventory;
-pub mod placement;
 pub mod rating;

@@ -38,6 +38,9 @@ const Q: u64 = 1_000_000;
 const DEFAULT_CHUNK: usize = 32;
 const N_RANKERS: usize = Ranker::ALL.len();
 
+/// vCPUs per logical CPU a host may carry unless its cluster says otherwise.
+pub const DEFAULT_VCPU_RATIO: f64 = 4.0;
+
 // ---------------------------------------------------------------------------------------------
 // Inputs
 

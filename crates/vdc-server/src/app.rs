@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 use vdc_db::{self as db, DataStore, VmFilter, VmPatch};
-use vdc_engine::placement;
 use vdc_types::*;
 
 use crate::auth::{self, Actor};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::jobs::{self, JobRunner};
+use crate::placement::Need;
 use crate::views;
 
 /// Shared server state. Cheap to clone.
@@ -269,7 +269,8 @@ impl App {
                 p.name
             )));
         }
-        let host = self.place(&p).await?;
+        let need = Need::of(p.vcpus, p.memory_mib, &p.disks, &p.nics, department);
+        let (host, top) = self.place(&p, &need).await?;
         let datastores = self.db.list_datastores().await?;
         let default_ds = datastores
             .iter()
@@ -334,7 +335,7 @@ impl App {
             "vm.create",
             ("vm", Some(vm.id.to_string())),
             AuditResult::Ok,
-            Some(format!("name={} host={}", vm.name, host.name)),
+            Some(format!("name={} host={} rated: {top}", vm.name, host.name)),
         )
         .await;
         self.jobs.spawn(self.clone(), job.clone());
@@ -344,15 +345,16 @@ impl App {
         })
     }
 
-    /// Chooses the host for a new VM: the pinned one if it fits, else the placement engine's.
-    async fn place(&self, p: &VmCreateParams) -> Result<db::Host, Error> {
+    /// Chooses the host for a new VM: the pinned one if it fits, else the best-rated one.
+    /// Returns it with the best hosts of the rating (for the audit record).
+    async fn place(&self, p: &VmCreateParams, need: &Need) -> Result<(db::Host, String), Error> {
         let hosts = self.db.all_hosts().await?;
         if let Some(h) = p.host_id
             && !hosts.iter().any(|x| x.id == h)
         {
             return Err(Error::invalid("host_id", "no such host"));
         }
-        self.place_on(hosts, p.host_id, p.vcpus, p.memory_mib).await
+        self.place_on(hosts, p.host_id, need).await
     }
 
     /// Checks that a VM of this size fits on `host` now (507 with the reason otherwise).
@@ -362,54 +364,37 @@ impl App {
         vcpus: u32,
         memory_mib: u64,
     ) -> Result<(), Error> {
-        self.place_on(vec![host.clone()], Some(host.id), vcpus, memory_mib)
+        let need = Need::of(vcpus, memory_mib, &[], &[], None);
+        self.place_on(vec![host.clone()], Some(host.id), &need)
             .await
             .map(|_| ())
     }
 
-    /// The placement engine's choice among `hosts` (only `pin` when given).
+    /// The rating's choice among `hosts` (only `pin` when given).
     async fn place_on(
         &self,
         hosts: Vec<db::Host>,
         pin: Option<HostId>,
-        vcpus: u32,
-        memory_mib: u64,
-    ) -> Result<db::Host, Error> {
-        let alloc: std::collections::HashMap<HostId, (u64, u64)> = self
-            .db
-            .host_allocations()
-            .await?
+        need: &Need,
+    ) -> Result<(db::Host, String), Error> {
+        let hosts: Vec<db::Host> = hosts
             .into_iter()
-            .map(|(h, c, m)| (h, (c, m)))
-            .collect();
-        let candidates: Vec<placement::Candidate> = hosts
-            .iter()
             .filter(|h| pin.is_none_or(|pin| pin == h.id))
-            .map(|h| {
-                let (c, m) = alloc.get(&h.id).copied().unwrap_or((0, 0));
-                placement::Candidate {
-                    id: h.id,
-                    name: h.name.clone(),
-                    reachable: h.state == HostState::Connected,
-                    maintenance: h.maintenance,
-                    logical_cpus: h.sockets * h.cores_per_socket * h.threads_per_core,
-                    memory_mib: h.memory_mib,
-                    allocated_vcpus: c,
-                    allocated_memory_mib: m,
-                }
-            })
             .collect();
-        let req = placement::Request { vcpus, memory_mib };
-        let decision = placement::place(&candidates, req, placement::DEFAULT_VCPU_RATIO);
-        let chosen = decision.chosen.ok_or_else(|| Error::InsufficientCapacity {
+        let rating = self.rate_hosts(&hosts, need).await?;
+        let chosen = rating.chosen.ok_or_else(|| Error::InsufficientCapacity {
             message: format!(
-                "no host fits {vcpus} vCPU / {memory_mib} MiB: {}",
-                decision.explain_rejections()
+                "no host fits {} vCPU / {} MiB: {}",
+                need.vcpus,
+                need.memory_mib,
+                rating.explain_rejections()
             ),
         })?;
+        let top = crate::placement::top(&rating, 3);
         hosts
             .into_iter()
             .find(|h| h.id == chosen)
+            .map(|h| (h, top))
             .ok_or_else(|| Error::internal("placement chose an unknown host"))
     }
 

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
+pub mod placement;
 pub mod sync;
 pub mod views;
 pub mod vm_ops;

@@ -46,6 +46,7 @@ on_both_stores!(
     physical_servers_and_inventory_lists,
     rogue_vms_are_flagged_adopted_and_quarantined,
     migration_snapshots_and_stats,
+    placement_ratings_explain_and_drive_creation,
 );
 
 #[cfg(feature = "libvirt")]

@@ -178,6 +178,57 @@ impl KernelBootSpec {
     }
 }
 
+/// `POST /api/v1/placement/ratings`: rate every host for a VM, given by size or by id.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementParams {
+    /// An existing VM to rate hosts for (its size, disks, networks and department).
+    #[serde(default)]
+    pub vm_id: Option<VmId>,
+    /// With `memory_mib`, the size of a VM to be created.
+    #[serde(default)]
+    pub vcpus: Option<u32>,
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+    #[serde(default)]
+    pub disks: Vec<DiskSpec>,
+    #[serde(default)]
+    pub nics: Vec<NicSpec>,
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+}
+
+impl PlacementParams {
+    /// Either `vm_id`, or `vcpus` and `memory_mib` in range (checked like a VM creation).
+    pub fn validate(&self) -> Result<(), Error> {
+        match (self.vm_id, self.vcpus, self.memory_mib) {
+            (Some(_), None, None) if self.disks.is_empty() && self.nics.is_empty() => Ok(()),
+            (Some(_), ..) => Err(Error::invalid(
+                "vm_id",
+                "give either vm_id or a size (vcpus, memory_mib, disks, nics), not both",
+            )),
+            (None, Some(vcpus), Some(memory_mib)) => VmCreateParams {
+                name: "rated".into(),
+                vcpus,
+                memory_mib,
+                disks: self.disks.clone(),
+                nics: self.nics.clone(),
+                host_id: None,
+                owner: None,
+                department_id: self.department_id,
+                purpose: None,
+                tags: Vec::new(),
+                lease_expires_at: None,
+                start: false,
+                boot: None,
+            }
+            .validate(),
+            (None, None, _) => Err(Error::invalid("vcpus", "required without vm_id")),
+            (None, _, None) => Err(Error::invalid("memory_mib", "required without vm_id")),
+        }
+    }
+}
+
 /// The URI schemes of libvirt drivers vdc connects to (`+transport` suffixes allowed).
 pub const LIBVIRT_SCHEMES: &[&str] = &[
     "qemu", "xen", "libxl", "lxc", "esx", "gsx", "vpx", "hyperv", "test", "bhyve", "vz", "ch",

@@ -69,6 +69,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_clusters))
         .routes(routes!(list_datastores))
         .routes(routes!(ops::list_volumes))
+        .routes(routes!(ops::rate_placement))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
 }

@@ -191,3 +191,16 @@ pub(super) async fn list_volumes(
             .collect(),
     ))
 }
+
+/// Rates every host for a VM (by size, or an existing VM by id): 0–5 stars, each ranker's
+/// part, or the filter that refused the host; best first.
+#[utoipa::path(post, path = "/api/v1/placement/ratings", tag = "placement", security(("bearer" = [])),
+    request_body = PlacementParams,
+    responses((status = 200, body = RatingView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn rate_placement(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<PlacementParams>,
+) -> ApiResult<Json<RatingView>> {
+    Ok(Json(app.rate_placement(&actor, p).await?))
+}

@@ -400,3 +400,92 @@ pub(super) async fn libvirt_hosts_are_added_by_uri(store: Store) {
     let vms = s.get_ok(&format!("/api/v1/vms?host_id={host_id}")).await;
     assert!(vms["items"].as_array().unwrap().is_empty());
 }
+
+pub(super) async fn placement_ratings_explain_and_drive_creation(store: Store) {
+    let s = TestStack::start(store).await;
+    let t = s.admin_token.clone();
+    let hosts = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    s.sim.set_host_down(0, true);
+    s.sync().await;
+    let (code, r) = post(
+        &s,
+        &t,
+        "/api/v1/placement/ratings",
+        json!({"vcpus": 2, "memory_mib": 2048, "nics": [{"network": "default"}]}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    let rated = r["hosts"].as_array().unwrap();
+    assert_eq!(rated.len(), hosts, "every host is rated");
+    assert_eq!(r["chosen"], rated[0]["host_id"], "{r}");
+    for h in rated {
+        let stars = h["stars"].as_f64().unwrap();
+        assert!(
+            (0.0..=5.0).contains(&stars) && (stars * 2.0).fract() == 0.0,
+            "{h}"
+        );
+        match h["rejected_by"].as_str() {
+            Some(reason) => assert_eq!(stars, 0.0, "{reason}"),
+            None => assert!(!h["contributions"].as_object().unwrap().is_empty(), "{h}"),
+        }
+    }
+    assert_eq!(r["rejected"]["host unreachable"], 1, "{r}");
+    let scores: Vec<f64> = rated
+        .iter()
+        .filter(|h| h["rejected_by"].is_null())
+        .map(|h| h["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+
+    // Nothing fits: no choice, every host refused with its reason.
+    let (_, none) = post(
+        &s,
+        &t,
+        "/api/v1/placement/ratings",
+        json!({"vcpus": 1, "memory_mib": 12 * 1024 * 1024}),
+    )
+    .await;
+    assert!(none["chosen"].is_null(), "{none}");
+    let refused: u64 = none["rejected"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(refused as usize, hosts);
+
+    // Bad input names the field.
+    for (body, field) in [
+        (json!({}), "vcpus"),
+        (json!({"vcpus": 1}), "memory_mib"),
+        (json!({"vcpus": 0, "memory_mib": 512}), "vcpus"),
+        (
+            json!({"vm_id": "00000000-0000-0000-0000-000000000000", "vcpus": 1}),
+            "vm_id",
+        ),
+    ] {
+        let (code, b) = post(&s, &t, "/api/v1/placement/ratings", body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], field, "{b}");
+    }
+
+    // Creation goes where the rating says, and the audit record keeps the top hosts.
+    let (vm, _) = create_vm(&s, &t, json!({"name": "rated-vm", "vcpus": 2, "memory_mib": 2048, "nics": [{"network": "default"}]})).await;
+    let v = s.get_ok(&format!("/api/v1/vms/{vm}")).await;
+    assert_eq!(v["host_id"], r["chosen"], "{v}");
+    let created = audited(&s, "vm.create").await;
+    assert!(
+        created[0]["detail"].as_str().unwrap().contains("rated: "),
+        "{created:?}"
+    );
+    // An existing VM can be rated too.
+    let (code, by_id) = post(&s, &t, "/api/v1/placement/ratings", json!({"vm_id": vm})).await;
+    assert_eq!(code, StatusCode::OK, "{by_id}");
+    assert!(!by_id["chosen"].is_null());
+}
