@@ -330,7 +330,53 @@ impl DataStore {
 
     /// (id, host, runtime generation) of every VM: the snapshot a full sync plans against.
     pub async fn all_vm_generations(&self) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
-        let rows = sqlx::query("SELECT id, host_id, runtime_gen FROM vms")
+        self.vm_generations_where("1 = 1", Binds::default()).await
+    }
+
+    /// [`Self::all_vm_generations`] of the VMs recorded on these hosts.
+    pub async fn vm_generations_on(
+        &self,
+        hosts: &[HostId],
+    ) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
+        self.vm_generations_in("host_id", hosts.iter().map(|h| h.to_string()))
+            .await
+    }
+
+    /// [`Self::all_vm_generations`] of these VMs (those that exist).
+    pub async fn vm_generations_of(
+        &self,
+        ids: &[VmId],
+    ) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
+        self.vm_generations_in("id", ids.iter().map(|v| v.to_string()))
+            .await
+    }
+
+    async fn vm_generations_in(
+        &self,
+        col: &'static str,
+        values: impl Iterator<Item = String>,
+    ) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
+        let values: Vec<String> = values.collect();
+        let mut out = Vec::new();
+        for chunk in values.chunks(500) {
+            let mut b = Binds::default();
+            let list: Vec<String> = chunk.iter().map(|v| b.push(Arg::Str(v.clone()))).collect();
+            out.extend(
+                self.vm_generations_where(&format!("{col} IN ({})", list.join(", ")), b)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn vm_generations_where(
+        &self,
+        condition: &str,
+        b: Binds,
+    ) -> DbResult<Vec<(VmId, Option<HostId>, i64)>> {
+        let sql = format!("SELECT id, host_id, runtime_gen FROM vms WHERE {condition}");
+        let rows = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
             .fetch_all(self.pool())
             .await
             .map_err(q("vm generations"))?;

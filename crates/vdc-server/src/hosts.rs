@@ -92,10 +92,9 @@ impl App {
         let busy = self.db.unfinished_jobs().await?;
         let on_host: std::collections::HashSet<String> = self
             .db
-            .all_vm_generations()
+            .vm_generations_on(&[id])
             .await?
             .into_iter()
-            .filter(|(_, h, _)| *h == Some(id))
             .map(|(vm, _, _)| vm.to_string())
             .collect();
         if let Some(j) = busy

@@ -53,7 +53,7 @@ pub enum SnapshotOp {
 }
 
 impl JobSpec {
-    fn kind(&self) -> String {
+    pub(crate) fn kind(&self) -> String {
         match self {
             JobSpec::VmCreate { .. } => "vm.create".into(),
             JobSpec::VmAction { action, .. } => format!("vm.{action}"),

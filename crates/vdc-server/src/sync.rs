@@ -146,11 +146,31 @@ type DriverOrUri = Result<Arc<dyn HostDriver>, (String, Option<String>)>;
 /// Syncs every registered host once.
 pub async fn sync_all(app: &App) -> Result<SyncReport, Error> {
     let hosts = app.db.all_hosts().await?;
-    sync_hosts(app, &hosts).await
+    sync(app, &hosts, true).await
 }
 
-/// Syncs these hosts once. Syncs run one at a time (periodic, event-driven, on request).
+/// Syncs these hosts once, reading only their VMs' records (and those of VMs they report
+/// that the store has elsewhere, such as a VM migrated in).
 pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Error> {
+    sync(app, hosts, false).await
+}
+
+fn to_known(rows: Vec<(VmId, Option<HostId>, i64)>) -> impl Iterator<Item = (VmId, Known)> {
+    rows.into_iter().map(|(id, host_id, runtime_gen)| {
+        (
+            id,
+            Known {
+                id,
+                host_id,
+                runtime_gen,
+            },
+        )
+    })
+}
+
+/// Syncs `hosts`; `whole`: they are all the hosts, so every VM record is read at once.
+/// Syncs run one at a time (periodic, event-driven, on request).
+async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, Error> {
     let _one_at_a_time = app.sync_lock.lock().await;
     let started = Instant::now();
     let departments: HashMap<String, DepartmentId> = app
@@ -160,22 +180,13 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
         .into_iter()
         .map(|d| (d.name, d.id))
         .collect();
-    let known: HashMap<VmId, Known> = app
-        .db
-        .all_vm_generations()
-        .await?
-        .into_iter()
-        .map(|(id, host_id, runtime_gen)| {
-            (
-                id,
-                Known {
-                    id,
-                    host_id,
-                    runtime_gen,
-                },
-            )
-        })
-        .collect();
+    let rows = if whole {
+        app.db.all_vm_generations().await?
+    } else {
+        let ids: Vec<HostId> = hosts.iter().map(|h| h.id).collect();
+        app.db.vm_generations_on(&ids).await?
+    };
+    let mut known: HashMap<VmId, Known> = to_known(rows).collect();
     let mut by_host: HashMap<HostId, Vec<Known>> = HashMap::new();
     for k in known.values() {
         if let Some(h) = k.host_id {
@@ -216,6 +227,15 @@ pub async fn sync_hosts(app: &App, hosts: &[db::Host]) -> Result<SyncReport, Err
         })
         .await
         .map_err(|e| Error::internal(format!("sync task panicked: {e}")))?;
+        if !whole {
+            let elsewhere: Vec<VmId> = probes
+                .iter()
+                .flatten()
+                .flat_map(|(_, vms)| vms.iter().map(|v| VmId(v.id)))
+                .filter(|id| !known.contains_key(id))
+                .collect();
+            known.extend(to_known(app.db.vm_generations_of(&elsewhere).await?));
+        }
         let mut writes = Vec::with_capacity(chunk.len());
         let mut storage_written = Vec::new();
         for (host, probe) in chunk.iter().zip(probes) {

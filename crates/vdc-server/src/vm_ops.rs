@@ -145,7 +145,7 @@ impl App {
             name: name.clone(),
             op,
         };
-        let action = jobs::new_job(spec.clone(), actor.name()).kind;
+        let action = spec.kind();
         self.authorize_vm(actor, &action, &vm, Role::Operator)
             .await?;
         if op == SnapshotOp::Revert
