@@ -442,14 +442,19 @@ impl DataStore {
                     out.stale += 1;
                 }
             }
+            // A vanished VM is marked only while its record still names this host (a job may
+            // have moved it meanwhile), and its stored generation steps back by one, so the
+            // report it had before counts as news when the VM shows up again (a VM in flight
+            // between hosts is listed by neither for a moment).
             for id in &h.vanished {
                 let res = sqlx::query(
-                    "UPDATE vms SET power_state = $1, generation = generation + 1, updated_at = $2 \
-                     WHERE id = $3 AND power_state <> $1",
+                    "UPDATE vms SET power_state = $1, generation = generation + 1, updated_at = $2, \
+                     runtime_gen = runtime_gen - 1 WHERE id = $3 AND power_state <> $1 AND host_id = $4",
                 )
                 .bind(PowerState::Unknown.as_str())
                 .bind(now)
                 .bind(id.to_string())
+                .bind(h.host_id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(q("sync vanished vm"))?;
