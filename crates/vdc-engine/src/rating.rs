@@ -679,6 +679,11 @@ impl ClusterStat {
         self.s1 = self.s1 + u128::from(new) - u128::from(old);
         self.s2 = self.s2 + u128::from(new) * u128::from(new) - u128::from(old) * u128::from(old);
     }
+
+    /// n² × the variance of the shares, exactly: n × Σq² − (Σq)².
+    fn spread(&self) -> u128 {
+        (u128::from(self.n) * self.s2).saturating_sub(self.s1 * self.s1)
+    }
 }
 
 fn sanitize01(x: f64) -> f64 {
@@ -713,10 +718,18 @@ fn balance(stat: ClusterStat, active: bool, q_before: u64, q_after: u64) -> f64 
     } else {
         s.add(q_after);
     }
-    let n = s.n as f64;
-    let mean = to_f64(s.s1) / n;
-    let var = (to_f64(s.s2) / n - mean * mean).max(0.0);
-    (1.0 - 2.0 * var.sqrt() / Q as f64).clamp(0.0, 1.0)
+    balance_of(s.n, s.spread())
+}
+
+/// 1 − 2 × the standard deviation of `n` shares whose [`ClusterStat::spread`] is `spread`.
+/// Decreasing in `spread`: a bound on the spread is a bound on the balance, bit for bit when
+/// it is reached.
+fn balance_of(n: u64, spread: u128) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    let sd = to_f64(spread).sqrt() / n as f64;
+    (1.0 - 2.0 * sd / Q as f64).clamp(0.0, 1.0)
 }
 
 /// `x as f64`, through u64 when it fits: the same value, without the slow u128 conversion.
@@ -753,12 +766,10 @@ fn complementary(
     1.0 - peak.min(1.0)
 }
 
-/// An upper bound of [`complementary`] for any request.
-fn complementary_bound(host: Option<&[f64; 24]>, vm_profile: bool) -> f64 {
-    match (host, vm_profile) {
-        (Some(h), true) => 1.0 - h.iter().fold(0.0f64, |p, h| p.max(*h)).min(1.0),
-        _ => 0.5,
-    }
+/// An upper bound of [`complementary`] for a host whose busiest hour is `peak` and a VM whose
+/// quietest hour is `vm_min`, scaled by `scale` (at most the VM's [`vm_scale`] on the host).
+fn complementary_bound(peak: f64, scale: f64, vm_min: f64) -> f64 {
+    1.0 - (peak + scale * vm_min).min(1.0)
 }
 
 fn contention(vcpu_wait: f64, full: f64) -> f64 {
@@ -774,15 +785,15 @@ fn licence(cost: f64, max: f64) -> f64 {
 }
 
 /// Everything the rankers read about one host.
-struct RankInput<'a> {
+struct RankInput {
     alloc_v: u64,
     alloc_m: u64,
     vcap: u64,
     mcap: u64,
-    logical_cpus: u32,
     cluster: ClusterStat,
     active: bool,
-    profile: Option<&'a [f64; 24]>,
+    /// [`complementary`], or a bound of it.
+    complementary: f64,
     /// [`contention`] and [`licence`] of the host (they do not depend on the request).
     contention: f64,
     licence: f64,
@@ -790,7 +801,7 @@ struct RankInput<'a> {
     aff_member: bool,
 }
 
-fn ranker_values(x: &RankInput<'_>, p: &Prepared<'_>) -> [f64; N_RANKERS] {
+fn ranker_values(x: &RankInput, p: &Prepared<'_>) -> [f64; N_RANKERS] {
     let req = p.req;
     let q0 = share_q(x.alloc_m, x.mcap);
     let q1 = share_q(x.alloc_m.saturating_add(req.memory_mib), x.mcap);
@@ -804,7 +815,7 @@ fn ranker_values(x: &RankInput<'_>, p: &Prepared<'_>) -> [f64; N_RANKERS] {
             x.mcap,
         ),
         balance(x.cluster, x.active, q0, q1),
-        complementary(x.profile, p.vm_profile.as_ref(), req.vcpus, x.logical_cpus),
+        x.complementary,
         x.contention,
         x.licence,
         if x.powered_on { 1.0 } else { 0.0 },
@@ -1024,10 +1035,14 @@ fn evaluate(h: &HostSnapshot, p: &Prepared<'_>, cluster: ClusterStat, licence_ma
         alloc_m: h.allocated_memory_mib,
         vcap,
         mcap,
-        logical_cpus: h.logical_cpus,
         cluster,
         active: is_active(h),
-        profile: profile.as_ref(),
+        complementary: complementary(
+            profile.as_ref(),
+            p.vm_profile.as_ref(),
+            req.vcpus,
+            h.logical_cpus,
+        ),
         contention: contention(h.vcpu_wait, p.contention_full),
         licence: licence(h.licence_cost_per_vcpu, licence_max),
         powered_on: h.powered_on,
@@ -1070,10 +1085,6 @@ pub fn place_group(
 // ---------------------------------------------------------------------------------------------
 // The index
 
-/// Score bounds get this much slack: they are sums rounded in another order than the exact
-/// scores, and a bound may only ever be too high.
-const BOUND_SLACK: f64 = 1e-9;
-
 /// An index over a snapshot that rates a VM by explaining only the top k hosts, with exact
 /// rejection counts, and follows allocations as VMs arrive ([`Rater::commit`]) and leave
 /// ([`Rater::release`]).
@@ -1083,9 +1094,9 @@ const BOUND_SLACK: f64 = 1e-9;
 /// licences, networks, NUMA cells, datastore names; names interned, sets as bitsets), and
 /// each class is cut into *chunks* of up to 32 hosts, sorted by free memory when built, their
 /// state stored contiguously. Each chunk keeps the bounds of its hosts' vCPU room, memory room
-/// and free space per datastore, and the highest request-independent upper bound of their
-/// scores apart from balance; each cluster keeps an upper bound of the balance any placement
-/// in it can reach (from its memory-use variance and its most extreme host). A rating then
+/// and free space per datastore, and what bounds each ranker's value for any request: least
+/// allocation and share, largest capacities, best contention and licence, quietest peak hour,
+/// first name. Each cluster keeps the sums of its hosts' memory shares. A rating then
 ///
 /// 1. runs the static filters once per class: a refused class is counted in O(1);
 /// 2. per chunk of an accepted class, counts the whole chunk in O(1) when its bounds show that
@@ -1093,10 +1104,12 @@ const BOUND_SLACK: f64 = 1e-9;
 ///    chunks that straddle the request are scanned host by host;
 /// 3. evaluates the hosts of the request's affinity and anti-affinity groups one by one (they
 ///    are few), which fixes which soft rules are kept;
-/// 4. visits the candidate chunks by decreasing score bound (a heap), stopping at the first
-///    whose bound cannot beat the k-th best score; in a chunk, a host is scored exactly only
-///    when a cheap bound for this request (exact headroom, complementary load from the host's
-///    peak and the VM's quietest hour) can beat it.
+/// 4. visits the candidate chunks by decreasing score bound for this request (a heap; the
+///    bound is each ranker's best value in the chunk, combined as a score is, so it equals the
+///    score of a host that has all of them: an empty host in an empty chunk), stopping at the
+///    first that cannot beat the k-th best host, a tie with a later name included; in a
+///    chunk, a host is scored exactly, except that the complementary load is first bounded
+///    from the host's peak and the VM's quietest hour.
 ///
 /// Cost per rating: O(classes × request size + chunks × datastores + hosts in straddling
 /// chunks + group members × log hosts + visited chunks × (log chunks + chunk size)); O(hosts)
@@ -1125,7 +1138,8 @@ pub struct Rater {
     slot: Vec<usize>,
     classes: Vec<Class>,
     chunks: Vec<Chunk>,
-    clusters: Vec<ClusterState>,
+    /// Per cluster: the memory shares of its active hosts.
+    clusters: Vec<ClusterStat>,
     /// Distinct datastore column lists (sorted names) of the classes.
     layouts: Vec<Vec<String>>,
     vocab: Vocab,
@@ -1156,9 +1170,13 @@ struct Row {
     /// The host profile's highest hour.
     peak: f64,
     /// Upper bounds of the score without the balance contribution, for any request without /
-    /// with an hourly profile.
+    /// with an hourly profile: a cheap first test of a host.
     ub: [f64; 2],
 }
+
+/// Slack for [`Row::ub`] plus a balance contribution: a sum in another order than a score's,
+/// so only a host whose bound is this much below the k-th score is skipped with it.
+const ROW_SLACK: f64 = 1e-9;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct ClassKey {
@@ -1271,56 +1289,36 @@ struct Chunk {
     max_rm: i128,
     ds_min: Vec<u64>,
     ds_max: Vec<u64>,
-    /// The highest `Row::ub` of its hosts.
-    ub: [f64; 2],
+    /// Least vCPU and memory allocation, least and greatest memory share.
+    min_av: u64,
+    min_am: u64,
+    q_min: u64,
+    q_max: u64,
+    /// Largest vCPU cap and logical CPUs, smallest and largest memory cap.
+    vcap_max: u64,
+    lcpus_max: u32,
+    mcap_min: u64,
+    mcap_max: u64,
+    /// Best contention and licence values.
+    contention: f64,
+    licence: f64,
+    /// The quietest peak hour of its hosts with a profile; whether some host has none.
+    peak_min: Option<f64>,
+    unprofiled: bool,
+    /// Its first host in name order.
+    min_rank: usize,
 }
 
-/// A cluster's active hosts: their memory-use sums, the multiset of their shares, and the
-/// resulting upper bound of the balance value of any placement in the cluster.
-#[derive(Debug, Clone, Default)]
-struct ClusterState {
-    stat: ClusterStat,
-    shares: BTreeMap<u64, u32>,
-    balance_bound: f64,
-}
-
-impl ClusterState {
-    fn insert(&mut self, q: u64) {
-        self.stat.add(q);
-        *self.shares.entry(q).or_insert(0) += 1;
-    }
-
-    fn replace(&mut self, old: u64, new: u64) {
-        self.stat.replace(old, new);
-        if let Some(c) = self.shares.get_mut(&old) {
-            *c -= 1;
-            if *c == 0 {
-                self.shares.remove(&old);
-            }
-        }
-        *self.shares.entry(new).or_insert(0) += 1;
-    }
-
-    /// Placing a VM changes one share (or adds one, for a powered-off host). Changing share h
-    /// to the mean of the others leaves the variance at Var − (q_h − mean)² / (n − 1), the
-    /// least it can reach; the most extreme share gives the least of those. Adding a share at
-    /// the mean leaves n Var / (n + 1). The bound is the balance of the smaller, loosened for
-    /// rounding (it must never be below an exact value).
-    fn update_bound(&mut self) {
-        let s = self.stat;
-        self.balance_bound = if s.n <= 1 {
-            1.0
-        } else {
-            let n = s.n as f64;
-            let mean = to_f64(s.s1) / n;
-            let var = (to_f64(s.s2) / n - mean * mean).max(0.0);
-            let lo = self.shares.keys().next().copied().unwrap_or(0) as f64;
-            let hi = self.shares.keys().next_back().copied().unwrap_or(0) as f64;
-            let d = (mean - lo).max(hi - mean);
-            let least = (var - d * d / (n - 1.0)).min(var * n / (n + 1.0)).max(0.0);
-            let sd = (least.sqrt() * (1.0 - 1e-9) - 1.0).max(0.0);
-            (1.0 - 2.0 * sd / Q as f64).clamp(0.0, 1.0)
-        };
+/// The least of convex `f` over the integers `lo..=hi` (`lo <= hi`) whose real minimum is at
+/// `num / den` (`den > 0`): at the integer just below or above it, or at an end.
+fn least_convex(lo: i128, hi: i128, num: i128, den: i128, f: impl Fn(i128) -> i128) -> i128 {
+    let v = num.div_euclid(den);
+    if v >= hi {
+        f(hi)
+    } else if v < lo {
+        f(lo)
+    } else {
+        f(v).min(f((v + 1).min(hi)))
     }
 }
 
@@ -1427,9 +1425,12 @@ impl TopK {
         }
     }
 
-    /// No host with a score at most `ub` can enter.
-    fn closed_to(&self, ub: f64) -> bool {
-        self.items.len() >= self.want && ub < self.items[self.want - 1].score
+    /// No host with a score at most `ub` and a name rank at least `rank` can enter.
+    fn closed_to(&self, ub: f64, rank: usize) -> bool {
+        self.items.len() >= self.want && {
+            let last = &self.items[self.want - 1];
+            ub < last.score || (ub == last.score && rank > last.rank)
+        }
     }
 
     fn offer(&mut self, c: Cand) {
@@ -1442,10 +1443,13 @@ impl TopK {
     }
 }
 
-/// A chunk to visit, ordered by its score bound (highest first), then its index.
+/// A chunk to visit, ordered by its score bound (highest first), then its first name.
 #[derive(Debug, Clone, Copy)]
 struct Visit {
     ub: f64,
+    /// The balance contribution in `ub`.
+    balance: f64,
+    min_rank: usize,
     chunk: usize,
     all_feasible: bool,
 }
@@ -1468,6 +1472,7 @@ impl Ord for Visit {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.ub
             .total_cmp(&other.ub)
+            .then(other.min_rank.cmp(&self.min_rank))
             .then(other.chunk.cmp(&self.chunk))
     }
 }
@@ -1535,8 +1540,6 @@ struct Scan<'a, 'r> {
     class_mask: Vec<u8>,
     /// Per datastore layout.
     plans: Vec<DiskPlan>,
-    /// 1 when the VM has an hourly profile (which `Row::ub` to use).
-    vp: usize,
     /// The VM profile's quietest hour.
     vm_min: f64,
 }
@@ -1616,7 +1619,7 @@ impl Rater {
             let n = cluster_ids.len();
             let cluster = *cluster_ids.entry(key.cluster).or_insert(n);
             if cluster == self.clusters.len() {
-                self.clusters.push(ClusterState::default());
+                self.clusters.push(ClusterStat::default());
             }
             let n = layout_ids.len();
             let layout = *layout_ids.entry(key.datastores.clone()).or_insert(n);
@@ -1643,7 +1646,7 @@ impl Rater {
                     let mcap = memory_cap(h.memory_mib, h.memory_ratio);
                     let q = share_q(h.allocated_memory_mib, mcap);
                     if active {
-                        self.clusters[cluster].insert(q);
+                        self.clusters[cluster].add(q);
                     }
                     let profile = h.hourly_load.as_ref().map(sanitize_profile);
                     let ds = (self.ds.len(), key.datastores.len());
@@ -1681,7 +1684,19 @@ impl Rater {
                     max_rm: 0,
                     ds_min: Vec::new(),
                     ds_max: Vec::new(),
-                    ub: [0.0; 2],
+                    min_av: 0,
+                    min_am: 0,
+                    q_min: 0,
+                    q_max: 0,
+                    vcap_max: 0,
+                    lcpus_max: 0,
+                    mcap_min: 0,
+                    mcap_max: 0,
+                    contention: 0.0,
+                    licence: 0.0,
+                    peak_min: None,
+                    unprofiled: false,
+                    min_rank: 0,
                 });
             }
             let v = &mut self.vocab;
@@ -1701,10 +1716,7 @@ impl Rater {
         }
         self.hosts = hosts;
         for slot in 0..self.rows.len() {
-            self.rows[slot].ub = self.bounds(&self.rows[slot]);
-        }
-        for c in &mut self.clusters {
-            c.update_bound();
+            self.rows[slot].ub = self.row_bounds(&self.rows[slot]);
         }
         for c in 0..self.chunks.len() {
             self.rebuild_chunk(c);
@@ -1826,11 +1838,9 @@ impl Rater {
         let class = &self.classes[r.class];
         let q = share_q(r.alloc_m, r.mcap);
         if class.active && q != r.q {
-            let cluster = &mut self.clusters[class.cluster];
-            cluster.replace(r.q, q);
-            cluster.update_bound();
+            self.clusters[class.cluster].replace(r.q, q);
         }
-        let ub = self.bounds(r);
+        let ub = self.row_bounds(r);
         let r = &mut self.rows[slot];
         r.q = q;
         r.ub = ub;
@@ -1842,12 +1852,15 @@ impl Rater {
 
     /// Upper bounds of a host's score apart from balance, for any request without / with an
     /// hourly profile: headroom before placement, affinity at 1, complementary at its bound.
-    fn bounds(&self, r: &Row) -> [f64; 2] {
+    fn row_bounds(&self, r: &Row) -> [f64; 2] {
         let ub = |vm_profile: bool| {
             let values = [
                 headroom(r.alloc_v, 0, r.vcap, r.alloc_m, 0, r.mcap),
                 0.0,
-                complementary_bound(r.profile.as_deref(), vm_profile),
+                match (&r.profile, vm_profile) {
+                    (Some(_), true) => complementary_bound(r.peak, 0.0, 0.0),
+                    _ => 0.5,
+                },
                 r.contention,
                 r.licence,
                 if r.powered_on { 1.0 } else { 0.0 },
@@ -1858,44 +1871,77 @@ impl Rater {
         [ub(false), ub(true)]
     }
 
-    /// The most balance can add to a score in `cluster`.
-    fn balance_part(&self, cluster: usize) -> f64 {
-        if self.total_weight > 0.0 {
-            self.weights[Ranker::Balance as usize] * self.clusters[cluster].balance_bound
-                / self.total_weight
-        } else {
-            0.0
-        }
-    }
-
-    /// A bound of the score of a host outside the request's groups, for this request: exact
-    /// headroom, affinity and static rankers, complementary load bounded by the host's peak
-    /// hour plus the VM's quietest one, balance by the cluster's bound.
-    fn quick_bound(&self, r: &Row, s: &Scan<'_, '_>, balance_part: f64) -> f64 {
+    /// An upper bound of the score of any host of chunk `c` outside the request's groups: each
+    /// ranker's best value in the chunk, combined as [`combine`] does. Every value is a
+    /// monotone function of the chunk's extremes, so the bound is exactly the score of a host
+    /// that holds all of them (the usual case: the emptiest hosts of a uniform chunk). Also
+    /// the balance contribution in it.
+    fn chunk_bound(&self, c: usize, s: &Scan<'_, '_>) -> (f64, f64) {
+        let ch = &self.chunks[c];
+        let class = &self.classes[ch.class];
         let req = s.p.req;
-        let comp = match (&r.profile, &s.p.vm_profile) {
-            (Some(_), Some(_)) => {
-                1.0 - (r.peak + vm_scale(req.vcpus, r.logical_cpus) * s.vm_min).min(1.0)
+        let complementary = match s.p.vm_profile {
+            None => 0.5,
+            Some(_) => {
+                let scale = vm_scale(req.vcpus, ch.lcpus_max);
+                let profiled = ch
+                    .peak_min
+                    .map_or(0.0, |peak| complementary_bound(peak, scale, s.vm_min));
+                if ch.unprofiled {
+                    profiled.max(0.5)
+                } else {
+                    profiled
+                }
             }
-            _ => 0.5,
         };
+        let balance = self.balance_bound(ch, class, req.memory_mib);
         let values = [
             headroom(
-                r.alloc_v,
+                ch.min_av,
                 u64::from(req.vcpus),
-                r.vcap,
-                r.alloc_m,
+                ch.vcap_max,
+                ch.min_am,
                 req.memory_mib,
-                r.mcap,
+                ch.mcap_max,
             ),
-            0.0,
-            comp,
-            r.contention,
-            r.licence,
-            if r.powered_on { 1.0 } else { 0.0 },
+            balance,
+            complementary,
+            ch.contention,
+            ch.licence,
+            if class.key.powered_on { 1.0 } else { 0.0 },
             if s.p.aff_applicable { 0.0 } else { 1.0 },
         ];
-        combine(&values, &s.p.weights, s.p.total_weight).1 + balance_part + BOUND_SLACK
+        let (contrib, score) = combine(&values, &s.p.weights, s.p.total_weight);
+        (score, contrib[Ranker::Balance as usize])
+    }
+
+    /// The best balance a placement of `memory_mib` on a host of the chunk can give its
+    /// cluster. The placement raises the host's share q by d, between
+    /// min(⌊m·Q/cap_max⌋, Q − q_max) and ⌊m·Q/cap_min⌋ + 1. On an active host the spread
+    /// becomes n·(s2 + 2qd + d²) − (s1 + d)²: growing with q, convex in d. On a host that is
+    /// not counted yet (powered off) the share q + d joins: (n+1)(s2 + x²) − (s1 + x)², convex.
+    fn balance_bound(&self, ch: &Chunk, class: &Class, memory_mib: u64) -> f64 {
+        let st = self.clusters[class.cluster];
+        let (n, s1, s2) = (i128::from(st.n), st.s1 as i128, st.s2 as i128);
+        let d_lo = i128::from(share_q(memory_mib, ch.mcap_max).min(Q - ch.q_max));
+        let d_hi = i128::from(share_q(memory_mib, ch.mcap_min)) + 1;
+        let q = i128::from(ch.q_min);
+        let (count, spread) = if class.active {
+            // 2(n−1)·d + 2(nq − s1) = 0; with one host, f falls with d while q < s1 = q.
+            let f = |d: i128| n * (s2 + 2 * q * d + d * d) - (s1 + d) * (s1 + d);
+            let (num, den) = if n > 1 {
+                (s1 - n * q, n - 1)
+            } else {
+                (d_lo, 1)
+            };
+            (st.n, least_convex(d_lo, d_hi, num, den, f))
+        } else {
+            // 2n·x − 2·s1 = 0.
+            let f = |x: i128| (n + 1) * (s2 + x * x) - (s1 + x) * (s1 + x);
+            let lo = (q + d_lo).min(i128::from(Q));
+            (st.n + 1, least_convex(lo, i128::from(Q), s1, n.max(1), f))
+        };
+        balance_of(count, spread.max(0) as u128)
     }
 
     fn rebuild_chunk(&mut self, c: usize) {
@@ -1904,8 +1950,26 @@ impl Rater {
             (i128::MAX, i128::MIN, i128::MAX, i128::MIN);
         let mut ds_min = vec![u64::MAX; cols];
         let mut ds_max = vec![0; cols];
-        let mut ub = [f64::NEG_INFINITY; 2];
-        for r in &self.rows[self.chunks[c].slots.clone()] {
+        let slots = self.chunks[c].slots.clone();
+        let mut ch = Chunk {
+            ds_min: Vec::new(),
+            ds_max: Vec::new(),
+            min_av: u64::MAX,
+            min_am: u64::MAX,
+            q_min: u64::MAX,
+            q_max: 0,
+            vcap_max: 0,
+            lcpus_max: 0,
+            mcap_min: u64::MAX,
+            mcap_max: 0,
+            contention: 0.0,
+            licence: 0.0,
+            peak_min: None,
+            unprofiled: false,
+            min_rank: usize::MAX,
+            ..self.chunks[c].clone()
+        };
+        for r in &self.rows[slots] {
             let rv = room(r.alloc_v, r.vcap);
             let rm = room(r.alloc_m, r.mcap);
             min_rv = min_rv.min(rv);
@@ -1916,13 +1980,26 @@ impl Rater {
                 ds_min[j] = ds_min[j].min(*free);
                 ds_max[j] = ds_max[j].max(*free);
             }
-            ub = [ub[0].max(r.ub[0]), ub[1].max(r.ub[1])];
+            ch.min_av = ch.min_av.min(r.alloc_v);
+            ch.min_am = ch.min_am.min(r.alloc_m);
+            ch.q_min = ch.q_min.min(r.q);
+            ch.q_max = ch.q_max.max(r.q);
+            ch.vcap_max = ch.vcap_max.max(r.vcap);
+            ch.lcpus_max = ch.lcpus_max.max(r.logical_cpus);
+            ch.mcap_min = ch.mcap_min.min(r.mcap);
+            ch.mcap_max = ch.mcap_max.max(r.mcap);
+            ch.contention = ch.contention.max(r.contention);
+            ch.licence = ch.licence.max(r.licence);
+            match r.profile {
+                Some(_) => ch.peak_min = Some(ch.peak_min.map_or(r.peak, |p| p.min(r.peak))),
+                None => ch.unprofiled = true,
+            }
+            ch.min_rank = ch.min_rank.min(self.name_rank[r.host]);
         }
-        let ch = &mut self.chunks[c];
         (ch.min_rv, ch.max_rv, ch.min_rm, ch.max_rm) = (min_rv, max_rv, min_rm, max_rm);
         ch.ds_min = ds_min;
         ch.ds_max = ds_max;
-        ch.ub = ub;
+        self.chunks[c] = ch;
     }
 
     /// vCPU, memory and datastore filters for a host whose class passed the static ones.
@@ -1942,23 +2019,31 @@ impl Rater {
         &self.ds[r.ds.0..r.ds.0 + r.ds.1]
     }
 
-    fn values(&self, r: &Row, p: &Prepared<'_>, aff_member: bool) -> [f64; N_RANKERS] {
+    /// Host values for the request; the complementary load only bounded (by the host's peak
+    /// hour and the VM's quietest one) when `quick`.
+    fn values(&self, r: &Row, s: &Scan<'_, '_>, aff_member: bool, quick: bool) -> [f64; N_RANKERS] {
         let class = &self.classes[r.class];
+        let req = s.p.req;
+        let complementary = match (&r.profile, &s.p.vm_profile) {
+            (Some(_), Some(_)) if quick => {
+                complementary_bound(r.peak, vm_scale(req.vcpus, r.logical_cpus), s.vm_min)
+            }
+            (h, v) => complementary(h.as_deref(), v.as_ref(), req.vcpus, r.logical_cpus),
+        };
         let input = RankInput {
             alloc_v: r.alloc_v,
             alloc_m: r.alloc_m,
             vcap: r.vcap,
             mcap: r.mcap,
-            logical_cpus: r.logical_cpus,
-            cluster: self.clusters[class.cluster].stat,
+            cluster: self.clusters[class.cluster],
             active: class.active,
-            profile: r.profile.as_deref(),
+            complementary,
             contention: r.contention,
             licence: r.licence,
             powered_on: r.powered_on,
             aff_member,
         };
-        ranker_values(&input, p)
+        ranker_values(&input, &s.p)
     }
 
     /// Host `i`'s full verdict (used for group members and for the refused tail).
@@ -1981,7 +2066,7 @@ impl Rater {
             mask: s
                 .p
                 .soft_mask(k.dedicated_to, k.powered_on, aff_member, anti_member),
-            values: self.values(r, &s.p, aff_member),
+            values: self.values(r, s, aff_member, false),
         }
     }
 
@@ -2020,36 +2105,43 @@ impl Rater {
             .iter()
             .filter(|(c, _)| (s.class_mask[self.chunks[*c].class] & kept == 0) == eligible)
             .map(|&(c, all_feasible)| {
-                let ch = &self.chunks[c];
-                let cluster = self.classes[ch.class].cluster;
+                let (ub, balance) = self.chunk_bound(c, s);
                 Visit {
-                    ub: ch.ub[s.vp] + self.balance_part(cluster) + BOUND_SLACK,
+                    ub,
+                    balance,
+                    min_rank: self.chunks[c].min_rank,
                     chunk: c,
                     all_feasible,
                 }
             })
             .collect();
         while let Some(visit) = heap.pop() {
-            if top.closed_to(visit.ub) {
+            if top.closed_to(visit.ub, visit.min_rank) {
                 break;
             }
             let chunk = &self.chunks[visit.chunk];
             let class = &self.classes[chunk.class];
             let mask = s.class_mask[chunk.class];
-            let balance_part = self.balance_part(class.cluster);
             let has_special = s.special_chunks.binary_search(&visit.chunk).is_ok();
+            let quick = s.p.vm_profile.is_some();
             for r in &self.rows[chunk.slots.clone()] {
-                if top.closed_to(r.ub[s.vp] + balance_part + BOUND_SLACK)
+                if top.closed_to(r.ub[usize::from(quick)] + visit.balance + ROW_SLACK, 0)
                     || (has_special && s.specials.binary_search(&r.host).is_ok())
                     || (!visit.all_feasible
                         && self
                             .dyn_filter(r, s.p.req, &s.plans[class.layout])
                             .is_some())
-                    || top.closed_to(self.quick_bound(r, s, balance_part))
                 {
                     continue;
                 }
-                let values = self.values(r, &s.p, false);
+                let rank = self.name_rank[r.host];
+                let mut values = self.values(r, s, false, quick);
+                if top.closed_to(combine(&values, &s.p.weights, s.p.total_weight).1, rank) {
+                    continue;
+                }
+                if quick && r.profile.is_some() {
+                    values = self.values(r, s, false, false);
+                }
                 top.offer(self.cand(r.host, Eval::Feasible { mask, values }, &s.p));
             }
         }
@@ -2087,7 +2179,6 @@ impl Rater {
 
         let compiled = Compiled::new(req, &self.vocab);
         let mut s = Scan {
-            vp: usize::from(p.vm_profile.is_some()),
             vm_min: p
                 .vm_profile
                 .map_or(0.0, |v| v.iter().fold(1.0, |m: f64, x| x.min(m))),
