@@ -47,6 +47,8 @@ pub enum HostCmd {
         /// Host id or name.
         host: String,
     },
+    /// What placement may use a host for (admin): maintenance, department, licences.
+    Set(crate::placing::HostSetArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -79,7 +81,7 @@ pub enum VmCmd {
     /// Show one VM (by id or name).
     Show { vm: String },
     /// Create a VM.
-    Create(VmCreateArgs),
+    Create(Box<VmCreateArgs>),
     /// Power on.
     Start(ActionArgs),
     /// Graceful (ACPI) shutdown.
@@ -155,6 +157,11 @@ pub struct VmCreateArgs {
     /// Show how every host rates for this VM before creating it.
     #[arg(long)]
     explain: bool,
+    #[command(flatten)]
+    constraints: crate::placing::ConstraintFlags,
+    /// Create this many VMs (NAME-1 … NAME-N) placed together, all or none.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    count: u16,
     /// Initrd for --kernel (a path on the host).
     #[arg(long, requires = "kernel")]
     initrd: Option<String>,
@@ -345,6 +352,7 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
         HostCmd::Add(a) => crate::ops::host_add(client, a, out).await,
         HostCmd::Remove { host } => crate::ops::host_remove(client, &host).await,
         HostCmd::Stats { host } => crate::ops::host_stats(client, &host, out).await,
+        HostCmd::Set(a) => crate::placing::host_set(client, a, out).await,
         HostCmd::Show { id } => {
             let h: HostView = client.get(&format!("/hosts/{id}"), &[]).await?;
             if out == Output::Json {
@@ -549,6 +557,7 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
             Ok(())
         }
         VmCmd::Create(a) => {
+            let a = *a;
             let p = VmCreateParams {
                 name: a.name,
                 vcpus: a.vcpus,
@@ -578,6 +587,7 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                     initrd: a.initrd,
                     cmdline: a.cmdline,
                 }),
+                placement: a.constraints.constraints(),
             };
             if a.explain && out == Output::Table {
                 let r: RatingView = client
@@ -590,10 +600,21 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                             disks: p.disks.clone(),
                             nics: p.nics.clone(),
                             department_id: p.department_id,
+                            placement: p.placement.clone(),
                         },
                     )
                     .await?;
-                crate::ops::print_rating(&r, 10);
+                crate::placing::print_rating(&r, 10);
+            }
+            if a.count > 1 {
+                return crate::placing::create_group(
+                    client,
+                    p,
+                    usize::from(a.count),
+                    a.no_wait,
+                    out,
+                )
+                .await;
             }
             let acc: JobAccepted = client.post("/vms", &p).await?;
             accepted(client, acc, a.no_wait, out).await

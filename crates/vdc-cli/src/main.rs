@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod inspect;
 mod ops;
+mod placing;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -58,6 +59,9 @@ enum Command {
     /// Where VMs fit best: every host rated 0–5 stars with the reasons.
     #[command(subcommand)]
     Placement(PlacementCmd),
+    /// Clusters and the overcommit ratios placement applies.
+    #[command(subcommand)]
+    Cluster(placing::ClusterCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -73,7 +77,15 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum PlacementCmd {
     /// Rate every host for a VM (by size, or an existing VM).
-    Rate(ops::RateArgs),
+    Rate(Box<placing::RateArgs>),
+    /// How vdc placed a VM it created: the host, the best hosts then and why.
+    Show {
+        /// VM id or name.
+        vm: String,
+        /// Show at most this many hosts.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
 }
 
 fn main() {
@@ -113,7 +125,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::job(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Placement(PlacementCmd::Rate(a)) => {
-            ops::rate(&client::Client::new(cli.server, cli.token)?, a, out).await
+            placing::rate(&client::Client::new(cli.server, cli.token)?, *a, out).await
+        }
+        Command::Placement(PlacementCmd::Show { vm, top }) => {
+            placing::show(&client::Client::new(cli.server, cli.token)?, &vm, top, out).await
+        }
+        Command::Cluster(c) => {
+            placing::cluster(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
     }

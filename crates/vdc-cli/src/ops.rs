@@ -75,7 +75,7 @@ pub enum SnapshotCmd {
 }
 
 /// Resolves a host given by id or by exact name.
-async fn resolve_host(client: &Client, host: &str) -> Result<HostId> {
+pub(crate) async fn resolve_host(client: &Client, host: &str) -> Result<HostId> {
     if let Ok(id) = host.parse::<HostId>() {
         return Ok(id);
     }
@@ -270,120 +270,4 @@ pub async fn snapshot(client: &Client, cmd: SnapshotCmd, out: Output) -> Result<
         }
     };
     accepted(client, acc, no_wait, out).await
-}
-
-#[derive(Debug, clap::Args)]
-pub struct RateArgs {
-    /// Rate hosts for this existing VM (id or name) instead of a size.
-    #[arg(long, conflicts_with_all = ["vcpus", "memory_mib"])]
-    vm: Option<String>,
-    #[arg(long)]
-    vcpus: Option<u32>,
-    #[arg(long)]
-    memory_mib: Option<u64>,
-    /// A disk of this many GiB (repeat for more disks).
-    #[arg(long = "disk-gib")]
-    disks: Vec<u64>,
-    /// A NIC on this network (repeat for more).
-    #[arg(long = "network")]
-    networks: Vec<String>,
-    #[arg(long)]
-    department: Option<DepartmentId>,
-    /// Show at most this many hosts (refusal counts cover all).
-    #[arg(long, default_value_t = 20)]
-    top: usize,
-}
-
-/// "★★★★½" for 4.5 stars.
-fn stars(s: f64) -> String {
-    let full = s.floor() as usize;
-    let half = s - s.floor() >= 0.5;
-    format!("{}{}", "★".repeat(full), if half { "½" } else { "" })
-}
-
-/// Prints a rating: the best hosts with their stars and reasons, then refusal counts.
-pub fn print_rating(r: &RatingView, top: usize) {
-    table(
-        &["HOST", "STARS", "SCORE", "WHY"],
-        r.hosts
-            .iter()
-            .take(top)
-            .map(|h| {
-                let why = match &h.rejected_by {
-                    Some(f) => format!("refused: {f}"),
-                    None => {
-                        let mut parts: Vec<(String, f64)> = h
-                            .contributions
-                            .iter()
-                            .map(|(k, v)| (k.clone(), *v))
-                            .collect();
-                        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
-                        let mut s = parts
-                            .iter()
-                            .take(3)
-                            .map(|(k, v)| format!("{k} +{v:.2}"))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        if !h.unmet.is_empty() {
-                            s.push_str(&format!("; breaks {}", h.unmet.join(", ")));
-                        }
-                        s
-                    }
-                };
-                vec![
-                    h.name.clone(),
-                    format!("{} {}", stars(h.stars), h.stars),
-                    format!("{:.3}", h.score),
-                    why,
-                ]
-            })
-            .collect(),
-    );
-    if !r.rejected.is_empty() {
-        let counts: Vec<String> = r.rejected.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        println!("refused: {}", counts.join(", "));
-    }
-    if !r.relaxed.is_empty() {
-        println!(
-            "relaxed (nothing fitted with them): {}",
-            r.relaxed.join(", ")
-        );
-    }
-    if r.chosen.is_none() {
-        println!("no host fits");
-    }
-}
-
-pub async fn rate(client: &Client, a: RateArgs, out: Output) -> Result<()> {
-    let vm_id = match &a.vm {
-        Some(vm) => Some(resolve_vm(client, vm).await?),
-        None => None,
-    };
-    let p = PlacementParams {
-        vm_id,
-        vcpus: a.vcpus,
-        memory_mib: a.memory_mib,
-        disks: a
-            .disks
-            .iter()
-            .map(|&size_gib| DiskSpec {
-                size_gib,
-                datastore: None,
-            })
-            .collect(),
-        nics: a
-            .networks
-            .iter()
-            .map(|n| NicSpec { network: n.clone() })
-            .collect(),
-        department_id: a.department,
-    };
-    let r: RatingView = client.post("/placement/ratings", &p).await?;
-    match out {
-        Output::Json => print_json(&r),
-        Output::Table => {
-            print_rating(&r, a.top);
-            Ok(())
-        }
-    }
 }

@@ -655,6 +655,69 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         explained.status.success() && text.contains("★") && text.contains("vm.create explained"),
         "{text}"
     );
+    let shown = vdc(&cfg, &server.url, &["placement", "show", "explained"], &[]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success() && text.contains("placed on ") && text.contains("★"),
+        "{text}"
+    );
+    let clusters = run(&["cluster", "list", "-o", "json"]);
+    let cluster = clusters[0]["name"].as_str().unwrap().to_string();
+    let set = run(&[
+        "cluster",
+        "set",
+        &cluster,
+        "--vcpu-ratio",
+        "8",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(set["vcpu_ratio"], 8.0, "{set}");
+    let licensed = run(&[
+        "host",
+        "set",
+        "sim-host-0003",
+        "--licensed",
+        "oracle-ee",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(licensed["licensed_software"][0], "oracle-ee", "{licensed}");
+    let rated = run(&[
+        "placement",
+        "rate",
+        "--vcpus",
+        "1",
+        "--memory-mib",
+        "256",
+        "--licensed",
+        "oracle-ee",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        rated["chosen"],
+        host_id(&run, "sim-host-0003").as_str(),
+        "{rated}"
+    );
+    run(&[
+        "vm",
+        "create",
+        "--name",
+        "web",
+        "--count",
+        "2",
+        "--anti-affinity-group",
+        "web",
+        "--memory-mib",
+        "256",
+        "-o",
+        "json",
+    ]);
+    let web = run(&["vm", "list", "--name-prefix", "web-", "-o", "json"]);
+    let web = web.as_array().unwrap();
+    assert_eq!(web.len(), 2, "{web:?}");
+    assert_ne!(web[0]["host_id"], web[1]["host_id"], "{web:?}");
     let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
     assert!(
         out.status.success(),

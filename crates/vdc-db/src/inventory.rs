@@ -30,7 +30,8 @@ pub struct HostListFilter {
 
 const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_version, state, state_reason, \
      maintenance, cpu_vendor, cpu_model, cpu_features, sockets, cores_per_socket, threads_per_core, \
-     memory_mib, numa_cells, last_sync_at, created_at, domain_type";
+     memory_mib, numa_cells, last_sync_at, created_at, domain_type, dedicated_to, licensed_software, \
+     licence_cost_per_vcpu";
 
 fn host_from_row(r: &AnyRow) -> DbResult<Host> {
     Ok(Host {
@@ -54,6 +55,9 @@ fn host_from_row(r: &AnyRow) -> DbResult<Host> {
         last_sync_at: get(r, "last_sync_at")?,
         created_at: get(r, "created_at")?,
         domain_type: get(r, "domain_type")?,
+        dedicated_to: opt_id("department id", get(r, "dedicated_to")?)?,
+        licensed_software: from_json("licensed_software", &get::<String>(r, "licensed_software")?)?,
+        licence_cost_per_vcpu: get(r, "licence_cost_per_vcpu")?,
     })
 }
 
@@ -224,19 +228,85 @@ impl DataStore {
 
     /// All clusters.
     pub async fn list_clusters(&self) -> DbResult<Vec<Cluster>> {
-        let rows = sqlx::query("SELECT id, site_id, name FROM clusters ORDER BY name")
-            .fetch_all(self.pool())
-            .await
-            .map_err(q("list clusters"))?;
+        let rows = sqlx::query(
+            "SELECT id, site_id, name, vcpu_ratio, memory_ratio FROM clusters ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("list clusters"))?;
         rows.iter()
             .map(|r| {
                 Ok(Cluster {
                     id: parse_id("cluster id", &get::<String>(r, "id")?)?,
                     site_id: parse_id("site id", &get::<String>(r, "site_id")?)?,
                     name: get(r, "name")?,
+                    vcpu_ratio: get(r, "vcpu_ratio")?,
+                    memory_ratio: get(r, "memory_ratio")?,
                 })
             })
             .collect()
+    }
+
+    /// Sets a cluster's overcommit ratios (the given ones).
+    pub async fn update_cluster_ratios(
+        &self,
+        id: ClusterId,
+        vcpu_ratio: Option<f64>,
+        memory_ratio: Option<f64>,
+    ) -> DbResult<()> {
+        // Only the given columns are bound: with a NULL float parameter and COALESCE this
+        // statement failed on PostgreSQL on some pooled connections, not others.
+        let sets: Vec<(&str, f64)> = [("vcpu_ratio", vcpu_ratio), ("memory_ratio", memory_ratio)]
+            .into_iter()
+            .filter_map(|(c, v)| v.map(|v| (c, v)))
+            .collect();
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let clause: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{c} = ${}", i + 2))
+            .collect();
+        let sql = format!("UPDATE clusters SET {} WHERE id = $1", clause.join(", "));
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string());
+        for (_, v) in &sets {
+            query = query.bind(*v);
+        }
+        let res = query
+            .execute(self.pool())
+            .await
+            .map_err(q("update cluster"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "cluster",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes a host's placement settings (maintenance, department, licences) as given.
+    pub async fn update_host_settings(&self, h: &Host) -> DbResult<()> {
+        let res = sqlx::query(
+            "UPDATE hosts SET maintenance = $2, dedicated_to = $3, licensed_software = $4, \
+             licence_cost_per_vcpu = $5 WHERE id = $1",
+        )
+        .bind(h.id.to_string())
+        .bind(i64::from(h.maintenance))
+        .bind(h.dedicated_to.map(|d| d.to_string()))
+        .bind(to_json(&h.licensed_software))
+        .bind(h.licence_cost_per_vcpu)
+        .execute(self.pool())
+        .await
+        .map_err(q("update host"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "host",
+                id: h.id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Adds a host (state `connected`, hardware unknown until its first sync). Refuses a URI

@@ -24,37 +24,47 @@ fn job_from_row(r: &AnyRow) -> DbResult<Job> {
     })
 }
 
+/// Inserts a job inside a transaction.
+async fn insert_job_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, j: &Job) -> DbResult<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )))
+    .bind(j.id.to_string())
+    .bind(&j.kind)
+    .bind(j.target_id.as_deref())
+    .bind(j.state.as_str())
+    .bind(&j.params)
+    .bind(to_json(&j.steps))
+    .bind(i64::from(j.steps_done))
+    .bind(j.error.as_deref())
+    .bind(&j.created_by)
+    .bind(j.created_at)
+    .bind(j.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(q("insert job"))?;
+    Ok(())
+}
+
 impl DataStore {
     /// Records a new job.
     pub async fn insert_job(&self, j: &Job) -> DbResult<()> {
-        self.insert_job_with_vm(j, None).await
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        insert_job_in(&mut tx, j).await?;
+        tx.commit().await.map_err(q("commit"))
     }
 
-    /// Records a new job and, in the same transaction, the VM record it will build.
-    pub async fn insert_job_with_vm(&self, j: &Job, vm: Option<&Vm>) -> DbResult<()> {
+    /// Records new jobs and, in the same transaction, the VM records they will build with
+    /// their placement decisions: all or none.
+    pub async fn insert_jobs_with_vms(&self, items: &[(Job, Vm, VmPlacementRec)]) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        if let Some(vm) = vm {
+        for (j, vm, placement) in items {
             crate::vms::insert_vms_in(&mut *tx, std::slice::from_ref(vm))
                 .await
                 .map_err(q("insert vm"))?;
+            crate::vms::insert_placement_in(&mut tx, placement).await?;
+            insert_job_in(&mut tx, j).await?;
         }
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        )))
-        .bind(j.id.to_string())
-        .bind(&j.kind)
-        .bind(j.target_id.as_deref())
-        .bind(j.state.as_str())
-        .bind(&j.params)
-        .bind(to_json(&j.steps))
-        .bind(i64::from(j.steps_done))
-        .bind(j.error.as_deref())
-        .bind(&j.created_by)
-        .bind(j.created_at)
-        .bind(j.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("insert job"))?;
         tx.commit().await.map_err(q("commit"))
     }
 

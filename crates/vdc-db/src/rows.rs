@@ -16,6 +16,9 @@ pub struct Cluster {
     pub id: ClusterId,
     pub site_id: SiteId,
     pub name: String,
+    /// Overcommit placement allows: vCPUs per logical CPU, memory per byte of RAM.
+    pub vcpu_ratio: f64,
+    pub memory_ratio: f64,
 }
 
 /// A NUMA cell (stored as JSON inside the host row).
@@ -50,6 +53,21 @@ pub struct Host {
     pub created_at: UnixMs,
     /// libvirt domain type for VMs vdc defines on this host (`kvm`, `qemu`).
     pub domain_type: Option<String>,
+    /// What placement may use the host for.
+    pub dedicated_to: Option<DepartmentId>,
+    pub licensed_software: Vec<String>,
+    pub licence_cost_per_vcpu: f64,
+}
+
+/// A VM's placement constraints and the decision vdc took when it created the VM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmPlacementRec {
+    pub vm_id: VmId,
+    pub constraints: PlacementConstraints,
+    pub decided_at: UnixMs,
+    pub decided_by: String,
+    /// The decision as the server recorded it (JSON).
+    pub decision: String,
 }
 
 /// A datastore.

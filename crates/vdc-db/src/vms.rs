@@ -109,6 +109,27 @@ fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
     })
 }
 
+/// Inserts a VM's placement record inside a transaction.
+pub(crate) async fn insert_placement_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    p: &VmPlacementRec,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO vm_placements (vm_id, constraints, grouped, decided_at, decided_by, decision) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(p.vm_id.to_string())
+    .bind(to_json(&p.constraints))
+    .bind(i64::from(!p.constraints.ungrouped()))
+    .bind(p.decided_at)
+    .bind(&p.decided_by)
+    .bind(&p.decision)
+    .execute(&mut **tx)
+    .await
+    .map_err(q("insert vm placement"))?;
+    Ok(())
+}
+
 /// Rows per multi-row INSERT. Measured on the 200k-VM sync: 200 rows per statement took 60 s,
 /// 20 rows 45 s, 10 rows 44 s (statement cost grows faster than linearly with its parameter
 /// count in the sqlx SQLite path), so small statements it is.
@@ -232,6 +253,48 @@ where
 }
 
 impl DataStore {
+    /// The placement record of a VM vdc created, if any.
+    pub async fn vm_placement(&self, id: VmId) -> DbResult<Option<VmPlacementRec>> {
+        let row = sqlx::query(
+            "SELECT vm_id, constraints, decided_at, decided_by, decision FROM vm_placements \
+             WHERE vm_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("get vm placement"))?;
+        row.map(|r| {
+            Ok(VmPlacementRec {
+                vm_id: parse_id("vm id", &get::<String>(&r, "vm_id")?)?,
+                constraints: from_json("constraints", &get::<String>(&r, "constraints")?)?,
+                decided_at: get(&r, "decided_at")?,
+                decided_by: get(&r, "decided_by")?,
+                decision: get(&r, "decision")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The host and the constraints of every placed VM in an affinity or anti-affinity
+    /// group (for counting group members per host).
+    pub async fn grouped_vms(&self) -> DbResult<Vec<(HostId, PlacementConstraints)>> {
+        let rows = sqlx::query(
+            "SELECT v.host_id, p.constraints FROM vm_placements p JOIN vms v ON v.id = p.vm_id \
+             WHERE p.grouped <> 0 AND v.host_id IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("grouped vms"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_id("host id", &get::<String>(r, "host_id")?)?,
+                    from_json("constraints", &get::<String>(r, "constraints")?)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Adds a VM record.
     pub async fn insert_vm(&self, vm: &Vm) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;

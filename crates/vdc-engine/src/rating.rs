@@ -422,6 +422,13 @@ pub struct GroupError {
     pub rejected: BTreeMap<Filter, usize>,
 }
 
+impl GroupError {
+    /// "3 host unreachable, 2 not enough memory …" for the VM that fitted nowhere.
+    pub fn explain_rejections(&self) -> String {
+        explain(&self.rejected)
+    }
+}
+
 impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -1060,16 +1067,18 @@ fn evaluate(h: &HostSnapshot, p: &Prepared<'_>, cluster: ClusterStat, licence_ma
 /// Places `reqs` one by one, each on the best host given the ones placed before it (their
 /// vCPUs, memory, disks and group memberships are committed in between, so anti-affinity holds
 /// within the group). All or nothing: the first VM that fits nowhere fails the whole group.
-/// Greedy, not a search: a group that fits only in another order is refused.
+/// Greedy, not a search: a group that fits only in another order is refused. Returns each
+/// VM's rating (its `chosen` host set, its best `explain` hosts explained).
 pub fn place_group(
     hosts: &[HostSnapshot],
     reqs: &[VmRequest],
     policy: &Policy,
-) -> Result<Vec<HostId>, GroupError> {
+    explain: usize,
+) -> Result<Vec<Rating>, GroupError> {
     let mut rater = Rater::new(hosts, policy.clone());
     let mut placed = Vec::with_capacity(reqs.len());
     for (index, req) in reqs.iter().enumerate() {
-        let (rating, chosen) = rater.rate_top_inner(req, 1);
+        let (rating, chosen) = rater.rate_top_inner(req, explain.max(1));
         let Some(i) = chosen else {
             return Err(GroupError {
                 index,
@@ -1077,9 +1086,14 @@ pub fn place_group(
             });
         };
         rater.commit_idx(i, req);
-        placed.push(rater.hosts[i].id);
+        placed.push(rating);
     }
     Ok(placed)
+}
+
+/// The hosts `place_group` chose, in order.
+pub fn chosen_hosts(ratings: &[Rating]) -> Vec<HostId> {
+    ratings.iter().filter_map(|r| r.chosen).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2488,10 +2502,10 @@ mod tests {
         assert_eq!(r.rejected.get(&Filter::AntiAffinity), Some(&1));
         // Three VMs apart from each other on three hosts; a fourth does not fit.
         let group = vec![apart.clone(); 2];
-        let placed = place_group(&hs, &group, &Policy::default()).unwrap();
+        let placed = chosen_hosts(&place_group(&hs, &group, &Policy::default(), 1).unwrap());
         assert_eq!(placed.len(), 2);
         assert!(!placed.contains(&hid(1)) && placed[0] != placed[1]);
-        let err = place_group(&hs, &vec![apart; 3], &Policy::default()).unwrap_err();
+        let err = place_group(&hs, &vec![apart; 3], &Policy::default(), 1).unwrap_err();
         assert_eq!(err.index, 2);
         assert_eq!(err.rejected.get(&Filter::AntiAffinity), Some(&3));
         assert!(
@@ -3096,8 +3110,9 @@ mod tests {
             reqs in prop::collection::vec(arb_req(), 1..6),
         ) {
             let policy = Policy::default();
-            match place_group(&hosts, &reqs, &policy) {
-                Ok(ids) => {
+            match place_group(&hosts, &reqs, &policy, 2) {
+                Ok(ratings) => {
+                    let ids = chosen_hosts(&ratings);
                     prop_assert_eq!(ids.len(), reqs.len());
                     let mut sim = hosts.clone();
                     for (id, req) in ids.iter().zip(&reqs) {
@@ -3123,7 +3138,7 @@ mod tests {
                     }
                 }
                 Err(e) => {
-                    let before = place_group(&hosts, &reqs[..e.index], &policy).unwrap();
+                    let before = chosen_hosts(&place_group(&hosts, &reqs[..e.index], &policy, 1).unwrap());
                     let mut rater = Rater::new(&hosts, policy.clone());
                     for (id, req) in before.iter().zip(&reqs) {
                         rater.commit(*id, req).unwrap();

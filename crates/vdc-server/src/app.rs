@@ -11,7 +11,6 @@ use crate::auth::{self, Actor};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::jobs::{self, JobRunner};
-use crate::placement::Need;
 use crate::views;
 
 /// Shared server state. Cheap to clone.
@@ -87,6 +86,28 @@ impl App {
             )
             .await;
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Authorises an operator's change in `department` (audited when refused), then checks
+    /// that the department exists (400 on `department_id` otherwise).
+    pub(crate) async fn authorize_operator_in(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Target<'_>,
+        department: Option<DepartmentId>,
+    ) -> Result<(), Error> {
+        let check = actor
+            .require(Role::Operator)
+            .and_then(|_| actor.require_department(department));
+        self.authorize(actor, action, target, check).await?;
+        if let Some(d) = department {
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
         Ok(())
     }
@@ -235,168 +256,6 @@ impl App {
     }
 
     // ---- VM changes
-
-    /// Accepts a VM creation: validates, authorises, places, records the VM and its job in
-    /// one transaction, and starts the job. With `id`, the client chooses the VM's id, so a
-    /// retried request cannot create a second VM (it gets 409).
-    pub async fn create_vm(
-        &self,
-        actor: &Actor,
-        id: Option<VmId>,
-        p: VmCreateParams,
-    ) -> Result<JobAccepted, Error> {
-        p.validate()?;
-        let department = p.department_id.or(actor.scope());
-        let check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(department));
-        self.authorize(actor, "vm.create", ("vm", None), check)
-            .await?;
-        if let Some(d) = department {
-            self.db
-                .get_department(d)
-                .await
-                .map_err(|_| Error::invalid("department_id", "no such department"))?;
-        }
-        if let Some(id) = id
-            && self.db.find_vm(id).await?.is_some()
-        {
-            return Err(Error::conflict(format!("VM {id} already exists")));
-        }
-        if self.db.vm_name_taken(&p.name).await? {
-            return Err(Error::conflict(format!(
-                "a VM named {} already exists",
-                p.name
-            )));
-        }
-        let need = Need::of(p.vcpus, p.memory_mib, &p.disks, &p.nics, department);
-        let (host, top) = self.place(&p, &need).await?;
-        let datastores = self.db.list_datastores().await?;
-        let default_ds = datastores
-            .iter()
-            .find(|d| d.cluster_id == host.cluster_id)
-            .map(|d| d.name.clone())
-            .unwrap_or_else(|| "default".into());
-        let now = db::now_ms();
-        let vm = db::Vm {
-            id: id.unwrap_or_else(|| VmId(uuid::Uuid::new_v4())),
-            name: p.name.clone(),
-            host_id: Some(host.id),
-            cluster_id: Some(host.cluster_id),
-            vcpus: p.vcpus,
-            memory_mib: p.memory_mib,
-            disks: p
-                .disks
-                .iter()
-                .enumerate()
-                .map(|(i, d)| db::DiskRec {
-                    device: format!("vd{}", (b'a' + i as u8) as char),
-                    size_gib: d.size_gib,
-                    datastore: d.datastore.clone().unwrap_or_else(|| default_ds.clone()),
-                    format: "qcow2".into(),
-                })
-                .collect(),
-            nics: p
-                .nics
-                .iter()
-                .map(|n| db::NicRec {
-                    mac: random_mac(),
-                    network: n.network.clone(),
-                })
-                .collect(),
-            power_state: PowerState::Shutoff,
-            owner: Some(p.owner.clone().unwrap_or_else(|| actor.name().to_string())),
-            department_id: department,
-            purpose: p.purpose.clone(),
-            tags: p.tags.clone(),
-            lease_expires_at: p
-                .lease_expires_at
-                .as_deref()
-                .map(|l| parse_rfc3339("lease_expires_at", l))
-                .transpose()?,
-            created_by: Some(actor.name().to_string()),
-            created_at: now,
-            updated_at: now,
-            generation: 1,
-            runtime_gen: 0,
-            management: Management::Managed,
-        };
-        let job = jobs::new_job(
-            jobs::JobSpec::VmCreate {
-                vm_id: vm.id,
-                start: p.start,
-                boot: p.boot.clone(),
-            },
-            actor.name(),
-        );
-        self.db.insert_job_with_vm(&job, Some(&vm)).await?;
-        self.audit(
-            actor.name(),
-            "vm.create",
-            ("vm", Some(vm.id.to_string())),
-            AuditResult::Ok,
-            Some(format!("name={} host={} rated: {top}", vm.name, host.name)),
-        )
-        .await;
-        self.jobs.spawn(self.clone(), job.clone());
-        Ok(JobAccepted {
-            job: views::job(&job),
-            vm_id: Some(vm.id),
-        })
-    }
-
-    /// Chooses the host for a new VM: the pinned one if it fits, else the best-rated one.
-    /// Returns it with the best hosts of the rating (for the audit record).
-    async fn place(&self, p: &VmCreateParams, need: &Need) -> Result<(db::Host, String), Error> {
-        let hosts = self.db.all_hosts().await?;
-        if let Some(h) = p.host_id
-            && !hosts.iter().any(|x| x.id == h)
-        {
-            return Err(Error::invalid("host_id", "no such host"));
-        }
-        self.place_on(hosts, p.host_id, need).await
-    }
-
-    /// Checks that a VM of this size fits on `host` now (507 with the reason otherwise).
-    pub(crate) async fn check_fits(
-        &self,
-        host: &db::Host,
-        vcpus: u32,
-        memory_mib: u64,
-    ) -> Result<(), Error> {
-        let need = Need::of(vcpus, memory_mib, &[], &[], None);
-        self.place_on(vec![host.clone()], Some(host.id), &need)
-            .await
-            .map(|_| ())
-    }
-
-    /// The rating's choice among `hosts` (only `pin` when given).
-    async fn place_on(
-        &self,
-        hosts: Vec<db::Host>,
-        pin: Option<HostId>,
-        need: &Need,
-    ) -> Result<(db::Host, String), Error> {
-        let hosts: Vec<db::Host> = hosts
-            .into_iter()
-            .filter(|h| pin.is_none_or(|pin| pin == h.id))
-            .collect();
-        let rating = self.rate_hosts(&hosts, need).await?;
-        let chosen = rating.chosen.ok_or_else(|| Error::InsufficientCapacity {
-            message: format!(
-                "no host fits {} vCPU / {} MiB: {}",
-                need.vcpus,
-                need.memory_mib,
-                rating.explain_rejections()
-            ),
-        })?;
-        let top = crate::placement::top(&rating, 3);
-        hosts
-            .into_iter()
-            .find(|h| h.id == chosen)
-            .map(|h| (h, top))
-            .ok_or_else(|| Error::internal("placement chose an unknown host"))
-    }
 
     /// Accepts a power action on a VM, refusing at once (409) when its state does not allow it.
     pub async fn act_vm(
@@ -692,22 +551,13 @@ impl App {
     ) -> Result<PhysicalServerView, Error> {
         p.validate()?;
         let department = p.department_id.or(actor.scope());
-        let check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(department));
-        self.authorize(
+        self.authorize_operator_in(
             actor,
             "physical_server.create",
             ("physical_server", None),
-            check,
+            department,
         )
         .await?;
-        if let Some(d) = department {
-            self.db
-                .get_department(d)
-                .await
-                .map_err(|_| Error::invalid("department_id", "no such department"))?;
-        }
         if let Some(s) = p.site_id
             && !self.db.list_sites().await?.iter().any(|x| x.id == s)
         {
@@ -753,11 +603,4 @@ impl App {
             .map(views::physical_server)
             .collect())
     }
-}
-
-/// A random locally administered MAC in QEMU's 52:54:00 prefix.
-fn random_mac() -> String {
-    let mut b = [0u8; 3];
-    getrandom::fill(&mut b).expect("the OS random source works");
-    format!("52:54:00:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2])
 }

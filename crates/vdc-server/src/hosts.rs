@@ -122,6 +122,101 @@ impl App {
         Ok(())
     }
 
+    /// Changes what placement may use a host for (admin): maintenance, the department it is
+    /// reserved for, its licences.
+    pub async fn update_host(
+        &self,
+        actor: &Actor,
+        id: HostId,
+        p: HostUpdateParams,
+    ) -> Result<HostView, Error> {
+        p.validate()?;
+        let check = actor
+            .require(Role::Admin)
+            .and(actor.require_department(None));
+        self.authorize(actor, "host.update", ("host", Some(id.to_string())), check)
+            .await?;
+        let mut host = self.db.get_host(id).await?;
+        if let Some(Some(d)) = p.dedicated_to {
+            self.db
+                .get_department(d)
+                .await
+                .map_err(|_| Error::invalid("dedicated_to", "no such department"))?;
+        }
+        if let Some(m) = p.maintenance {
+            host.maintenance = m;
+        }
+        if let Some(d) = p.dedicated_to {
+            host.dedicated_to = d;
+        }
+        if let Some(l) = p.licensed_software.clone() {
+            host.licensed_software = l;
+        }
+        if let Some(c) = p.licence_cost_per_vcpu {
+            host.licence_cost_per_vcpu = c;
+        }
+        self.db.update_host_settings(&host).await?;
+        self.audit(
+            actor.name(),
+            "host.update",
+            ("host", Some(id.to_string())),
+            AuditResult::Ok,
+            Some(format!(
+                "name={} maintenance={} dedicated_to={} licensed={:?} licence_cost_per_vcpu={}",
+                host.name,
+                host.maintenance,
+                host.dedicated_to
+                    .map_or_else(|| "-".to_string(), |d| d.to_string()),
+                host.licensed_software,
+                host.licence_cost_per_vcpu
+            )),
+        )
+        .await;
+        Ok(views::host(&host))
+    }
+
+    /// Sets a cluster's overcommit ratios (admin).
+    pub async fn update_cluster(
+        &self,
+        actor: &Actor,
+        id: ClusterId,
+        p: ClusterUpdateParams,
+    ) -> Result<ClusterView, Error> {
+        p.validate()?;
+        let check = actor
+            .require(Role::Admin)
+            .and(actor.require_department(None));
+        self.authorize(
+            actor,
+            "cluster.update",
+            ("cluster", Some(id.to_string())),
+            check,
+        )
+        .await?;
+        self.db
+            .update_cluster_ratios(id, p.vcpu_ratio, p.memory_ratio)
+            .await?;
+        let cluster = self
+            .db
+            .list_clusters()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| Error::not_found("cluster", id))?;
+        self.audit(
+            actor.name(),
+            "cluster.update",
+            ("cluster", Some(id.to_string())),
+            AuditResult::Ok,
+            Some(format!(
+                "name={} vcpu_ratio={} memory_ratio={}",
+                cluster.name, cluster.vcpu_ratio, cluster.memory_ratio
+            )),
+        )
+        .await;
+        Ok(views::cluster(&cluster))
+    }
+
     /// A host's utilisation now, from its driver.
     pub async fn host_stats(&self, id: HostId) -> Result<HostStatsView, Error> {
         let host = self.db.get_host(id).await?;

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod create;
 pub mod fleet;
 pub mod hosts;
 pub mod http;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use vdc_db as db;
-use vdc_engine::rating::{self, DEFAULT_VCPU_RATIO, HostSnapshot, Policy, Rating, VmRequest};
+use vdc_engine::rating::{self, HostSnapshot, Policy, Rating, VmRequest};
 use vdc_types::*;
 
 use crate::app::App;
@@ -18,6 +18,7 @@ pub(crate) struct Need {
     pub disks: Vec<(Option<String>, u64)>,
     pub networks: Vec<String>,
     pub department: Option<DepartmentId>,
+    pub constraints: PlacementConstraints,
 }
 
 impl Need {
@@ -28,6 +29,7 @@ impl Need {
         disks: &[DiskSpec],
         nics: &[NicSpec],
         department: Option<DepartmentId>,
+        constraints: &PlacementConstraints,
     ) -> Need {
         Need {
             vcpus,
@@ -38,26 +40,94 @@ impl Need {
                 .collect(),
             networks: nics.iter().map(|n| n.network.clone()).collect(),
             department,
+            constraints: constraints.clone(),
         }
     }
 
-    fn request(&self) -> VmRequest {
+    /// The needs of a VM to create.
+    pub(crate) fn of_create(p: &VmCreateParams, department: Option<DepartmentId>) -> Need {
+        Need::of(
+            p.vcpus,
+            p.memory_mib,
+            &p.disks,
+            &p.nics,
+            department,
+            &p.placement,
+        )
+    }
+
+    pub(crate) fn request(&self) -> VmRequest {
+        let c = &self.constraints;
         VmRequest {
             vcpus: self.vcpus,
             memory_mib: self.memory_mib,
             disks: self.disks.clone(),
             networks: self.networks.clone(),
             department: self.department,
-            ..VmRequest::default()
+            cpu_vendor: c.cpu_vendor.clone(),
+            cpu_model: c.cpu_model.clone(),
+            cpu_features: c.cpu_features.clone(),
+            licensed_software: c.licensed_software.clone(),
+            affinity: c.affinity_group.clone(),
+            anti_affinity: c.anti_affinity_group.clone(),
+            hourly_load: None,
+        }
+    }
+}
+
+/// Hosts explained in a stored placement decision.
+pub(crate) const DECISION_HOSTS: usize = 10;
+
+/// What is stored with a VM vdc placed (as JSON in its placement record).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Decision {
+    pub host_id: HostId,
+    pub host_name: String,
+    pub pinned: bool,
+    pub rating: RatingView,
+}
+
+impl Decision {
+    /// The decision to store: the host, and the best hosts of `rating` with every refusal.
+    pub(crate) fn new(host: &db::Host, pinned: bool, rating: &Rating) -> Decision {
+        let mut rating = view(rating);
+        rating.hosts.truncate(DECISION_HOSTS);
+        Decision {
+            host_id: host.id,
+            host_name: host.name.clone(),
+            pinned,
+            rating,
         }
     }
 }
 
 impl App {
-    /// The hosts as the rating sees them: hardware, allocations of VMs holding resources, and
-    /// their cluster's datastores and networks. Overcommit: 4 vCPUs per logical CPU, none for
-    /// memory (per-cluster ratios come with cluster settings).
-    async fn host_snapshots(&self, hosts: &[db::Host]) -> Result<Vec<HostSnapshot>, Error> {
+    /// The hosts as the rating sees them: hardware, allocations of VMs holding resources,
+    /// their cluster's overcommit ratios, datastores and networks, their department and
+    /// licences, and the members of affinity groups they run.
+    pub(crate) async fn host_snapshots(
+        &self,
+        hosts: &[db::Host],
+    ) -> Result<Vec<HostSnapshot>, Error> {
+        let ratios: HashMap<ClusterId, (f64, f64)> = self
+            .db
+            .list_clusters()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, (c.vcpu_ratio, c.memory_ratio)))
+            .collect();
+        let mut groups: HashMap<HostId, std::collections::BTreeMap<String, u32>> = HashMap::new();
+        for (host, c) in self.db.grouped_vms().await? {
+            let mut joined: Vec<String> = c
+                .affinity_group
+                .into_iter()
+                .chain(c.anti_affinity_group)
+                .collect();
+            joined.dedup();
+            for g in joined {
+                *groups.entry(host).or_default().entry(g).or_insert(0) += 1;
+            }
+        }
         let alloc: HashMap<HostId, (u64, u64)> = self
             .db
             .host_allocations()
@@ -80,6 +150,8 @@ impl App {
             .iter()
             .map(|h| {
                 let (vcpus, mem) = alloc.get(&h.id).copied().unwrap_or((0, 0));
+                let (vcpu_ratio, memory_ratio) =
+                    ratios.get(&h.cluster_id).copied().unwrap_or((4.0, 1.0));
                 let mut features = h.cpu_features.clone();
                 features.sort();
                 HostSnapshot {
@@ -101,20 +173,23 @@ impl App {
                         .collect(),
                     allocated_vcpus: vcpus,
                     allocated_memory_mib: mem,
-                    vcpu_ratio: DEFAULT_VCPU_RATIO,
-                    memory_ratio: 1.0,
+                    vcpu_ratio,
+                    memory_ratio,
                     cpu_vendor: h.cpu_vendor.clone(),
                     cpu_model: h.cpu_model.clone(),
                     cpu_features: features,
                     datastores: datastores.get(&h.cluster_id).cloned().unwrap_or_default(),
                     networks: networks.get(&h.cluster_id).cloned().unwrap_or_default(),
-                    dedicated_to: None,
-                    licensed_software: Vec::new(),
-                    licence_cost_per_vcpu: 0.0,
+                    dedicated_to: h.dedicated_to,
+                    licensed_software: h.licensed_software.clone(),
+                    licence_cost_per_vcpu: h.licence_cost_per_vcpu,
                     cpu_load: 0.0,
                     hourly_load: None,
                     vcpu_wait: 0.0,
-                    groups: Vec::new(),
+                    groups: groups
+                        .get(&h.id)
+                        .map(|g| g.iter().map(|(n, c)| (n.clone(), *c)).collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect())
@@ -130,6 +205,29 @@ impl App {
         Ok(rating::rate(&snapshot, &need.request(), &Policy::default()))
     }
 
+    /// What an existing VM needs: its size, disks, networks, department, and the constraints
+    /// it was created with.
+    pub(crate) async fn need_of_vm(&self, vm: &db::Vm) -> Result<Need, Error> {
+        let constraints = self
+            .db
+            .vm_placement(vm.id)
+            .await?
+            .map(|p| p.constraints)
+            .unwrap_or_default();
+        Ok(Need {
+            vcpus: vm.vcpus,
+            memory_mib: vm.memory_mib,
+            disks: vm
+                .disks
+                .iter()
+                .map(|d| (Some(d.datastore.clone()), d.size_gib))
+                .collect(),
+            networks: vm.nics.iter().map(|n| n.network.clone()).collect(),
+            department: vm.department_id,
+            constraints,
+        })
+    }
+
     /// Every host rated for a VM to create (by size) or an existing VM (by id).
     pub async fn rate_placement(
         &self,
@@ -138,26 +236,14 @@ impl App {
     ) -> Result<RatingView, Error> {
         p.validate()?;
         let need = match p.vm_id {
-            Some(id) => {
-                let vm = self.visible_vm(actor, id).await?;
-                Need {
-                    vcpus: vm.vcpus,
-                    memory_mib: vm.memory_mib,
-                    disks: vm
-                        .disks
-                        .iter()
-                        .map(|d| (Some(d.datastore.clone()), d.size_gib))
-                        .collect(),
-                    networks: vm.nics.iter().map(|n| n.network.clone()).collect(),
-                    department: vm.department_id,
-                }
-            }
+            Some(id) => self.need_of_vm(&self.visible_vm(actor, id).await?).await?,
             None => Need::of(
                 p.vcpus.unwrap_or(1),
                 p.memory_mib.unwrap_or(0),
                 &p.disks,
                 &p.nics,
                 p.department_id.or(actor.scope()),
+                &p.placement,
             ),
         };
         let hosts = self.db.all_hosts().await?;

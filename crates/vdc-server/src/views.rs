@@ -91,6 +91,19 @@ pub fn host(h: &db::Host) -> HostView {
             })
             .collect(),
         last_sync_at: h.last_sync_at.map(rfc3339),
+        dedicated_to: h.dedicated_to,
+        licensed_software: h.licensed_software.clone(),
+        licence_cost_per_vcpu: h.licence_cost_per_vcpu,
+    }
+}
+
+pub fn cluster(c: &db::Cluster) -> ClusterView {
+    ClusterView {
+        id: c.id,
+        name: c.name.clone(),
+        site_id: c.site_id,
+        vcpu_ratio: c.vcpu_ratio,
+        memory_ratio: c.memory_ratio,
     }
 }
 

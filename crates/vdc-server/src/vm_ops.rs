@@ -116,7 +116,10 @@ impl App {
                 vm.name, vm.power_state
             )));
         }
-        self.check_fits(&target, vm.vcpus, vm.memory_mib).await?;
+        let mut need = self.need_of_vm(&vm).await?;
+        // The disks move by migration (shared or copied storage), not by placement.
+        need.disks.clear();
+        self.check_fits(&target, &need).await?;
         self.submit_vm_job(
             actor,
             "vm.migrate",

@@ -11,6 +11,10 @@ use vdc_test_utils::{StackOptions, Store, TestStack, wait_for_condition};
 mod ops;
 use ops::*;
 
+#[path = "api/placement.rs"]
+mod placement;
+use placement::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -47,6 +51,7 @@ on_both_stores!(
     rogue_vms_are_flagged_adopted_and_quarantined,
     migration_snapshots_and_stats,
     placement_ratings_explain_and_drive_creation,
+    placement_settings_constraints_and_groups,
 );
 
 #[cfg(feature = "libvirt")]

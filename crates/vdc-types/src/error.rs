@@ -49,6 +49,17 @@ impl Error {
         }
     }
 
+    /// The error with `prefix` before its field name (for items of a list).
+    pub fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            Error::InvalidInput { field, message } => Error::InvalidInput {
+                field: format!("{prefix}{field}"),
+                message,
+            },
+            e => e,
+        }
+    }
+
     /// Shorthand for [`Error::NotFound`].
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
         Error::NotFound {

@@ -141,6 +141,190 @@ pub struct VmCreateParams {
     /// Boot from a kernel file on the host instead of the first disk.
     #[serde(default)]
     pub boot: Option<KernelBootSpec>,
+    /// Where it may go beyond its size: groups, licensed software, CPU.
+    #[serde(default)]
+    pub placement: PlacementConstraints,
+}
+
+/// What a VM needs from its host beyond size, disks and networks. Kept with the VM: later
+/// ratings for it (and its group's members) use them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementConstraints {
+    /// Prefer hosts running members of this group (a soft rule: relaxed, and said so, when
+    /// no such host fits). The VM joins the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity_group: Option<String>,
+    /// Never share a host with a member of this group. The VM joins the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anti_affinity_group: Option<String>,
+    /// Software the VM runs that its host must be licensed for (e.g. `oracle-ee`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licensed_software: Vec<String>,
+    /// CPU the VM is pinned to: vendor (`GenuineIntel`, `AuthenticAMD`), model, features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_features: Vec<String>,
+}
+
+impl PlacementConstraints {
+    /// Names as resource names; at most 32 licences and 128 CPU features.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (field, v) in [
+            ("placement.affinity_group", &self.affinity_group),
+            ("placement.anti_affinity_group", &self.anti_affinity_group),
+            ("placement.cpu_vendor", &self.cpu_vendor),
+            ("placement.cpu_model", &self.cpu_model),
+        ] {
+            if let Some(v) = v {
+                validate_name(field, v)?;
+            }
+        }
+        for (field, list, max) in [
+            ("placement.licensed_software", &self.licensed_software, 32),
+            ("placement.cpu_features", &self.cpu_features, 128),
+        ] {
+            validate_names(field, list, max)?;
+        }
+        Ok(())
+    }
+
+    /// True when the VM has no group.
+    pub fn ungrouped(&self) -> bool {
+        self.affinity_group.is_none() && self.anti_affinity_group.is_none()
+    }
+}
+
+/// At most `max` names, each a resource name.
+fn validate_names(field: &str, names: &[String], max: usize) -> Result<(), Error> {
+    if names.len() > max {
+        return Err(Error::invalid(field, format!("at most {max} entries")));
+    }
+    for (i, n) in names.iter().enumerate() {
+        validate_name(&format!("{field}[{i}]"), n)?;
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/vms/group`: VMs placed together, all or none. Each is placed given the ones
+/// before it, so anti-affinity holds within the group.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmGroupCreateParams {
+    pub vms: Vec<VmCreateParams>,
+}
+
+/// Most VMs one group creation may hold.
+pub const MAX_GROUP_VMS: usize = 100;
+
+impl VmGroupCreateParams {
+    /// 1 to [`MAX_GROUP_VMS`] valid VMs with distinct names.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.vms.is_empty() || self.vms.len() > MAX_GROUP_VMS {
+            return Err(Error::invalid(
+                "vms",
+                format!("between 1 and {MAX_GROUP_VMS} VMs"),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, vm) in self.vms.iter().enumerate() {
+            vm.validate()
+                .map_err(|e| e.prefixed(&format!("vms[{i}].")))?;
+            if !names.insert(vm.name.as_str()) {
+                return Err(Error::invalid(
+                    format!("vms[{i}].name"),
+                    format!("{} appears twice", vm.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `PATCH /api/v1/clusters/{id}`: overcommit ratios placement applies to the cluster's hosts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterUpdateParams {
+    /// vCPUs allowed per logical CPU, over 0 and at most 64.
+    #[serde(default)]
+    pub vcpu_ratio: Option<f64>,
+    /// Memory allowed per byte of RAM, over 0 and at most 4 (1: no overcommit).
+    #[serde(default)]
+    pub memory_ratio: Option<f64>,
+}
+
+/// A ratio in (0, max].
+fn validate_ratio(field: &str, r: Option<f64>, max: f64) -> Result<(), Error> {
+    match r {
+        Some(r) if !(r.is_finite() && r > 0.0 && r <= max) => Err(Error::invalid(
+            field,
+            format!("must be over 0 and at most {max}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl ClusterUpdateParams {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.vcpu_ratio.is_none() && self.memory_ratio.is_none() {
+            return Err(Error::invalid("vcpu_ratio", "nothing to change"));
+        }
+        validate_ratio("vcpu_ratio", self.vcpu_ratio, 64.0)?;
+        validate_ratio("memory_ratio", self.memory_ratio, 4.0)
+    }
+}
+
+/// Present and null → `Some(None)`; absent → `None` (with `#[serde(default)]`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/v1/hosts/{id}`: what placement may use the host for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostUpdateParams {
+    /// In maintenance, a host takes no new VMs.
+    #[serde(default)]
+    pub maintenance: Option<bool>,
+    /// Reserve the host for one department (null: shared again).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DepartmentId>, nullable)]
+    pub dedicated_to: Option<Option<DepartmentId>>,
+    /// Software the host is licensed for (replaces the list).
+    #[serde(default)]
+    pub licensed_software: Option<Vec<String>>,
+    /// Licence cost per vCPU placed on the host (any currency, at least 0).
+    #[serde(default)]
+    pub licence_cost_per_vcpu: Option<f64>,
+}
+
+impl HostUpdateParams {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.maintenance.is_none()
+            && self.dedicated_to.is_none()
+            && self.licensed_software.is_none()
+            && self.licence_cost_per_vcpu.is_none()
+        {
+            return Err(Error::invalid("maintenance", "nothing to change"));
+        }
+        if let Some(l) = &self.licensed_software {
+            validate_names("licensed_software", l, 32)?;
+        }
+        match self.licence_cost_per_vcpu {
+            Some(c) if !(c.is_finite() && c >= 0.0) => Err(Error::invalid(
+                "licence_cost_per_vcpu",
+                "must be a number of at least 0",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Direct kernel boot: files on the VM's host.
@@ -196,16 +380,24 @@ pub struct PlacementParams {
     pub nics: Vec<NicSpec>,
     #[serde(default)]
     pub department_id: Option<DepartmentId>,
+    #[serde(default)]
+    pub placement: PlacementConstraints,
 }
 
 impl PlacementParams {
     /// Either `vm_id`, or `vcpus` and `memory_mib` in range (checked like a VM creation).
     pub fn validate(&self) -> Result<(), Error> {
         match (self.vm_id, self.vcpus, self.memory_mib) {
-            (Some(_), None, None) if self.disks.is_empty() && self.nics.is_empty() => Ok(()),
+            (Some(_), None, None)
+                if self.disks.is_empty()
+                    && self.nics.is_empty()
+                    && self.placement == PlacementConstraints::default() =>
+            {
+                Ok(())
+            }
             (Some(_), ..) => Err(Error::invalid(
                 "vm_id",
-                "give either vm_id or a size (vcpus, memory_mib, disks, nics), not both",
+                "give either vm_id or a VM (vcpus, memory_mib, disks, nics, placement), not both",
             )),
             (None, Some(vcpus), Some(memory_mib)) => VmCreateParams {
                 name: "rated".into(),
@@ -221,6 +413,7 @@ impl PlacementParams {
                 lease_expires_at: None,
                 start: false,
                 boot: None,
+                placement: self.placement.clone(),
             }
             .validate(),
             (None, None, _) => Err(Error::invalid("vcpus", "required without vm_id")),
@@ -375,7 +568,7 @@ impl VmCreateParams {
         if let Some(b) = &self.boot {
             b.validate()?;
         }
-        Ok(())
+        self.placement.validate()
     }
 }
 
@@ -605,6 +798,7 @@ mod tests {
             lease_expires_at: None,
             start: false,
             boot: None,
+            placement: PlacementConstraints::default(),
         }
     }
 

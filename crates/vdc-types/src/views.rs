@@ -66,6 +66,10 @@ pub struct ClusterView {
     pub id: ClusterId,
     pub name: String,
     pub site_id: SiteId,
+    /// vCPUs placement allows per logical CPU of its hosts.
+    pub vcpu_ratio: f64,
+    /// Memory placement allows per byte of its hosts' RAM (1: no overcommit).
+    pub memory_ratio: f64,
 }
 
 /// A NUMA cell of a host.
@@ -98,6 +102,11 @@ pub struct HostView {
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCellView>,
     pub last_sync_at: Option<String>,
+    /// The department the host is reserved for, if any.
+    pub dedicated_to: Option<DepartmentId>,
+    /// Software the host is licensed for.
+    pub licensed_software: Vec<String>,
+    pub licence_cost_per_vcpu: f64,
 }
 
 /// A datastore (storage pool).
@@ -193,6 +202,28 @@ pub struct RatingView {
     pub rejected: std::collections::BTreeMap<String, usize>,
     /// Soft rules relaxed because nothing fitted with them.
     pub relaxed: Vec<String>,
+}
+
+/// How a VM was placed when vdc created it: its constraints and the rating then.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VmPlacementView {
+    pub vm_id: VmId,
+    pub constraints: crate::PlacementConstraints,
+    pub decided_at: String,
+    pub decided_by: String,
+    /// The host chosen, or pinned by the request.
+    pub host_id: HostId,
+    pub host_name: String,
+    /// True when the request pinned the host (the rating covers that host only).
+    pub pinned: bool,
+    /// The best hosts then (at most 10), with their reasons, and every refusal counted.
+    pub rating: RatingView,
+}
+
+/// Jobs accepted for a group of VMs, in request order.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VmGroupAccepted {
+    pub vms: Vec<JobAccepted>,
 }
 
 /// A volume (disk image) in a datastore.

@@ -47,7 +47,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(logout))
         .routes(routes!(whoami))
         .routes(routes!(list_hosts, ops::add_host))
-        .routes(routes!(get_host, ops::remove_host))
+        .routes(routes!(get_host, ops::remove_host, ops::update_host))
         .routes(routes!(ops::host_stats))
         .routes(routes!(list_vms, create_vm))
         .routes(routes!(get_vm, create_vm_with_id, update_vm, delete_vm))
@@ -67,9 +67,12 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_physical_servers, create_physical_server))
         .routes(routes!(list_sites))
         .routes(routes!(list_clusters))
+        .routes(routes!(ops::update_cluster))
         .routes(routes!(list_datastores))
         .routes(routes!(ops::list_volumes))
         .routes(routes!(ops::rate_placement))
+        .routes(routes!(ops::vm_placement))
+        .routes(routes!(ops::create_vm_group))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
 }
@@ -388,12 +391,8 @@ async fn list_clusters(State(app): State<App>, _actor: Actor) -> ApiResult<Json<
         app.db
             .list_clusters()
             .await?
-            .into_iter()
-            .map(|c| ClusterView {
-                id: c.id,
-                name: c.name,
-                site_id: c.site_id,
-            })
+            .iter()
+            .map(views::cluster)
             .collect(),
     ))
 }

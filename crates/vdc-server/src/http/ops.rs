@@ -204,3 +204,60 @@ pub(super) async fn rate_placement(
 ) -> ApiResult<Json<RatingView>> {
     Ok(Json(app.rate_placement(&actor, p).await?))
 }
+
+/// Changes what placement may use a host for (admin): maintenance, the department it is
+/// reserved for (`null` shares it again), the software it is licensed for and at what cost.
+#[utoipa::path(patch, path = "/api/v1/hosts/{id}", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    request_body = HostUpdateParams,
+    responses((status = 200, body = HostView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn update_host(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<HostUpdateParams>,
+) -> ApiResult<Json<HostView>> {
+    Ok(Json(app.update_host(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// Sets a cluster's overcommit ratios, which placement applies to its hosts (admin).
+#[utoipa::path(patch, path = "/api/v1/clusters/{id}", tag = "inventory", security(("bearer" = [])), params(("id" = ClusterId, Path)),
+    request_body = ClusterUpdateParams,
+    responses((status = 200, body = ClusterView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn update_cluster(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<ClusterUpdateParams>,
+) -> ApiResult<Json<ClusterView>> {
+    Ok(Json(
+        app.update_cluster(&actor, path_id("id", &id)?, p).await?,
+    ))
+}
+
+/// How vdc placed a VM it created: its constraints, the host, the best hosts then with their
+/// reasons, and every refusal counted.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/placement", tag = "placement", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 200, body = VmPlacementView), (status = 404, body = ErrorBody)))]
+pub(super) async fn vm_placement(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VmPlacementView>> {
+    Ok(Json(app.vm_placement(&actor, path_id("id", &id)?).await?))
+}
+
+/// Creates a group of VMs placed together, all or none: each goes to the best host given the
+/// ones before it, so anti-affinity holds within the group. One job per VM.
+#[utoipa::path(post, path = "/api/v1/vm-groups", tag = "vms", security(("bearer" = [])), request_body = VmGroupCreateParams,
+    responses((status = 202, body = VmGroupAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 507, description = "the group does not fit", body = ErrorBody)))]
+pub(super) async fn create_vm_group(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<VmGroupCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.create_vm_group(&actor, p).await?),
+    ))
+}

@@ -1,0 +1,390 @@
+//! Client commands for placement: host ratings, placement constraints on VM creation, the
+//! stored decision of a VM, groups of VMs placed together, and the host and cluster
+//! settings placement reads.
+
+use anyhow::{Result, bail};
+use vdc_types::*;
+
+use crate::Output;
+use crate::client::Client;
+use crate::commands::{accepted, print_json, resolve_vm, table};
+use crate::ops::resolve_host;
+
+/// Placement constraints, as flags of `vm create` and `placement rate`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConstraintFlags {
+    /// Prefer hosts running VMs of this group (relaxed, and said so, when none fits).
+    #[arg(long)]
+    affinity_group: Option<String>,
+    /// Never share a host with a VM of this group.
+    #[arg(long)]
+    anti_affinity_group: Option<String>,
+    /// Software the VM runs that its host must be licensed for (repeat for more).
+    #[arg(long = "licensed")]
+    licensed_software: Vec<String>,
+    /// CPU vendor the VM needs (GenuineIntel, AuthenticAMD, …).
+    #[arg(long)]
+    cpu_vendor: Option<String>,
+    /// CPU model the VM is pinned to.
+    #[arg(long)]
+    cpu_model: Option<String>,
+    /// CPU feature the VM needs (repeat for more).
+    #[arg(long = "cpu-feature")]
+    cpu_features: Vec<String>,
+}
+
+impl ConstraintFlags {
+    pub fn constraints(&self) -> PlacementConstraints {
+        PlacementConstraints {
+            affinity_group: self.affinity_group.clone(),
+            anti_affinity_group: self.anti_affinity_group.clone(),
+            licensed_software: self.licensed_software.clone(),
+            cpu_vendor: self.cpu_vendor.clone(),
+            cpu_model: self.cpu_model.clone(),
+            cpu_features: self.cpu_features.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RateArgs {
+    /// Rate hosts for this existing VM (id or name) instead of a size.
+    #[arg(long, conflicts_with_all = ["vcpus", "memory_mib"])]
+    vm: Option<String>,
+    #[arg(long)]
+    vcpus: Option<u32>,
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// A disk of this many GiB (repeat for more disks).
+    #[arg(long = "disk-gib")]
+    disks: Vec<u64>,
+    /// A NIC on this network (repeat for more).
+    #[arg(long = "network")]
+    networks: Vec<String>,
+    #[arg(long)]
+    department: Option<DepartmentId>,
+    #[command(flatten)]
+    constraints: ConstraintFlags,
+    /// Show at most this many hosts (refusal counts cover all).
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+}
+
+/// "★★★★½" for 4.5 stars.
+fn stars(s: f64) -> String {
+    let full = s.floor() as usize;
+    let half = s - s.floor() >= 0.5;
+    format!("{}{}", "★".repeat(full), if half { "½" } else { "" })
+}
+
+/// Contributions that differ by less than this are shown as equal.
+const SAME: f64 = 0.005;
+
+/// Why a feasible host rates as it does: for the best host, its largest contributions; for
+/// the others, where they lose (or gain) against the best, largest first.
+fn why(h: &HostRatingView, best: Option<&HostRatingView>) -> String {
+    let mut s = match best {
+        Some(b) if b.host_id != h.host_id => {
+            let mut deltas: Vec<(&String, f64)> = h
+                .contributions
+                .iter()
+                .map(|(k, v)| (k, v - b.contributions.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, d)| d.abs() >= SAME)
+                .collect();
+            deltas.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            if deltas.is_empty() {
+                format!("as {} (after it by name)", b.name)
+            } else {
+                let parts: Vec<String> = deltas
+                    .iter()
+                    .take(3)
+                    .map(|(k, d)| format!("{k} {d:+.2}"))
+                    .collect();
+                format!("vs {}: {}", b.name, parts.join(", "))
+            }
+        }
+        _ => {
+            let mut parts: Vec<(&String, f64)> =
+                h.contributions.iter().map(|(k, v)| (k, *v)).collect();
+            parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+            parts
+                .iter()
+                .take(3)
+                .map(|(k, v)| format!("{k} +{v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    if !h.unmet.is_empty() {
+        s.push_str(&format!("; breaks {}", h.unmet.join(", ")));
+    }
+    s
+}
+
+/// Prints a rating: the best hosts with their stars and reasons, then refusal counts.
+pub fn print_rating(r: &RatingView, top: usize) {
+    let best = r.hosts.first().filter(|h| h.rejected_by.is_none());
+    table(
+        &["HOST", "STARS", "SCORE", "WHY"],
+        r.hosts
+            .iter()
+            .take(top)
+            .map(|h| {
+                let why = match &h.rejected_by {
+                    Some(f) => format!("refused: {f}"),
+                    None => why(h, best),
+                };
+                vec![
+                    h.name.clone(),
+                    format!("{} {}", stars(h.stars), h.stars),
+                    format!("{:.3}", h.score),
+                    why,
+                ]
+            })
+            .collect(),
+    );
+    if !r.rejected.is_empty() {
+        let counts: Vec<String> = r.rejected.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!("refused: {}", counts.join(", "));
+    }
+    if !r.relaxed.is_empty() {
+        println!(
+            "relaxed (nothing fitted with them): {}",
+            r.relaxed.join(", ")
+        );
+    }
+    if r.chosen.is_none() {
+        println!("no host fits");
+    }
+}
+
+pub async fn rate(client: &Client, a: RateArgs, out: Output) -> Result<()> {
+    let vm_id = match &a.vm {
+        Some(vm) => Some(resolve_vm(client, vm).await?),
+        None => None,
+    };
+    let p = PlacementParams {
+        vm_id,
+        vcpus: a.vcpus,
+        memory_mib: a.memory_mib,
+        disks: a
+            .disks
+            .iter()
+            .map(|&size_gib| DiskSpec {
+                size_gib,
+                datastore: None,
+            })
+            .collect(),
+        nics: a
+            .networks
+            .iter()
+            .map(|n| NicSpec { network: n.clone() })
+            .collect(),
+        department_id: a.department,
+        placement: a.constraints.constraints(),
+    };
+    let r: RatingView = client.post("/placement/ratings", &p).await?;
+    match out {
+        Output::Json => print_json(&r),
+        Output::Table => {
+            print_rating(&r, a.top);
+            Ok(())
+        }
+    }
+}
+
+/// Shows how vdc placed a VM it created.
+pub async fn show(client: &Client, vm: &str, top: usize, out: Output) -> Result<()> {
+    let id = resolve_vm(client, vm).await?;
+    let p: VmPlacementView = client.get(&format!("/vms/{id}/placement"), &[]).await?;
+    if out == Output::Json {
+        return print_json(&p);
+    }
+    println!(
+        "placed on {}{} at {} by {}",
+        p.host_name,
+        if p.pinned {
+            " (pinned by the request)"
+        } else {
+            ""
+        },
+        p.decided_at,
+        p.decided_by
+    );
+    let c = serde_json::to_string(&p.constraints)?;
+    if c != "{}" {
+        println!("constraints: {c}");
+    }
+    print_rating(&p.rating, top);
+    Ok(())
+}
+
+/// Creates `count` VMs like `p` (named NAME-1 … NAME-count) as one group placed together.
+pub async fn create_group(
+    client: &Client,
+    p: VmCreateParams,
+    count: usize,
+    no_wait: bool,
+    out: Output,
+) -> Result<()> {
+    if p.host_id.is_some() {
+        bail!("--count places the VMs together: do not pin a --host");
+    }
+    let vms = (1..=count)
+        .map(|i| VmCreateParams {
+            name: format!("{}-{i}", p.name),
+            ..p.clone()
+        })
+        .collect();
+    let acc: VmGroupAccepted = client
+        .post("/vm-groups", &VmGroupCreateParams { vms })
+        .await?;
+    if out == Output::Json && no_wait {
+        return print_json(&acc);
+    }
+    if out == Output::Table {
+        for a in acc.vms {
+            accepted(client, a, no_wait, out).await?;
+        }
+        return Ok(());
+    }
+    // JSON: one array of the VMs once every job is done.
+    let mut done = Vec::with_capacity(acc.vms.len());
+    for a in &acc.vms {
+        client.wait_job(&a.job, true).await?;
+        if let Some(id) = a.vm_id {
+            done.push(client.get::<VmView>(&format!("/vms/{id}"), &[]).await?);
+        }
+    }
+    print_json(&done)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HostSetArgs {
+    /// Host id or name.
+    host: String,
+    /// Take new VMs (`off`) or not (`on`).
+    #[arg(long, value_parser = ["on", "off"])]
+    maintenance: Option<String>,
+    /// Reserve the host for this department.
+    #[arg(long, conflicts_with = "shared")]
+    dedicate: Option<DepartmentId>,
+    /// Share the host with every department again.
+    #[arg(long)]
+    shared: bool,
+    /// Software the host is licensed for (repeat; replaces the list).
+    #[arg(long = "licensed")]
+    licensed_software: Vec<String>,
+    /// Clear the host's licences.
+    #[arg(long, conflicts_with = "licensed_software")]
+    no_licences: bool,
+    /// Licence cost per vCPU placed on the host.
+    #[arg(long)]
+    licence_cost: Option<f64>,
+}
+
+pub async fn host_set(client: &Client, a: HostSetArgs, out: Output) -> Result<()> {
+    let id = resolve_host(client, &a.host).await?;
+    let p = HostUpdateParams {
+        maintenance: a.maintenance.as_deref().map(|m| m == "on"),
+        dedicated_to: match (a.dedicate, a.shared) {
+            (Some(d), _) => Some(Some(d)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        },
+        licensed_software: if a.no_licences {
+            Some(Vec::new())
+        } else if a.licensed_software.is_empty() {
+            None
+        } else {
+            Some(a.licensed_software)
+        },
+        licence_cost_per_vcpu: a.licence_cost,
+    };
+    let h: HostView = client.patch(&format!("/hosts/{id}"), &p).await?;
+    match out {
+        Output::Json => print_json(&h),
+        Output::Table => {
+            println!(
+                "{}: maintenance {}, {}, licensed for [{}] at {} per vCPU",
+                h.name,
+                if h.maintenance { "on" } else { "off" },
+                h.dedicated_to
+                    .map_or_else(|| "shared".to_string(), |d| format!("dedicated to {d}")),
+                h.licensed_software.join(", "),
+                h.licence_cost_per_vcpu
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCmd {
+    /// List clusters with their overcommit ratios.
+    List,
+    /// Set a cluster's overcommit ratios (admin).
+    Set {
+        /// Cluster id or name.
+        cluster: String,
+        /// vCPUs per logical CPU (e.g. 4).
+        #[arg(long)]
+        vcpu_ratio: Option<f64>,
+        /// Memory per byte of RAM (1: no overcommit).
+        #[arg(long)]
+        memory_ratio: Option<f64>,
+    },
+}
+
+pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()> {
+    let clusters: Vec<ClusterView> = client.get("/clusters", &[]).await?;
+    match cmd {
+        ClusterCmd::List => match out {
+            Output::Json => print_json(&clusters),
+            Output::Table => {
+                table(
+                    &["NAME", "VCPU RATIO", "MEMORY RATIO", "ID"],
+                    clusters
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.name.clone(),
+                                c.vcpu_ratio.to_string(),
+                                c.memory_ratio.to_string(),
+                                c.id.to_string(),
+                            ]
+                        })
+                        .collect(),
+                );
+                Ok(())
+            }
+        },
+        ClusterCmd::Set {
+            cluster,
+            vcpu_ratio,
+            memory_ratio,
+        } => {
+            let Some(c) = clusters
+                .iter()
+                .find(|c| c.name == cluster || c.id.to_string() == cluster)
+            else {
+                bail!("no cluster {cluster}");
+            };
+            let p = ClusterUpdateParams {
+                vcpu_ratio,
+                memory_ratio,
+            };
+            let c: ClusterView = client.patch(&format!("/clusters/{}", c.id), &p).await?;
+            match out {
+                Output::Json => print_json(&c),
+                Output::Table => {
+                    println!(
+                        "{}: {} vCPUs per logical CPU, memory ratio {}",
+                        c.name, c.vcpu_ratio, c.memory_ratio
+                    );
+                    Ok(())
+                }
+            }
+        }
+    }
+}

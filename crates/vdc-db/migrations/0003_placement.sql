@@ -1,0 +1,24 @@
+-- Placement settings and decisions (host rating, issue 5).
+
+-- Overcommit ratios per cluster: vCPUs per logical CPU, memory (1.0: none).
+ALTER TABLE clusters ADD COLUMN vcpu_ratio DOUBLE PRECISION NOT NULL DEFAULT 4.0;
+ALTER TABLE clusters ADD COLUMN memory_ratio DOUBLE PRECISION NOT NULL DEFAULT 1.0;
+
+-- A host may be dedicated to one department, and licensed for some software (at a cost per vCPU).
+ALTER TABLE hosts ADD COLUMN dedicated_to TEXT REFERENCES departments(id);
+ALTER TABLE hosts ADD COLUMN licensed_software TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE hosts ADD COLUMN licence_cost_per_vcpu DOUBLE PRECISION NOT NULL DEFAULT 0;
+
+-- The placement constraints a VM was created with (affinity groups, licensed software, CPU)
+-- and the decision taken then: chosen host, top hosts with their reasons, refusal counts.
+-- Only VMs placed by vdc have one; it goes with the VM record.
+CREATE TABLE vm_placements (
+    vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,
+    constraints TEXT NOT NULL,
+    -- Set when the VM has an affinity or anti-affinity group: the host snapshots count members.
+    grouped BIGINT NOT NULL DEFAULT 0,
+    decided_at BIGINT NOT NULL,
+    decided_by TEXT NOT NULL,
+    decision TEXT NOT NULL
+);
+CREATE INDEX vm_placements_grouped ON vm_placements (vm_id) WHERE grouped <> 0;

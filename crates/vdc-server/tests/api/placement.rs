@@ -1,0 +1,310 @@
+//! Placement settings and decisions through the API: cluster overcommit ratios, host
+//! maintenance / department / licences, VM constraints, the stored decision, and groups.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use vdc_test_utils::{Store, TestStack};
+
+use super::{create_vm, department_id};
+
+async fn call(s: &TestStack, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    s.call(method, path, Some(&s.admin_token), Some(body)).await
+}
+
+async fn rate(s: &TestStack, body: Value) -> Value {
+    let (code, r) = call(s, "POST", "/api/v1/placement/ratings", body).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    r
+}
+
+fn refused(r: &Value, reason: &str) -> u64 {
+    r["rejected"][reason].as_u64().unwrap_or(0)
+}
+
+async fn vm_count(s: &TestStack) -> usize {
+    super::all_vms(s, &s.admin_token, "limit=1000").await.len()
+}
+
+pub(super) async fn placement_settings_constraints_and_groups(store: Store) {
+    let s = TestStack::start(store).await;
+    let hosts: Vec<Value> = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let n = hosts.len();
+    let host = |i: usize| hosts[i]["id"].as_str().unwrap().to_string();
+    let clusters = s.get_ok("/api/v1/clusters").await;
+    let clusters = clusters.as_array().unwrap();
+    assert!(
+        clusters
+            .iter()
+            .all(|c| c["vcpu_ratio"] == 4.0 && c["memory_ratio"] == 1.0)
+    );
+    let small = json!({"vcpus": 1, "memory_mib": 2048});
+
+    // Cluster ratios are what placement applies: a tiny memory ratio refuses every host.
+    for c in clusters {
+        let path = format!("/api/v1/clusters/{}", c["id"].as_str().unwrap());
+        let (code, b) = call(&s, "PATCH", &path, json!({"memory_ratio": 0.001})).await;
+        assert_eq!(code, StatusCode::OK, "{b}");
+        assert_eq!(b["memory_ratio"], 0.001, "{b}");
+    }
+    let r = rate(&s, small.clone()).await;
+    assert!(r["chosen"].is_null(), "{r}");
+    assert_eq!(
+        refused(&r, "not enough memory room under the overcommit ratio"),
+        n as u64,
+        "{r}"
+    );
+    let (code, b) = call(
+        &s,
+        "POST",
+        "/api/v1/vms",
+        json!({"name": "no-room", "vcpus": 1, "memory_mib": 2048}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::INSUFFICIENT_STORAGE, "{b}");
+    for c in clusters {
+        let path = format!("/api/v1/clusters/{}", c["id"].as_str().unwrap());
+        call(&s, "PATCH", &path, json!({"memory_ratio": 1.0})).await;
+    }
+    assert!(!rate(&s, small.clone()).await["chosen"].is_null());
+    let path = format!("/api/v1/clusters/{}", clusters[0]["id"].as_str().unwrap());
+    for (body, field) in [
+        (json!({}), "vcpu_ratio"),
+        (json!({"vcpu_ratio": 0}), "vcpu_ratio"),
+        (json!({"vcpu_ratio": 65}), "vcpu_ratio"),
+        (json!({"memory_ratio": -1}), "memory_ratio"),
+    ] {
+        let (code, b) = call(&s, "PATCH", &path, body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], field, "{b}");
+    }
+    let (code, b) = call(
+        &s,
+        "PATCH",
+        "/api/v1/clusters/00000000-0000-0000-0000-000000000000",
+        json!({"vcpu_ratio": 2}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{b}");
+
+    // Host settings: maintenance, a department, licences.
+    let finance = department_id(&s, "finance").await;
+    let engineering = department_id(&s, "engineering").await;
+    let (code, b) = call(
+        &s,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host(0)),
+        json!({"maintenance": true}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{b}");
+    assert_eq!(
+        refused(&rate(&s, small.clone()).await, "host in maintenance"),
+        1
+    );
+    call(
+        &s,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host(0)),
+        json!({"maintenance": false}),
+    )
+    .await;
+    let (code, b) = call(
+        &s,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host(1)),
+        json!({"dedicated_to": finance, "licensed_software": ["oracle-ee"], "licence_cost_per_vcpu": 12.5}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{b}");
+    assert_eq!(b["dedicated_to"], finance.as_str(), "{b}");
+    assert_eq!(b["licensed_software"], json!(["oracle-ee"]), "{b}");
+    let theirs = rate(
+        &s,
+        json!({"vcpus": 1, "memory_mib": 2048, "department_id": engineering}),
+    )
+    .await;
+    assert_eq!(
+        refused(&theirs, "host dedicated to another department"),
+        1,
+        "{theirs}"
+    );
+    let ours = rate(
+        &s,
+        json!({"vcpus": 1, "memory_mib": 2048, "department_id": finance}),
+    )
+    .await;
+    assert_eq!(
+        ours["chosen"],
+        host(1).as_str(),
+        "department hosts first: {ours}"
+    );
+    let licensed = json!({"vcpus": 1, "memory_mib": 2048, "department_id": finance,
+        "placement": {"licensed_software": ["oracle-ee"]}});
+    let r = rate(&s, licensed.clone()).await;
+    assert_eq!(r["chosen"], host(1).as_str(), "{r}");
+    assert_eq!(
+        refused(&r, "required software not licensed on host"),
+        n as u64 - 1,
+        "{r}"
+    );
+    for (body, field) in [
+        (json!({}), "maintenance"),
+        (
+            json!({"licence_cost_per_vcpu": -1}),
+            "licence_cost_per_vcpu",
+        ),
+        (
+            json!({"licensed_software": ["bad name"]}),
+            "licensed_software[0]",
+        ),
+        (
+            json!({"dedicated_to": "00000000-0000-0000-0000-000000000000"}),
+            "dedicated_to",
+        ),
+    ] {
+        let (code, b) = call(&s, "PATCH", &format!("/api/v1/hosts/{}", host(1)), body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], field, "{b}");
+    }
+    let viewer = super::create_user(&s, "placement-viewer", "viewer", None).await;
+    let (code, _) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/hosts/{}", host(1)),
+            Some(&viewer),
+            Some(json!({"maintenance": true})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+
+    // The decision is stored with the VM and shown later, constraints included.
+    let mut body = licensed.clone();
+    body["name"] = json!("oracle-1");
+    let (vm, _) = create_vm(&s, &s.admin_token, body).await;
+    let p = s.get_ok(&format!("/api/v1/vms/{vm}/placement")).await;
+    assert_eq!(p["host_id"], host(1).as_str(), "{p}");
+    assert_eq!(p["pinned"], false);
+    assert_eq!(p["decided_by"], "admin");
+    assert_eq!(p["constraints"]["licensed_software"], json!(["oracle-ee"]));
+    assert_eq!(p["rating"]["chosen"], host(1).as_str());
+    assert_eq!(p["rating"]["hosts"][0]["host_id"], host(1).as_str());
+    assert_eq!(
+        refused(&p["rating"], "required software not licensed on host"),
+        n as u64 - 1
+    );
+    // Rating that VM again uses its stored constraints.
+    let again = rate(&s, json!({"vm_id": vm})).await;
+    assert_eq!(
+        refused(&again, "required software not licensed on host"),
+        n as u64 - 1,
+        "{again}"
+    );
+    call(
+        &s,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host(1)),
+        json!({"dedicated_to": null, "licensed_software": []}),
+    )
+    .await;
+    let pre_existing = super::all_vms(&s, &s.admin_token, "limit=1000")
+        .await
+        .into_iter()
+        .find(|v| v["id"] != vm.as_str())
+        .expect("the simulated fleet's VMs")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, b) = s
+        .call(
+            "GET",
+            &format!("/api/v1/vms/{pre_existing}/placement"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        code,
+        StatusCode::NOT_FOUND,
+        "a discovered VM has no decision: {b}"
+    );
+
+    // A group: all or none, anti-affinity within it.
+    let member = |name: &str| {
+        json!({"name": name, "vcpus": 1, "memory_mib": 256,
+        "placement": {"anti_affinity_group": "web"}})
+    };
+    let before = vm_count(&s).await;
+    let too_many: Vec<Value> = (0..=n).map(|i| member(&format!("web-x{i}"))).collect();
+    let (code, b) = call(&s, "POST", "/api/v1/vm-groups", json!({"vms": too_many})).await;
+    assert_eq!(code, StatusCode::INSUFFICIENT_STORAGE, "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("anti-affinity group member already on host"),
+        "{b}"
+    );
+    assert_eq!(vm_count(&s).await, before, "nothing written");
+    for (body, field) in [
+        (json!({"vms": []}), "vms"),
+        (
+            json!({"vms": [member("dup"), member("dup")]}),
+            "vms[1].name",
+        ),
+        (
+            json!({"vms": [member("ok"), {"name": "bad", "vcpus": 0, "memory_mib": 256}]}),
+            "vms[1].vcpus",
+        ),
+        (
+            json!({"vms": [{"name": "pinned", "vcpus": 1, "memory_mib": 256, "host_id": host(0)}]}),
+            "vms[0].host_id",
+        ),
+    ] {
+        let (code, b) = call(&s, "POST", "/api/v1/vm-groups", body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], field, "{b}");
+    }
+    let group: Vec<Value> = (1..n).map(|i| member(&format!("web-{i}"))).collect();
+    let (code, acc) = call(&s, "POST", "/api/v1/vm-groups", json!({"vms": group})).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{acc}");
+    let mut placed = std::collections::BTreeSet::new();
+    for a in acc["vms"].as_array().unwrap() {
+        let job = s
+            .wait_job(&s.admin_token, a["job"]["id"].as_str().unwrap())
+            .await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let v = s
+            .get_ok(&format!("/api/v1/vms/{}", a["vm_id"].as_str().unwrap()))
+            .await;
+        assert!(
+            placed.insert(v["host_id"].as_str().unwrap().to_string()),
+            "two web VMs share a host"
+        );
+    }
+    // One host is left for the group, then none.
+    let (last, _) = create_vm(&s, &s.admin_token, member(&format!("web-{n}"))).await;
+    let v = s.get_ok(&format!("/api/v1/vms/{last}")).await;
+    assert!(!placed.contains(v["host_id"].as_str().unwrap()));
+    let full = rate(
+        &s,
+        json!({"vcpus": 1, "memory_mib": 256, "placement": {"anti_affinity_group": "web"}}),
+    )
+    .await;
+    assert!(full["chosen"].is_null(), "{full}");
+    assert_eq!(
+        refused(&full, "anti-affinity group member already on host"),
+        n as u64,
+        "{full}"
+    );
+
+    // Affinity: the next member goes where the first is.
+    let db = |name: &str| json!({"name": name, "vcpus": 1, "memory_mib": 256, "placement": {"affinity_group": "db"}});
+    let (a, _) = create_vm(&s, &s.admin_token, db("db-1")).await;
+    let (b2, _) = create_vm(&s, &s.admin_token, db("db-2")).await;
+    let ha = s.get_ok(&format!("/api/v1/vms/{a}")).await["host_id"].clone();
+    let hb = s.get_ok(&format!("/api/v1/vms/{b2}")).await["host_id"].clone();
+    assert_eq!(ha, hb);
+}
