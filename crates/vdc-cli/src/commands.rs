@@ -386,6 +386,31 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                     vec!["memory".into(), format!("{} MiB", h.memory_mib)],
                     vec!["numa cells".into(), h.numa_cells.len().to_string()],
                     vec!["maintenance".into(), h.maintenance.to_string()],
+                    vec![
+                        "dedicated to".into(),
+                        h.dedicated_to
+                            .map_or_else(|| "(shared)".into(), |d| d.to_string()),
+                    ],
+                    vec![
+                        "licensed".into(),
+                        format!(
+                            "{} ({} per vCPU)",
+                            h.licensed_software.join(", "),
+                            h.licence_cost_per_vcpu
+                        ),
+                    ],
+                    vec![
+                        "load".into(),
+                        match (h.cpu_load, &h.load_sampled_at) {
+                            (Some(c), Some(at)) => format!(
+                                "CPU {:.0} %, vCPU wait {} (at {at})",
+                                c * 100.0,
+                                h.vcpu_wait
+                                    .map_or_else(|| "-".into(), |w| format!("{:.1} %", w * 100.0))
+                            ),
+                            _ => "not sampled yet".into(),
+                        },
+                    ],
                     vec!["last sync".into(), opt(&h.last_sync_at)],
                 ],
             );

@@ -31,6 +31,9 @@ pub struct ConstraintFlags {
     /// CPU feature the VM needs (repeat for more).
     #[arg(long = "cpu-feature")]
     cpu_features: Vec<String>,
+    /// Expected CPU use per hour of the day (UTC): 24 comma-separated values in 0..=1.
+    #[arg(long, value_delimiter = ',')]
+    hourly_load: Option<Vec<f64>>,
 }
 
 impl ConstraintFlags {
@@ -42,6 +45,7 @@ impl ConstraintFlags {
             cpu_vendor: self.cpu_vendor.clone(),
             cpu_model: self.cpu_model.clone(),
             cpu_features: self.cpu_features.clone(),
+            hourly_load: self.hourly_load.clone(),
         }
     }
 }

@@ -9,6 +9,13 @@ ALTER TABLE hosts ADD COLUMN dedicated_to TEXT REFERENCES departments(id);
 ALTER TABLE hosts ADD COLUMN licensed_software TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE hosts ADD COLUMN licence_cost_per_vcpu DOUBLE PRECISION NOT NULL DEFAULT 0;
 
+-- Measured load, from the host sampler: CPU utilisation (0..1) and vCPU wait (CPU-ready
+-- share, 0..1) at the last sample, and a per-hour-of-day histogram of utilisation (JSON).
+ALTER TABLE hosts ADD COLUMN cpu_load DOUBLE PRECISION;
+ALTER TABLE hosts ADD COLUMN vcpu_wait DOUBLE PRECISION;
+ALTER TABLE hosts ADD COLUMN load_digest TEXT;
+ALTER TABLE hosts ADD COLUMN load_sampled_at BIGINT;
+
 -- The placement constraints a VM was created with (affinity groups, licensed software, CPU)
 -- and the decision taken then: chosen host, top hosts with their reasons, refusal counts.
 -- Only VMs placed by vdc have one; it goes with the VM record.

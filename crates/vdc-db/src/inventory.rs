@@ -31,7 +31,7 @@ pub struct HostListFilter {
 const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_version, state, state_reason, \
      maintenance, cpu_vendor, cpu_model, cpu_features, sockets, cores_per_socket, threads_per_core, \
      memory_mib, numa_cells, last_sync_at, created_at, domain_type, dedicated_to, licensed_software, \
-     licence_cost_per_vcpu";
+     licence_cost_per_vcpu, cpu_load, vcpu_wait, load_digest, load_sampled_at";
 
 fn host_from_row(r: &AnyRow) -> DbResult<Host> {
     Ok(Host {
@@ -58,6 +58,19 @@ fn host_from_row(r: &AnyRow) -> DbResult<Host> {
         dedicated_to: opt_id("department id", get(r, "dedicated_to")?)?,
         licensed_software: from_json("licensed_software", &get::<String>(r, "licensed_software")?)?,
         licence_cost_per_vcpu: get(r, "licence_cost_per_vcpu")?,
+        load: match (
+            get::<Option<i64>>(r, "load_sampled_at")?,
+            get::<Option<f64>>(r, "cpu_load")?,
+            get::<Option<String>>(r, "load_digest")?,
+        ) {
+            (Some(sampled_at), Some(cpu_load), Some(digest)) => Some(HostLoad {
+                sampled_at,
+                cpu_load,
+                vcpu_wait: get(r, "vcpu_wait")?,
+                digest,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -284,6 +297,37 @@ impl DataStore {
             });
         }
         Ok(())
+    }
+
+    /// Records measured loads, one transaction for all.
+    pub async fn record_host_loads(&self, loads: &[(HostId, HostLoad)]) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        for (id, l) in loads {
+            // A NULL float is not bound (see `update_cluster_ratios`): two statements.
+            let sql = match l.vcpu_wait {
+                Some(_) => {
+                    "UPDATE hosts SET load_sampled_at = $2, cpu_load = $3, load_digest = $4, \
+                     vcpu_wait = $5 WHERE id = $1"
+                }
+                None => {
+                    "UPDATE hosts SET load_sampled_at = $2, cpu_load = $3, load_digest = $4 \
+                     WHERE id = $1"
+                }
+            };
+            let mut query = sqlx::query(sql)
+                .bind(id.to_string())
+                .bind(l.sampled_at)
+                .bind(l.cpu_load)
+                .bind(&l.digest);
+            if let Some(w) = l.vcpu_wait {
+                query = query.bind(w);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(q("record host load"))?;
+        }
+        tx.commit().await.map_err(q("commit"))
     }
 
     /// Writes a host's placement settings (maintenance, department, licences) as given.

@@ -57,6 +57,19 @@ pub struct Host {
     pub dedicated_to: Option<DepartmentId>,
     pub licensed_software: Vec<String>,
     pub licence_cost_per_vcpu: f64,
+    /// Measured at the last sample (`None` before the first).
+    pub load: Option<HostLoad>,
+}
+
+/// A host's measured load: CPU utilisation and vCPU wait (0..1) at `sampled_at`, and the
+/// per-hour-of-day utilisation histogram (JSON, the engine's `HourlyDigest`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostLoad {
+    pub sampled_at: UnixMs,
+    pub cpu_load: f64,
+    /// `None` until two readings could be compared.
+    pub vcpu_wait: Option<f64>,
+    pub digest: String,
 }
 
 /// A VM's placement constraints and the decision vdc took when it created the VM.

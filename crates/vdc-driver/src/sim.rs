@@ -428,8 +428,11 @@ impl SimVm {
 
     /// What the host measures of this VM at sim time `now`. Block and network counters are
     /// not simulated (zero); the balloon gives the guest all its memory.
-    fn stats(&self, now: Duration) -> VmStats {
+    /// Its counters; `wait` is the share of its run time its vCPUs wait for a host CPU.
+    fn stats(&self, now: Duration, wait: f64) -> VmStats {
         let on = consumes_resources(self.state);
+        let cpu_time_ns = self.cpu_time_ns(now);
+        let per_vcpu = cpu_time_ns / u64::from(self.vcpus.max(1));
         // 60–95 % of the VM's memory, fixed per VM.
         let memory_rss_mib = if on {
             self.memory_mib * (600 + (uuid_hash(self.id) >> 16) % 351) / 1000
@@ -437,8 +440,8 @@ impl SimVm {
             0
         };
         VmStats {
-            cpu_time_ns: self.cpu_time_ns(now),
-            vcpu_delay_ns: vec![0; self.vcpus as usize],
+            cpu_time_ns,
+            vcpu_delay_ns: vec![(per_vcpu as f64 * wait) as u64; self.vcpus as usize],
             memory_rss_mib,
             balloon_current_mib: on.then_some(self.memory_mib),
             balloon_available_mib: on.then_some(self.memory_mib),
@@ -496,6 +499,23 @@ impl Host {
             local_used_gib: 0,
             down: false,
             vms: FastMap::default(),
+        }
+    }
+
+    /// CPU demand of the running VMs over the host's logical CPUs, and the share of its time
+    /// a vCPU waits when demand exceeds them (1 − supply / demand).
+    fn vcpu_wait(&self) -> f64 {
+        let demand: u64 = self
+            .vms
+            .values()
+            .filter(|vm| burns_cpu(vm.state))
+            .map(|vm| u64::from(vm.vcpus) * vm.load_permille)
+            .sum();
+        let supply = u64::from(self.shape.logical_cpus().max(1)) * 1000;
+        if demand > supply {
+            1.0 - supply as f64 / demand as f64
+        } else {
+            0.0
         }
     }
 
@@ -1540,19 +1560,21 @@ impl HostDriver for SimHost {
     fn vm_stats(&self, id: Uuid) -> Result<VmStats, DriverError> {
         let h = self.index;
         self.call(None, |inner, now| {
-            let vm = inner.hosts[h].vm(id)?;
-            Ok(vm.stats(now))
+            let host = &inner.hosts[h];
+            Ok(host.vm(id)?.stats(now, host.vcpu_wait()))
         })
     }
 
     fn all_vm_stats(&self) -> Result<Vec<(Uuid, VmStats)>, DriverError> {
         let h = self.index;
         self.call(None, |inner, now| {
-            Ok(inner.hosts[h]
+            let host = &inner.hosts[h];
+            let wait = host.vcpu_wait();
+            Ok(host
                 .vms
                 .values()
                 .filter(|vm| consumes_resources(vm.state))
-                .map(|vm| (vm.id, vm.stats(now)))
+                .map(|vm| (vm.id, vm.stats(now, wait)))
                 .collect())
         })
     }

@@ -3,4 +3,5 @@
 //! the plan it returns.
 
 pub mod inventory;
+pub mod load;
 pub mod rating;

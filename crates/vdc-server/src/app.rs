@@ -26,6 +26,8 @@ pub struct App {
     /// Per host, a hash of the storage (datastores, networks, volumes) last written for it,
     /// so a sync writes storage only when a host reports a change.
     pub(crate) storage_seen: Arc<std::sync::Mutex<std::collections::HashMap<HostId, u64>>>,
+    /// Per host, the last vCPU counter reading of the load sampler.
+    pub(crate) load_readings: crate::monitor::Readings,
 }
 
 /// A target for audit records: (kind, id).
@@ -40,6 +42,7 @@ impl App {
             jobs: Arc::new(JobRunner::default()),
             sync_lock: Arc::new(tokio::sync::Mutex::new(())),
             storage_seen: Arc::default(),
+            load_readings: Arc::default(),
         }
     }
 

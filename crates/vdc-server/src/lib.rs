@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
+pub mod monitor;
 pub mod placement;
 pub mod sync;
 pub mod views;

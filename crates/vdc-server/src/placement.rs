@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use vdc_db as db;
+use vdc_engine::load::HourlyDigest;
 use vdc_engine::rating::{self, HostSnapshot, Policy, Rating, VmRequest};
 use vdc_types::*;
 
@@ -70,10 +71,15 @@ impl Need {
             licensed_software: c.licensed_software.clone(),
             affinity: c.affinity_group.clone(),
             anti_affinity: c.anti_affinity_group.clone(),
-            hourly_load: None,
+            hourly_load: c.hourly_profile(),
         }
     }
 }
+
+/// The hourly load placement compares a VM's profile with: this percentile of each hour's
+/// samples, once a host has this many samples.
+const LOAD_PERCENTILE: f64 = 90.0;
+const LOAD_MIN_SAMPLES: u32 = 30;
 
 /// Hosts explained in a stored placement decision.
 pub(crate) const DECISION_HOSTS: usize = 10;
@@ -183,9 +189,13 @@ impl App {
                     dedicated_to: h.dedicated_to,
                     licensed_software: h.licensed_software.clone(),
                     licence_cost_per_vcpu: h.licence_cost_per_vcpu,
-                    cpu_load: 0.0,
-                    hourly_load: None,
-                    vcpu_wait: 0.0,
+                    cpu_load: h.load.as_ref().map_or(0.0, |l| l.cpu_load),
+                    hourly_load: h.load.as_ref().and_then(|l| {
+                        serde_json::from_str::<HourlyDigest>(&l.digest)
+                            .ok()?
+                            .profile(LOAD_PERCENTILE, LOAD_MIN_SAMPLES)
+                    }),
+                    vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait).unwrap_or(0.0),
                     groups: groups
                         .get(&h.id)
                         .map(|g| g.iter().map(|(n, c)| (n.clone(), *c)).collect())

@@ -377,8 +377,10 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
     Ok(report)
 }
 
-/// Resyncs forever, every `interval`, saying what it did and when it runs next.
+/// Resyncs forever, every `interval`, saying what it did and when it runs next; samples host
+/// loads every [`crate::monitor::SAMPLE_EVERY`] after a sync.
 pub async fn run_loop(app: App, interval: Duration) {
+    let mut sampled: Option<std::time::Instant> = None;
     loop {
         match sync_all(&app).await {
             Ok(r) => tracing::info!(
@@ -396,6 +398,13 @@ pub async fn run_loop(app: App, interval: Duration) {
             ),
             Err(e) => {
                 tracing::error!(error = %e, next_in_s = interval.as_secs_f64(), "inventory sync failed")
+            }
+        }
+        if sampled.is_none_or(|t| t.elapsed() >= crate::monitor::SAMPLE_EVERY) {
+            sampled = Some(std::time::Instant::now());
+            match crate::monitor::sample_all(&app).await {
+                Ok(n) => tracing::debug!(hosts = n, "host loads sampled"),
+                Err(e) => tracing::error!(error = %e, "host load sampling failed"),
             }
         }
         tokio::time::sleep(interval).await;

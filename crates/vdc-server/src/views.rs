@@ -94,6 +94,9 @@ pub fn host(h: &db::Host) -> HostView {
         dedicated_to: h.dedicated_to,
         licensed_software: h.licensed_software.clone(),
         licence_cost_per_vcpu: h.licence_cost_per_vcpu,
+        cpu_load: h.load.as_ref().map(|l| l.cpu_load),
+        vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait),
+        load_sampled_at: h.load.as_ref().map(|l| rfc3339(l.sampled_at)),
     }
 }
 

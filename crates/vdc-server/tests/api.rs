@@ -52,6 +52,7 @@ on_both_stores!(
     migration_snapshots_and_stats,
     placement_ratings_explain_and_drive_creation,
     placement_settings_constraints_and_groups,
+    host_loads_are_sampled_and_rated,
 );
 
 #[cfg(feature = "libvirt")]

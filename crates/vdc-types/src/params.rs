@@ -168,6 +168,10 @@ pub struct PlacementConstraints {
     pub cpu_model: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpu_features: Vec<String>,
+    /// The VM's expected CPU use per hour of the day (UTC), 24 values in 0..=1: hosts whose
+    /// measured load peaks at other hours rate higher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hourly_load: Option<Vec<f64>>,
 }
 
 impl PlacementConstraints {
@@ -189,7 +193,22 @@ impl PlacementConstraints {
         ] {
             validate_names(field, list, max)?;
         }
-        Ok(())
+        match &self.hourly_load {
+            Some(h) if h.len() != 24 => Err(Error::invalid(
+                "placement.hourly_load",
+                "24 values, one per hour",
+            )),
+            Some(h) if h.iter().any(|x| !(0.0..=1.0).contains(x)) => Err(Error::invalid(
+                "placement.hourly_load",
+                "values between 0 and 1",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The hourly profile as an array (when valid).
+    pub fn hourly_profile(&self) -> Option<[f64; 24]> {
+        self.hourly_load.as_deref()?.try_into().ok()
     }
 
     /// True when the VM has no group.

@@ -107,6 +107,11 @@ pub struct HostView {
     /// Software the host is licensed for.
     pub licensed_software: Vec<String>,
     pub licence_cost_per_vcpu: f64,
+    /// Measured by the load sampler: CPU utilisation and vCPU wait (CPU-ready share), 0..1,
+    /// and when (`null` before the first sample).
+    pub cpu_load: Option<f64>,
+    pub vcpu_wait: Option<f64>,
+    pub load_sampled_at: Option<String>,
 }
 
 /// A datastore (storage pool).

@@ -308,3 +308,139 @@ pub(super) async fn placement_settings_constraints_and_groups(store: Store) {
     let hb = s.get_ok(&format!("/api/v1/vms/{b2}")).await["host_id"].clone();
     assert_eq!(ha, hb);
 }
+
+pub(super) async fn host_loads_are_sampled_and_rated(store: Store) {
+    let s = TestStack::start(store).await;
+    let hosts: Vec<Value> = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        hosts.iter().all(|h| h["cpu_load"].is_null()),
+        "no sample yet"
+    );
+    // Overcommit host 0's CPUs: vCPUs enough that even the quietest VMs want more CPU than
+    // it has.
+    let h0 = &hosts[0];
+    let id0 = h0["id"].as_str().unwrap().to_string();
+    let logical = ["sockets", "cores_per_socket", "threads_per_core"]
+        .iter()
+        .map(|k| h0[k].as_u64().unwrap())
+        .product::<u64>();
+    call(
+        &s,
+        "PATCH",
+        &format!("/api/v1/clusters/{}", h0["cluster_id"].as_str().unwrap()),
+        json!({"vcpu_ratio": 64}),
+    )
+    .await;
+    let mut vcpus = 0;
+    let mut i = 0;
+    while vcpus < 12 * logical {
+        let n = logical.min(12 * logical - vcpus);
+        i += 1;
+        let (_, job) = create_vm(
+            &s,
+            &s.admin_token,
+            json!({"name": format!("busy-{i}"), "vcpus": n, "memory_mib": 256, "host_id": id0, "start": true}),
+        )
+        .await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        vcpus += n;
+    }
+    let app = s.app();
+    assert_eq!(
+        vdc_server::monitor::sample_all(app).await.unwrap(),
+        hosts.len()
+    );
+    let first = s.get_ok(&format!("/api/v1/hosts/{id0}")).await;
+    assert!(first["cpu_load"].as_f64().unwrap() > 0.99, "{first}");
+    assert!(
+        first["vcpu_wait"].is_null(),
+        "one reading gives no rate: {first}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    vdc_server::monitor::sample_all(app).await.unwrap();
+    let busy = s.get_ok(&format!("/api/v1/hosts/{id0}")).await;
+    let wait = busy["vcpu_wait"].as_f64().unwrap();
+    assert!(wait > 0.01 && wait <= 1.0, "{busy}");
+    assert!(busy["load_sampled_at"].is_string());
+
+    // Contention counts against the busy host.
+    let r = rate(&s, json!({"vcpus": 1, "memory_mib": 256})).await;
+    let contention = |id: &str| {
+        r["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host_id"] == id)
+            .unwrap()["contributions"]["low vCPU contention"]
+            .as_f64()
+            .unwrap()
+    };
+    let calm: Vec<String> = calm_hosts(&s, &hosts[1..]).await;
+    assert!(!calm.is_empty(), "some host has no vCPU wait");
+    assert!(contention(&id0) < contention(&calm[0]), "{r}");
+
+    // After enough samples each host has an hourly profile: a VM's profile then changes its
+    // complementary value (neutral 0.5 without profiles).
+    let neutral = rate(
+        &s,
+        json!({"vcpus": 1, "memory_mib": 256, "placement": {"hourly_load": vec![0.5; 24]}}),
+    )
+    .await;
+    let comp = |r: &Value| -> Vec<f64> {
+        r["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["rejected_by"].is_null())
+            .map(|h| {
+                h["contributions"]["complementary load profile"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let before = comp(&neutral);
+    assert!(
+        before.windows(2).all(|w| w[0] == w[1]),
+        "no host profile yet: {before:?}"
+    );
+    for _ in 0..30 {
+        vdc_server::monitor::sample_all(app).await.unwrap();
+    }
+    let after = comp(
+        &rate(
+            &s,
+            json!({"vcpus": 1, "memory_mib": 256, "placement": {"hourly_load": vec![0.5; 24]}}),
+        )
+        .await,
+    );
+    assert!(
+        after.iter().zip(&before).any(|(a, b)| a != b),
+        "{after:?} vs {before:?}"
+    );
+    let (code, b) = call(
+        &s,
+        "POST",
+        "/api/v1/placement/ratings",
+        json!({"vcpus": 1, "memory_mib": 256, "placement": {"hourly_load": [0.5]}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["field"], "placement.hourly_load");
+}
+
+/// The hosts among `hosts` whose measured vCPU wait is 0.
+async fn calm_hosts(s: &TestStack, hosts: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hosts {
+        let id = h["id"].as_str().unwrap();
+        let v = s.get_ok(&format!("/api/v1/hosts/{id}")).await;
+        if v["vcpu_wait"].as_f64() == Some(0.0) {
+            out.push(id.to_string());
+        }
+    }
+    out
+}

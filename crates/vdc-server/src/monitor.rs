@@ -1,0 +1,102 @@
+//! The host load sampler: each reachable host's CPU utilisation and its running VMs' vCPU
+//! wait counters, stored on the host with a per-hour-of-day histogram. Placement reads them
+//! (contention from the vCPU wait, complementary load from the hourly 90th percentiles).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use vdc_db as db;
+use vdc_engine::load::{HourlyDigest, WaitReading, vcpu_wait};
+use vdc_types::*;
+
+use crate::app::App;
+
+/// How often the inventory loop samples loads.
+pub const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Hosts sampled per blocking task.
+const BATCH: usize = 64;
+
+/// The last vCPU counter reading of each host (wait is a rate between two readings).
+pub(crate) type Readings = Arc<std::sync::Mutex<HashMap<HostId, WaitReading>>>;
+
+/// Nanoseconds since the first call: a monotonic clock for the readings.
+fn mono_ns() -> u128 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos()
+}
+
+/// What one host reported.
+struct Sample {
+    cpu: f64,
+    reading: WaitReading,
+}
+
+/// Samples every connected host once; returns how many answered. A host that fails is left
+/// as it was (the inventory sync reports it).
+pub async fn sample_all(app: &App) -> Result<usize, Error> {
+    let hosts: Vec<db::Host> = app
+        .db
+        .all_hosts()
+        .await?
+        .into_iter()
+        .filter(|h| h.state == HostState::Connected)
+        .collect();
+    let now = db::now_ms();
+    let hour = ((now / 3_600_000) % 24) as u32;
+    let mut loads = Vec::with_capacity(hosts.len());
+    for chunk in hosts.chunks(BATCH) {
+        let drivers: Vec<_> = chunk
+            .iter()
+            .map(|h| app.fleet.driver(&h.uri).ok())
+            .collect();
+        let samples: Vec<Option<Sample>> = tokio::task::spawn_blocking(move || {
+            drivers
+                .into_iter()
+                .map(|d| {
+                    let d = d?;
+                    let cpu = d.host_stats().ok()?.cpu_utilisation;
+                    let vms = d.all_vm_stats().ok()?;
+                    let reading = WaitReading {
+                        at_ns: mono_ns(),
+                        delay_ns: vms
+                            .iter()
+                            .flat_map(|(_, s)| &s.vcpu_delay_ns)
+                            .map(|&d| u128::from(d))
+                            .sum(),
+                        vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
+                    };
+                    Some(Sample { cpu, reading })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("sampler task panicked: {e}")))?;
+        let mut readings = app.load_readings.lock().expect("readings lock");
+        for (h, s) in chunk.iter().zip(samples) {
+            let Some(s) = s else { continue };
+            let wait = readings
+                .insert(h.id, s.reading)
+                .and_then(|before| vcpu_wait(before, s.reading));
+            let mut digest: HourlyDigest = h
+                .load
+                .as_ref()
+                .and_then(|l| serde_json::from_str(&l.digest).ok())
+                .unwrap_or_default();
+            digest.add(hour, s.cpu);
+            loads.push((
+                h.id,
+                db::HostLoad {
+                    sampled_at: now,
+                    cpu_load: s.cpu,
+                    // Until two readings compare, the last known wait stands.
+                    vcpu_wait: wait.or(h.load.as_ref().and_then(|l| l.vcpu_wait)),
+                    digest: serde_json::to_string(&digest)
+                        .map_err(|e| Error::internal(format!("load digest: {e}")))?,
+                },
+            ));
+        }
+    }
+    app.db.record_host_loads(&loads).await?;
+    Ok(loads.len())
+}
