@@ -22,7 +22,8 @@ pub struct Arrival {
     pub censored: bool,
 }
 
-fn read_gz(path: &Path) -> Result<String> {
+/// A gzip file's text.
+pub(crate) fn read_gz(path: &Path) -> Result<String> {
     let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut s = String::new();
     flate2::read::GzDecoder::new(f)

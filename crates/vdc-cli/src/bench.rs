@@ -14,6 +14,9 @@ pub enum BenchCmd {
     /// dumps, VMs from the Azure V1 trace), against a naive baseline; or a replay of the
     /// trace comparing vdc's ranking with first-fit and best-fit.
     Placement(crate::bench_placement::PlacementArgs),
+    /// How well the capacity trend predicts daily peaks (Bitbrains VMs: fit on July,
+    /// predict August and September), against naive forecasts.
+    Forecast(crate::bench_forecast::ForecastArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,6 +39,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Inventory(a) => inventory(a).await,
         BenchCmd::Placement(a) => crate::bench_placement::run(a),
+        BenchCmd::Forecast(a) => crate::bench_forecast::run(a),
     }
 }
 

@@ -3,12 +3,14 @@
 
 mod azure;
 mod bench;
+mod bench_forecast;
 mod bench_placement;
 mod client;
 mod commands;
 mod inspect;
 mod ops;
 mod placing;
+mod plans;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -62,6 +64,9 @@ enum Command {
     /// Clusters and the overcommit ratios placement applies.
     #[command(subcommand)]
     Cluster(placing::ClusterCmd),
+    /// Capacity plans: when clusters run out.
+    #[command(subcommand)]
+    Plan(plans::PlanCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -133,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(c) => {
             placing::cluster(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
+        Command::Plan(c) => plans::run(&client::Client::new(cli.server, cli.token)?, c, out).await,
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
     }
 }

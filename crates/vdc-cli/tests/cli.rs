@@ -718,6 +718,8 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
     let web = web.as_array().unwrap();
     assert_eq!(web.len(), 2, "{web:?}");
     assert_ne!(web[0]["host_id"], web[1]["host_id"], "{web:?}");
+    let forecast = run(&["plan", "forecast", "-o", "json"]);
+    assert!(forecast.is_array(), "{forecast}");
     let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
     assert!(
         out.status.success(),
@@ -742,4 +744,35 @@ fn host_id(run: &dyn Fn(&[&str]) -> Value, name: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// The capacity forecast on the Bitbrains VMs (fit July, predict August–September): its error
+/// as a share of capacity is printed, and stays within 5 % of the flat forecast's and below
+/// least squares' (a regression guard on real data, not a timing).
+#[test]
+fn bench_forecast_reports_its_error_against_naive_forecasts() {
+    let out = Command::new(VDC)
+        .args(["bench", "forecast", "--json"])
+        .env(
+            "VDC_BENCH_DATA",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["series"], 15, "{last}");
+    let vdc = last["mae_share_of_capacity"].as_f64().unwrap();
+    let flat = last["baseline_flat_week_mae_share_of_capacity"]
+        .as_f64()
+        .unwrap();
+    let ols = last["baseline_least_squares_mae_share_of_capacity"]
+        .as_f64()
+        .unwrap();
+    assert!(vdc <= flat * 1.05 && vdc < ols, "{last}");
 }

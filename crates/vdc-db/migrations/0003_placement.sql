@@ -29,3 +29,19 @@ CREATE TABLE vm_placements (
     decision TEXT NOT NULL
 );
 CREATE INDEX vm_placements_grouped ON vm_placements (vm_id) WHERE grouped <> 0;
+
+-- Per cluster and day (days since 1970-01-01, UTC): the day's peak allocations and measured
+-- CPU demand against the capacity under the cluster's ratios, written by the load sampler.
+-- Capacity forecasts fit their trends on it.
+CREATE TABLE cluster_days (
+    cluster_id TEXT NOT NULL REFERENCES clusters(id),
+    day BIGINT NOT NULL,
+    vcpus_allocated BIGINT NOT NULL,
+    vcpu_capacity BIGINT NOT NULL,
+    memory_allocated_mib BIGINT NOT NULL,
+    memory_capacity_mib BIGINT NOT NULL,
+    -- Logical CPUs busy (sum over hosts of utilisation × logical CPUs), and logical CPUs.
+    cpu_demand DOUBLE PRECISION NOT NULL,
+    cpu_capacity DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (cluster_id, day)
+);

@@ -33,6 +33,22 @@ const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_versi
      memory_mib, numa_cells, last_sync_at, created_at, domain_type, dedicated_to, licensed_software, \
      licence_cost_per_vcpu, cpu_load, vcpu_wait, load_digest, load_sampled_at";
 
+const CLUSTER_DAY_COLS: &str = "cluster_id, day, vcpus_allocated, vcpu_capacity, memory_allocated_mib, \
+     memory_capacity_mib, cpu_demand, cpu_capacity";
+
+fn cluster_day_from_row(r: &AnyRow) -> DbResult<ClusterDay> {
+    Ok(ClusterDay {
+        cluster_id: parse_id("cluster id", &get::<String>(r, "cluster_id")?)?,
+        day: get(r, "day")?,
+        vcpus_allocated: get::<i64>(r, "vcpus_allocated")? as u64,
+        vcpu_capacity: get::<i64>(r, "vcpu_capacity")? as u64,
+        memory_allocated_mib: get::<i64>(r, "memory_allocated_mib")? as u64,
+        memory_capacity_mib: get::<i64>(r, "memory_capacity_mib")? as u64,
+        cpu_demand: get(r, "cpu_demand")?,
+        cpu_capacity: get(r, "cpu_capacity")?,
+    })
+}
+
 fn host_from_row(r: &AnyRow) -> DbResult<Host> {
     Ok(Host {
         id: parse_id("host id", &get::<String>(r, "id")?)?,
@@ -328,6 +344,58 @@ impl DataStore {
                 .map_err(q("record host load"))?;
         }
         tx.commit().await.map_err(q("commit"))
+    }
+
+    /// Records cluster readings as each day's peak (merged with what the day already holds).
+    pub async fn record_cluster_days(&self, days: &[ClusterDay]) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        for d in days {
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {CLUSTER_DAY_COLS} FROM cluster_days WHERE cluster_id = $1 AND day = $2"
+            )))
+            .bind(d.cluster_id.to_string())
+            .bind(d.day)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("read cluster day"))?;
+            let merged = match row {
+                Some(r) => cluster_day_from_row(&r)?.peak_with(*d),
+                None => *d,
+            };
+            sqlx::query("DELETE FROM cluster_days WHERE cluster_id = $1 AND day = $2")
+                .bind(d.cluster_id.to_string())
+                .bind(d.day)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("replace cluster day"))?;
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO cluster_days ({CLUSTER_DAY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            )))
+            .bind(merged.cluster_id.to_string())
+            .bind(merged.day)
+            .bind(merged.vcpus_allocated as i64)
+            .bind(merged.vcpu_capacity as i64)
+            .bind(merged.memory_allocated_mib as i64)
+            .bind(merged.memory_capacity_mib as i64)
+            .bind(merged.cpu_demand)
+            .bind(merged.cpu_capacity)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("write cluster day"))?;
+        }
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    /// Every cluster's days from `since` on, by cluster and day.
+    pub async fn cluster_days(&self, since: i64) -> DbResult<Vec<ClusterDay>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CLUSTER_DAY_COLS} FROM cluster_days WHERE day >= $1 ORDER BY cluster_id, day"
+        )))
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("cluster days"))?;
+        rows.iter().map(cluster_day_from_row).collect()
     }
 
     /// Writes a host's placement settings (maintenance, department, licences) as given.

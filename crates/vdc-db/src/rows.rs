@@ -72,6 +72,33 @@ pub struct HostLoad {
     pub digest: String,
 }
 
+/// One cluster's peak use on one day (days since 1970-01-01, UTC) and its capacity then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClusterDay {
+    pub cluster_id: ClusterId,
+    pub day: i64,
+    pub vcpus_allocated: u64,
+    pub vcpu_capacity: u64,
+    pub memory_allocated_mib: u64,
+    pub memory_capacity_mib: u64,
+    /// Logical CPUs busy, and logical CPUs.
+    pub cpu_demand: f64,
+    pub cpu_capacity: f64,
+}
+
+impl ClusterDay {
+    /// The day's peak: the larger use of `self` and `other` (same cluster and day), the
+    /// capacity of `other` (the later reading).
+    pub fn peak_with(self, other: ClusterDay) -> ClusterDay {
+        ClusterDay {
+            vcpus_allocated: self.vcpus_allocated.max(other.vcpus_allocated),
+            memory_allocated_mib: self.memory_allocated_mib.max(other.memory_allocated_mib),
+            cpu_demand: self.cpu_demand.max(other.cpu_demand),
+            ..other
+        }
+    }
+}
+
 /// A VM's placement constraints and the decision vdc took when it created the VM.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmPlacementRec {

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod monitor;
 pub mod placement;
+pub mod plans;
 pub mod sync;
 pub mod views;
 pub mod vm_ops;

@@ -1,6 +1,8 @@
 //! The host load sampler: each reachable host's CPU utilisation and its running VMs' vCPU
 //! wait counters, stored on the host with a per-hour-of-day histogram. Placement reads them
 //! (contention from the vCPU wait, complementary load from the hourly 90th percentiles).
+//! Each sample also records every cluster's allocations and CPU demand as the day's peak,
+//! which capacity forecasts fit their trends on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -98,5 +100,54 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
         }
     }
     app.db.record_host_loads(&loads).await?;
+    let cpu: HashMap<HostId, f64> = loads.iter().map(|(h, l)| (*h, l.cpu_load)).collect();
+    let days = cluster_readings(app, &hosts, &cpu, day_of(now)).await?;
+    app.db.record_cluster_days(&days).await?;
     Ok(loads.len())
+}
+
+/// Days since 1970-01-01 (UTC) of a Unix time in milliseconds.
+pub(crate) fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
+}
+
+/// Each cluster's allocations, CPU demand and capacities now, as a reading of `day`.
+async fn cluster_readings(
+    app: &App,
+    hosts: &[db::Host],
+    loads: &HashMap<HostId, f64>,
+    day: i64,
+) -> Result<Vec<db::ClusterDay>, Error> {
+    let alloc: HashMap<HostId, (u64, u64)> = app
+        .db
+        .host_allocations()
+        .await?
+        .into_iter()
+        .map(|(h, v, m)| (h, (v, m)))
+        .collect();
+    let mut out = Vec::new();
+    for c in app.db.list_clusters().await? {
+        let mut d = db::ClusterDay {
+            cluster_id: c.id,
+            day,
+            vcpus_allocated: 0,
+            vcpu_capacity: 0,
+            memory_allocated_mib: 0,
+            memory_capacity_mib: 0,
+            cpu_demand: 0.0,
+            cpu_capacity: 0.0,
+        };
+        for h in hosts.iter().filter(|h| h.cluster_id == c.id) {
+            let logical = h.sockets * h.cores_per_socket * h.threads_per_core;
+            let (v, m) = alloc.get(&h.id).copied().unwrap_or((0, 0));
+            d.vcpus_allocated += v;
+            d.memory_allocated_mib += m;
+            d.vcpu_capacity += (f64::from(logical) * c.vcpu_ratio).floor() as u64;
+            d.memory_capacity_mib += (h.memory_mib as f64 * c.memory_ratio).floor() as u64;
+            d.cpu_capacity += f64::from(logical);
+            d.cpu_demand += loads.get(&h.id).copied().unwrap_or(0.0) * f64::from(logical);
+        }
+        out.push(d);
+    }
+    Ok(out)
 }

@@ -215,15 +215,22 @@ impl App {
         Ok(rating::rate(&snapshot, &need.request(), &Policy::default()))
     }
 
-    /// What an existing VM needs: its size, disks, networks, department, and the constraints
-    /// it was created with.
+    /// What an existing VM needs: its size, disks, networks, department, the constraints it
+    /// was created with, and a host of its current host's CPU vendor (a running guest cannot
+    /// move to another vendor's CPUs) unless it names one.
     pub(crate) async fn need_of_vm(&self, vm: &db::Vm) -> Result<Need, Error> {
-        let constraints = self
+        let mut constraints = self
             .db
             .vm_placement(vm.id)
             .await?
             .map(|p| p.constraints)
             .unwrap_or_default();
+        if constraints.cpu_vendor.is_none()
+            && let Some(h) = vm.host_id
+        {
+            let vendor = self.db.get_host(h).await?.cpu_vendor;
+            constraints.cpu_vendor = (!vendor.is_empty()).then_some(vendor);
+        }
         Ok(Need {
             vcpus: vm.vcpus,
             memory_mib: vm.memory_mib,

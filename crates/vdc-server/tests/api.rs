@@ -53,6 +53,7 @@ on_both_stores!(
     placement_ratings_explain_and_drive_creation,
     placement_settings_constraints_and_groups,
     host_loads_are_sampled_and_rated,
+    capacity_forecast_from_daily_peaks,
 );
 
 #[cfg(feature = "libvirt")]

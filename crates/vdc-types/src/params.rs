@@ -228,7 +228,7 @@ fn validate_names(field: &str, names: &[String], max: usize) -> Result<(), Error
     Ok(())
 }
 
-/// `POST /api/v1/vms/group`: VMs placed together, all or none. Each is placed given the ones
+/// `POST /api/v1/vm-groups`: VMs placed together, all or none. Each is placed given the ones
 /// before it, so anti-affinity holds within the group.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -669,6 +669,26 @@ pub struct VmListQuery {
 #[into_params(parameter_in = Query)]
 pub struct VolumeListQuery {
     pub datastore_id: Option<DatastoreId>,
+}
+
+/// `GET /api/v1/plans/forecast`: how many days of history the trends are fitted on.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastQuery {
+    /// 7 to 730; 90 when omitted.
+    pub days: Option<u32>,
+}
+
+impl ForecastQuery {
+    /// The history length, checked.
+    pub fn days(&self) -> Result<u32, Error> {
+        match self.days {
+            None => Ok(90),
+            Some(d) if (7..=730).contains(&d) => Ok(d),
+            Some(_) => Err(Error::invalid("days", "between 7 and 730")),
+        }
+    }
 }
 
 /// Filters and pagination for `GET /api/v1/hosts`.

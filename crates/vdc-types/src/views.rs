@@ -225,6 +225,33 @@ pub struct VmPlacementView {
     pub rating: RatingView,
 }
 
+/// One capacity metric of a cluster: its use now, its trend, and when it runs out.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CapacityForecastView {
+    /// `vcpus_allocated`, `memory_allocated_mib` or `cpu_demand` (logical CPUs busy).
+    pub metric: String,
+    /// The last day's peak.
+    pub current: f64,
+    /// Under the cluster's overcommit ratios (logical CPUs for `cpu_demand`).
+    pub capacity: f64,
+    /// The fitted trend's change per day (0 when a flat level predicted better).
+    pub trend_per_day: f64,
+    /// Days until the trend reaches the capacity (0: there already); `null`: not growing.
+    pub days_until_full: Option<f64>,
+    /// The same for a day as high above the trend as its 90th-percentile day.
+    pub days_until_full_pessimistic: Option<f64>,
+}
+
+/// When a cluster runs out of capacity, per metric, from its daily peaks.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClusterForecastView {
+    pub cluster_id: ClusterId,
+    pub name: String,
+    /// Days of samples the trends are fitted on (at least 2 for a forecast).
+    pub days_of_history: usize,
+    pub metrics: Vec<CapacityForecastView>,
+}
+
 /// Jobs accepted for a group of VMs, in request order.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct VmGroupAccepted {

@@ -73,6 +73,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::rate_placement))
         .routes(routes!(ops::vm_placement))
         .routes(routes!(ops::create_vm_group))
+        .routes(routes!(ops::forecast))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
 }

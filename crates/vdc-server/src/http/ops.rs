@@ -261,3 +261,15 @@ pub(super) async fn create_vm_group(
         Json(app.create_vm_group(&actor, p).await?),
     ))
 }
+
+/// When each cluster runs out: per metric (vCPUs and memory allocated, CPU demand) the last
+/// day's peak, the capacity under the cluster's ratios, the trend and the days until full.
+#[utoipa::path(get, path = "/api/v1/plans/forecast", tag = "plans", security(("bearer" = [])), params(ForecastQuery),
+    responses((status = 200, body = Vec<ClusterForecastView>), (status = 400, body = ErrorBody)))]
+pub(super) async fn forecast(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ForecastQuery>,
+) -> ApiResult<Json<Vec<ClusterForecastView>>> {
+    Ok(Json(app.forecast(&actor, q).await?))
+}

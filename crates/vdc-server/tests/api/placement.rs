@@ -444,3 +444,78 @@ async fn calm_hosts(s: &TestStack, hosts: &[Value]) -> Vec<String> {
     }
     out
 }
+
+pub(super) async fn capacity_forecast_from_daily_peaks(store: Store) {
+    let s = TestStack::start(store).await;
+    let app = s.app();
+    vdc_server::monitor::sample_all(app).await.unwrap();
+    let f = s.get_ok("/api/v1/plans/forecast").await;
+    let clusters = f.as_array().unwrap();
+    assert!(!clusters.is_empty(), "{f}");
+    for c in clusters {
+        assert_eq!(c["days_of_history"], 1, "{c}");
+        let metrics: Vec<&str> = c["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["metric"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            metrics,
+            ["vcpus_allocated", "memory_allocated_mib", "cpu_demand"]
+        );
+    }
+    let allocated: f64 = clusters
+        .iter()
+        .map(|c| c["metrics"][1]["current"].as_f64().unwrap())
+        .sum();
+    assert!(allocated > 0.0, "the simulated fleet's running VMs: {f}");
+
+    // A cluster whose memory grows 1,000 MiB a day for 30 days towards 100,000 MiB, and whose
+    // vCPUs stay flat: memory is full 61 days after today, vCPUs never.
+    let site = app.db.ensure_site("forecast-site").await.unwrap();
+    let cluster = app.db.ensure_cluster(site, "growing").await.unwrap();
+    let today = vdc_db::now_ms().div_euclid(86_400_000);
+    let days: Vec<vdc_db::ClusterDay> = (0..30)
+        .map(|i| vdc_db::ClusterDay {
+            cluster_id: cluster,
+            day: today - 29 + i,
+            vcpus_allocated: 40,
+            vcpu_capacity: 400,
+            memory_allocated_mib: 10_000 + 1_000 * i as u64,
+            memory_capacity_mib: 100_000,
+            cpu_demand: 2.0,
+            cpu_capacity: 100.0,
+        })
+        .collect();
+    app.db.record_cluster_days(&days).await.unwrap();
+    // A lower reading later today keeps the day's peak.
+    let mut later = days[29];
+    later.memory_allocated_mib = 5_000;
+    app.db.record_cluster_days(&[later]).await.unwrap();
+    let f = s.get_ok("/api/v1/plans/forecast?days=30").await;
+    let growing = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "growing")
+        .unwrap()
+        .clone();
+    assert_eq!(growing["days_of_history"], 30, "{growing}");
+    let m = &growing["metrics"];
+    assert_eq!(m[1]["current"], 39_000.0, "{growing}");
+    assert_eq!(m[1]["trend_per_day"], 1_000.0, "{growing}");
+    assert_eq!(m[1]["days_until_full"], 61.0, "{growing}");
+    assert_eq!(m[0]["trend_per_day"], 0.0, "{growing}");
+    assert!(m[0]["days_until_full"].is_null(), "{growing}");
+    let (code, b) = s
+        .call(
+            "GET",
+            "/api/v1/plans/forecast?days=3",
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["field"], "days");
+}
