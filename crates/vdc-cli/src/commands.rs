@@ -49,6 +49,13 @@ pub enum HostCmd {
     },
     /// What placement may use a host for (admin): maintenance, department, licences.
     Set(crate::placing::HostSetArgs),
+    /// Put a host in maintenance and migrate its running VMs away (admin).
+    Evacuate {
+        /// Host id or name.
+        host: String,
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -353,6 +360,9 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
         HostCmd::Remove { host } => crate::ops::host_remove(client, &host).await,
         HostCmd::Stats { host } => crate::ops::host_stats(client, &host, out).await,
         HostCmd::Set(a) => crate::placing::host_set(client, a, out).await,
+        HostCmd::Evacuate { host, no_wait } => {
+            crate::placing::evacuate(client, &host, no_wait, out).await
+        }
         HostCmd::Show { id } => {
             let h: HostView = client.get(&format!("/hosts/{id}"), &[]).await?;
             if out == Output::Json {

@@ -337,6 +337,9 @@ pub enum ClusterCmd {
         /// Memory per byte of RAM (1: no overcommit).
         #[arg(long)]
         memory_ratio: Option<f64>,
+        /// The load balancer: off, recommend or automatic.
+        #[arg(long)]
+        balance_mode: Option<BalanceMode>,
     },
 }
 
@@ -347,7 +350,7 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
             Output::Json => print_json(&clusters),
             Output::Table => {
                 table(
-                    &["NAME", "VCPU RATIO", "MEMORY RATIO", "ID"],
+                    &["NAME", "VCPU RATIO", "MEMORY RATIO", "BALANCER", "ID"],
                     clusters
                         .iter()
                         .map(|c| {
@@ -355,6 +358,7 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
                                 c.name.clone(),
                                 c.vcpu_ratio.to_string(),
                                 c.memory_ratio.to_string(),
+                                c.balance_mode.to_string(),
                                 c.id.to_string(),
                             ]
                         })
@@ -367,6 +371,7 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
             cluster,
             vcpu_ratio,
             memory_ratio,
+            balance_mode,
         } => {
             let Some(c) = clusters
                 .iter()
@@ -377,18 +382,41 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
             let p = ClusterUpdateParams {
                 vcpu_ratio,
                 memory_ratio,
+                balance_mode,
             };
             let c: ClusterView = client.patch(&format!("/clusters/{}", c.id), &p).await?;
             match out {
                 Output::Json => print_json(&c),
                 Output::Table => {
                     println!(
-                        "{}: {} vCPUs per logical CPU, memory ratio {}",
-                        c.name, c.vcpu_ratio, c.memory_ratio
+                        "{}: {} vCPUs per logical CPU, memory ratio {}, balancer {}",
+                        c.name, c.vcpu_ratio, c.memory_ratio, c.balance_mode
                     );
                     Ok(())
                 }
             }
         }
     }
+}
+
+/// Puts a host in maintenance and migrates its running VMs away.
+pub async fn evacuate(client: &Client, host: &str, no_wait: bool, out: Output) -> Result<()> {
+    let id = resolve_host(client, host).await?;
+    let acc: VmGroupAccepted = client
+        .post(&format!("/hosts/{id}/evacuate"), &serde_json::json!({}))
+        .await?;
+    if out == Output::Table {
+        println!("{host}: in maintenance, {} VMs to migrate", acc.vms.len());
+    }
+    if no_wait || out == Output::Json {
+        return if out == Output::Json {
+            print_json(&acc)
+        } else {
+            Ok(())
+        };
+    }
+    for a in acc.vms {
+        accepted(client, a, false, out).await?;
+    }
+    Ok(())
 }

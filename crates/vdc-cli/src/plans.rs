@@ -15,6 +15,8 @@ pub enum PlanCmd {
         #[arg(long, default_value_t = 90)]
         days: u32,
     },
+    /// The load balancer's planned moves and why (clusters where it is on).
+    Balance,
 }
 
 /// "in 12.5 days", "full now", "not growing".
@@ -63,6 +65,39 @@ pub async fn run(client: &Client, cmd: PlanCmd, out: Output) -> Result<()> {
                     })
                     .collect(),
             );
+            Ok(())
+        }
+        PlanCmd::Balance => {
+            let plans: Vec<BalancePlanView> = client.get("/plans/balance", &[]).await?;
+            if out == Output::Json {
+                return print_json(&plans);
+            }
+            for p in &plans {
+                println!(
+                    "{} ({}): spread {:.3} -> {:.3}, hot hosts {} -> {}",
+                    p.name,
+                    p.mode,
+                    p.imbalance_before,
+                    p.imbalance_after,
+                    p.hot_before,
+                    p.hot_after
+                );
+                table(
+                    &["VM", "FROM", "TO", "GAIN", "WHY"],
+                    p.moves
+                        .iter()
+                        .map(|m| {
+                            vec![
+                                m.vm_name.clone(),
+                                m.from_host.clone(),
+                                m.to_host.clone(),
+                                format!("{:.3}", m.gain),
+                                m.reason.clone(),
+                            ]
+                        })
+                        .collect(),
+                );
+            }
             Ok(())
         }
     }

@@ -720,6 +720,28 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
     assert_ne!(web[0]["host_id"], web[1]["host_id"], "{web:?}");
     let forecast = run(&["plan", "forecast", "-o", "json"]);
     assert!(forecast.is_array(), "{forecast}");
+    let plans = run(&["plan", "balance", "-o", "json"]);
+    assert!(plans.is_array(), "{plans}");
+    let set = run(&[
+        "cluster",
+        "set",
+        &cluster,
+        "--balance-mode",
+        "off",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(set["balance_mode"], "off", "{set}");
+    let evac = run(&["host", "evacuate", "sim-host-0003", "-o", "json"]);
+    assert!(evac["vms"].is_array(), "{evac}");
+    let host = run(&[
+        "host",
+        "show",
+        &host_id(&run, "sim-host-0003"),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(host["maintenance"], true, "{host}");
     let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
     assert!(
         out.status.success(),

@@ -3,6 +3,8 @@
 -- Overcommit ratios per cluster: vCPUs per logical CPU, memory (1.0: none).
 ALTER TABLE clusters ADD COLUMN vcpu_ratio DOUBLE PRECISION NOT NULL DEFAULT 4.0;
 ALTER TABLE clusters ADD COLUMN memory_ratio DOUBLE PRECISION NOT NULL DEFAULT 1.0;
+-- The load balancer per cluster: off, recommend (plans shown only) or automatic (migrates).
+ALTER TABLE clusters ADD COLUMN balance_mode TEXT NOT NULL DEFAULT 'recommend';
 
 -- A host may be dedicated to one department, and licensed for some software (at a cost per vCPU).
 ALTER TABLE hosts ADD COLUMN dedicated_to TEXT REFERENCES departments(id);

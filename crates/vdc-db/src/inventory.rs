@@ -258,7 +258,7 @@ impl DataStore {
     /// All clusters.
     pub async fn list_clusters(&self) -> DbResult<Vec<Cluster>> {
         let rows = sqlx::query(
-            "SELECT id, site_id, name, vcpu_ratio, memory_ratio FROM clusters ORDER BY name",
+            "SELECT id, site_id, name, vcpu_ratio, memory_ratio, balance_mode FROM clusters ORDER BY name",
         )
         .fetch_all(self.pool())
         .await
@@ -271,6 +271,7 @@ impl DataStore {
                     name: get(r, "name")?,
                     vcpu_ratio: get(r, "vcpu_ratio")?,
                     memory_ratio: get(r, "memory_ratio")?,
+                    balance_mode: parse_enum("balance mode", &get::<String>(r, "balance_mode")?)?,
                 })
             })
             .collect()
@@ -396,6 +397,23 @@ impl DataStore {
         .await
         .map_err(q("cluster days"))?;
         rows.iter().map(cluster_day_from_row).collect()
+    }
+
+    /// Sets a cluster's load-balancing mode.
+    pub async fn set_balance_mode(&self, id: ClusterId, mode: BalanceMode) -> DbResult<()> {
+        let res = sqlx::query("UPDATE clusters SET balance_mode = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(mode.as_str())
+            .execute(self.pool())
+            .await
+            .map_err(q("set balance mode"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "cluster",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Writes a host's placement settings (maintenance, department, licences) as given.

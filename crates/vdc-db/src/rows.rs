@@ -19,6 +19,7 @@ pub struct Cluster {
     /// Overcommit placement allows: vCPUs per logical CPU, memory per byte of RAM.
     pub vcpu_ratio: f64,
     pub memory_ratio: f64,
+    pub balance_mode: BalanceMode,
 }
 
 /// A NUMA cell (stored as JSON inside the host row).

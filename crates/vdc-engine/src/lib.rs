@@ -2,6 +2,7 @@
 //! network or randomness inside. The server gathers a snapshot, calls an engine, and commits
 //! the plan it returns.
 
+pub mod balance;
 pub mod forecast;
 pub mod inventory;
 pub mod load;

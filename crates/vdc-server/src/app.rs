@@ -28,6 +28,8 @@ pub struct App {
     pub(crate) storage_seen: Arc<std::sync::Mutex<std::collections::HashMap<HostId, u64>>>,
     /// Per host, the last vCPU counter reading of the load sampler.
     pub(crate) load_readings: crate::monitor::Readings,
+    /// Per VM, the load sampler's CPU readings.
+    pub(crate) vm_cpu: crate::monitor::VmCpuReadings,
 }
 
 /// A target for audit records: (kind, id).
@@ -43,6 +45,7 @@ impl App {
             sync_lock: Arc::new(tokio::sync::Mutex::new(())),
             storage_seen: Arc::default(),
             load_readings: Arc::default(),
+            vm_cpu: Arc::default(),
         }
     }
 
@@ -329,10 +332,24 @@ impl App {
         spec: jobs::JobSpec,
         detail: Option<String>,
     ) -> Result<JobAccepted, Error> {
-        let job = jobs::new_job(spec, actor.name());
+        self.submit_vm_job_by(actor.name(), action, vm, spec, detail)
+            .await
+    }
+
+    /// [`App::submit_vm_job`] on behalf of `who` (a user, or a controller such as the
+    /// balancer).
+    pub(crate) async fn submit_vm_job_by(
+        &self,
+        who: &str,
+        action: &str,
+        vm: &db::Vm,
+        spec: jobs::JobSpec,
+        detail: Option<String>,
+    ) -> Result<JobAccepted, Error> {
+        let job = jobs::new_job(spec, who);
         self.db.insert_job(&job).await?;
         self.audit(
-            actor.name(),
+            who,
             action,
             ("vm", Some(vm.id.to_string())),
             AuditResult::Ok,

@@ -196,6 +196,9 @@ impl App {
         self.db
             .update_cluster_ratios(id, p.vcpu_ratio, p.memory_ratio)
             .await?;
+        if let Some(m) = p.balance_mode {
+            self.db.set_balance_mode(id, m).await?;
+        }
         let cluster = self
             .db
             .list_clusters()
@@ -209,8 +212,8 @@ impl App {
             ("cluster", Some(id.to_string())),
             AuditResult::Ok,
             Some(format!(
-                "name={} vcpu_ratio={} memory_ratio={}",
-                cluster.name, cluster.vcpu_ratio, cluster.memory_ratio
+                "name={} vcpu_ratio={} memory_ratio={} balance_mode={}",
+                cluster.name, cluster.vcpu_ratio, cluster.memory_ratio, cluster.balance_mode
             )),
         )
         .await;

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod balancer;
 pub mod config;
 pub mod create;
 pub mod fleet;

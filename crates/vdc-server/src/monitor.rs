@@ -32,7 +32,21 @@ fn mono_ns() -> u128 {
 struct Sample {
     cpu: f64,
     reading: WaitReading,
+    /// Each running VM's cumulative CPU time, ns.
+    vm_cpu_ns: Vec<(uuid::Uuid, u64)>,
 }
+
+/// A VM's last CPU-time reading and the demand measured between the last two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VmCpu {
+    at_ns: u128,
+    cpu_ns: u64,
+    /// Logical CPUs busy, `None` until two readings compare.
+    pub demand: Option<f64>,
+}
+
+/// Per VM, its CPU readings (the balancer reads the demand).
+pub(crate) type VmCpuReadings = Arc<std::sync::Mutex<HashMap<uuid::Uuid, VmCpu>>>;
 
 /// Samples every connected host once; returns how many answered. A host that fails is left
 /// as it was (the inventory sync reports it).
@@ -68,15 +82,37 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                             .sum(),
                         vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
                     };
-                    Some(Sample { cpu, reading })
+                    let vm_cpu_ns = vms.iter().map(|(id, s)| (*id, s.cpu_time_ns)).collect();
+                    Some(Sample {
+                        cpu,
+                        reading,
+                        vm_cpu_ns,
+                    })
                 })
                 .collect()
         })
         .await
         .map_err(|e| Error::internal(format!("sampler task panicked: {e}")))?;
         let mut readings = app.load_readings.lock().expect("readings lock");
+        let mut vm_cpu = app.vm_cpu.lock().expect("vm cpu lock");
         for (h, s) in chunk.iter().zip(samples) {
             let Some(s) = s else { continue };
+            for (id, cpu_ns) in &s.vm_cpu_ns {
+                let at_ns = s.reading.at_ns;
+                let demand = vm_cpu.get(id).and_then(|before| {
+                    let dt = at_ns.checked_sub(before.at_ns)?;
+                    let dc = cpu_ns.checked_sub(before.cpu_ns)?;
+                    (dt > 0).then(|| dc as f64 / dt as f64)
+                });
+                vm_cpu.insert(
+                    *id,
+                    VmCpu {
+                        at_ns,
+                        cpu_ns: *cpu_ns,
+                        demand,
+                    },
+                );
+            }
             let wait = readings
                 .insert(h.id, s.reading)
                 .and_then(|before| vcpu_wait(before, s.reading));

@@ -406,6 +406,11 @@ pub async fn run_loop(app: App, interval: Duration) {
                 Ok(n) => tracing::debug!(hosts = n, "host loads sampled"),
                 Err(e) => tracing::error!(error = %e, "host load sampling failed"),
             }
+            match app.balance_round().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(migrations = n, "balancer started migrations"),
+                Err(e) => tracing::error!(error = %e, "balancer round failed"),
+            }
         }
         tokio::time::sleep(interval).await;
     }

@@ -107,6 +107,7 @@ pub fn cluster(c: &db::Cluster) -> ClusterView {
         site_id: c.site_id,
         vcpu_ratio: c.vcpu_ratio,
         memory_ratio: c.memory_ratio,
+        balance_mode: c.balance_mode,
     }
 }
 

@@ -54,6 +54,7 @@ on_both_stores!(
     placement_settings_constraints_and_groups,
     host_loads_are_sampled_and_rated,
     capacity_forecast_from_daily_peaks,
+    balancer_plans_moves_and_evacuates,
 );
 
 #[cfg(feature = "libvirt")]

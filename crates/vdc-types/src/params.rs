@@ -273,6 +273,9 @@ pub struct ClusterUpdateParams {
     /// Memory allowed per byte of RAM, over 0 and at most 4 (1: no overcommit).
     #[serde(default)]
     pub memory_ratio: Option<f64>,
+    /// What the load balancer does in the cluster.
+    #[serde(default)]
+    pub balance_mode: Option<crate::BalanceMode>,
 }
 
 /// A ratio in (0, max].
@@ -288,7 +291,7 @@ fn validate_ratio(field: &str, r: Option<f64>, max: f64) -> Result<(), Error> {
 
 impl ClusterUpdateParams {
     pub fn validate(&self) -> Result<(), Error> {
-        if self.vcpu_ratio.is_none() && self.memory_ratio.is_none() {
+        if self.vcpu_ratio.is_none() && self.memory_ratio.is_none() && self.balance_mode.is_none() {
             return Err(Error::invalid("vcpu_ratio", "nothing to change"));
         }
         validate_ratio("vcpu_ratio", self.vcpu_ratio, 64.0)?;

@@ -92,6 +92,19 @@ pub enum Management {
 }
 wire_enum!(Management { Managed => "managed", Unmanaged => "unmanaged", Quarantined => "quarantined" });
 
+/// What the load balancer does in a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceMode {
+    /// Nothing.
+    Off,
+    /// Plans moves and shows them (`GET /plans/balance`); an operator starts them.
+    Recommend,
+    /// Starts the planned migrations itself, a few per round.
+    Automatic,
+}
+wire_enum!(BalanceMode { Off => "off", Recommend => "recommend", Automatic => "automatic" });
+
 /// Connection state of a host as seen by the inventory controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -70,6 +70,7 @@ pub struct ClusterView {
     pub vcpu_ratio: f64,
     /// Memory placement allows per byte of its hosts' RAM (1: no overcommit).
     pub memory_ratio: f64,
+    pub balance_mode: BalanceMode,
 }
 
 /// A NUMA cell of a host.
@@ -250,6 +251,35 @@ pub struct ClusterForecastView {
     /// Days of samples the trends are fitted on (at least 2 for a forecast).
     pub days_of_history: usize,
     pub metrics: Vec<CapacityForecastView>,
+}
+
+/// One migration the balancer plans, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BalanceMoveView {
+    pub vm_id: VmId,
+    pub vm_name: String,
+    pub from_host_id: HostId,
+    pub from_host: String,
+    pub to_host_id: HostId,
+    pub to_host: String,
+    /// Drop in the cluster's imbalance plus pressure taken off hot hosts (0 for evacuations).
+    pub gain: f64,
+    pub reason: String,
+}
+
+/// A cluster's balancing plan.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BalancePlanView {
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub mode: BalanceMode,
+    /// Standard deviation of host CPU utilisation before and after the moves.
+    pub imbalance_before: f64,
+    pub imbalance_after: f64,
+    /// Hosts over the high-water mark or with vCPU contention, before and after.
+    pub hot_before: usize,
+    pub hot_after: usize,
+    pub moves: Vec<BalanceMoveView>,
 }
 
 /// Jobs accepted for a group of VMs, in request order.

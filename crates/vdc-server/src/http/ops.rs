@@ -273,3 +273,29 @@ pub(super) async fn forecast(
 ) -> ApiResult<Json<Vec<ClusterForecastView>>> {
     Ok(Json(app.forecast(&actor, q).await?))
 }
+
+/// The load balancer's plans for the clusters it is on in: the moves, why, and the cluster's
+/// imbalance before and after.
+#[utoipa::path(get, path = "/api/v1/plans/balance", tag = "plans", security(("bearer" = [])),
+    responses((status = 200, body = Vec<BalancePlanView>)))]
+pub(super) async fn balance_plans(
+    State(app): State<App>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<BalancePlanView>>> {
+    Ok(Json(app.balance_plans(&actor).await?))
+}
+
+/// Puts a host in maintenance and migrates its running VMs to the least loaded hosts of its
+/// cluster that fit them (admin). One job per VM.
+#[utoipa::path(post, path = "/api/v1/hosts/{id}/evacuate", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 202, body = VmGroupAccepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn evacuate_host(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.evacuate_host(&actor, path_id("id", &id)?).await?),
+    ))
+}

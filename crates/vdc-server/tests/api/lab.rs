@@ -265,19 +265,27 @@ async fn lab_vm_lifecycle_on_real_qemu() {
             .lines()
             .any(|l| l.trim() == name)
     );
-    let back = job(
-        &s,
-        &format!("/api/v1/vms/{id}/migrate"),
-        json!({"host_id": h1}),
-    )
-    .await;
+    // Back by evacuating host2: the balancer's evacuation migrates the guest for real.
+    let t0 = Instant::now();
+    let acc = post(&s, &format!("/api/v1/hosts/{h2}/evacuate"), json!({})).await;
+    let moved = acc["vms"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{acc}");
+    let j = s
+        .wait_job(&s.admin_token, moved[0]["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    let back = t0.elapsed();
     assert_eq!(vm(&s, &id).await["host_id"], h1.as_str());
+    assert_eq!(
+        s.get_ok(&format!("/api/v1/hosts/{h2}")).await["maintenance"],
+        true
+    );
     assert!(
         lab::virsh(host1_uri, &["list", "--name"])
             .lines()
             .any(|l| l.trim() == name)
     );
-    eprintln!("lab: live migration host1→host2 {there:?}, host2→host1 {back:?}");
+    eprintln!("lab: live migration host1→host2 {there:?}, evacuation host2→host1 {back:?}");
 
     // libvirtd killed while a sync runs, then restarted: the inventory comes back whole.
     s.sync().await;

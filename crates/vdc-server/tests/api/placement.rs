@@ -519,3 +519,136 @@ pub(super) async fn capacity_forecast_from_daily_peaks(store: Store) {
     assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
     assert_eq!(b["field"], "days");
 }
+
+/// Running VMs on `host`.
+async fn running_on(s: &TestStack, host: &str) -> Vec<Value> {
+    super::all_vms(
+        s,
+        &s.admin_token,
+        &format!("host_id={host}&state=running&limit=1000"),
+    )
+    .await
+}
+
+pub(super) async fn balancer_plans_moves_and_evacuates(store: Store) {
+    let s = TestStack::start(store).await;
+    let app = s.app();
+    let hosts: Vec<Value> = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let id = |i: usize| hosts[i]["id"].as_str().unwrap().to_string();
+    let h0 = &hosts[0];
+    let logical = ["sockets", "cores_per_socket", "threads_per_core"]
+        .iter()
+        .map(|k| h0[k].as_u64().unwrap())
+        .product::<u64>();
+    let cluster_path = format!("/api/v1/clusters/{}", h0["cluster_id"].as_str().unwrap());
+    call(&s, "PATCH", &cluster_path, json!({"vcpu_ratio": 64})).await;
+    for i in 0..12 {
+        let (_, job) = create_vm(
+            &s,
+            &s.admin_token,
+            json!({"name": format!("hot-{i}"), "vcpus": logical, "memory_mib": 256, "host_id": id(0), "start": true}),
+        )
+        .await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+    }
+    vdc_server::monitor::sample_all(app).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    vdc_server::monitor::sample_all(app).await.unwrap();
+
+    // Recommend (the default): a plan with reasons, nothing started.
+    let plans = s.get_ok("/api/v1/plans/balance").await;
+    let plan = &plans[0];
+    assert_eq!(plan["mode"], "recommend", "{plan}");
+    assert!(plan["hot_before"].as_u64().unwrap() >= 1, "{plan}");
+    let moves = plan["moves"].as_array().unwrap();
+    assert!(!moves.is_empty() && moves.len() <= 8, "{plan}");
+    assert_eq!(moves[0]["from_host_id"], id(0).as_str(), "{plan}");
+    let name0 = h0["name"].as_str().unwrap();
+    assert!(
+        moves[0]["reason"].as_str().unwrap().contains(name0),
+        "{plan}"
+    );
+    assert!(
+        plan["imbalance_after"].as_f64() < plan["imbalance_before"].as_f64(),
+        "{plan}"
+    );
+    assert_eq!(app.balance_round().await.unwrap(), 0);
+
+    // Automatic: the controller starts the migrations, and they land where planned.
+    let (code, b) = call(
+        &s,
+        "PATCH",
+        &cluster_path,
+        json!({"balance_mode": "automatic"}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{b}");
+    assert_eq!(b["balance_mode"], "automatic");
+    let before = running_on(&s, &id(0)).await.len();
+    let started = app.balance_round().await.unwrap();
+    assert_eq!(started, moves.len());
+    let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+    for j in jobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == "vm.migrate")
+    {
+        assert_eq!(j["created_by"], "balancer", "{j}");
+        let done = s.wait_job(&s.admin_token, j["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+    }
+    assert_eq!(running_on(&s, &id(0)).await.len(), before - started);
+    for m in moves {
+        let v = s
+            .get_ok(&format!("/api/v1/vms/{}", m["vm_id"].as_str().unwrap()))
+            .await;
+        assert_eq!(v["host_id"], m["to_host_id"], "{m}");
+    }
+
+    // Evacuation: maintenance, and every running VM of the host leaves it.
+    call(&s, "PATCH", &cluster_path, json!({"balance_mode": "off"})).await;
+    assert!(
+        s.get_ok("/api/v1/plans/balance")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let viewer = super::create_user(&s, "evac-viewer", "viewer", None).await;
+    let (code, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/hosts/{}/evacuate", id(1)),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let on1 = running_on(&s, &id(1)).await.len();
+    let (code, acc) = s
+        .call(
+            "POST",
+            &format!("/api/v1/hosts/{}/evacuate", id(1)),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{acc}");
+    let accepted = acc["vms"].as_array().unwrap();
+    assert_eq!(accepted.len(), on1, "{acc}");
+    for a in accepted {
+        let done = s
+            .wait_job(&s.admin_token, a["job"]["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+    }
+    assert!(running_on(&s, &id(1)).await.is_empty());
+    assert_eq!(
+        s.get_ok(&format!("/api/v1/hosts/{}", id(1))).await["maintenance"],
+        true
+    );
+}

@@ -1,0 +1,257 @@
+//! The load balancer (like vSphere DRS): per cluster, the engine's `balance::plan` over the
+//! hosts' measured CPU and contention and the VMs' measured demand. `recommend` shows the plan
+//! (`GET /plans/balance`); `automatic` starts its migrations after each load sample, a few per
+//! round. Evacuating a host puts it in maintenance and starts the migrations of its VMs.
+
+use std::collections::{BTreeSet, HashMap};
+use vdc_db as db;
+use vdc_engine::balance::{self, BalanceHost, BalanceParams, BalanceVm};
+use vdc_types::*;
+
+use crate::app::App;
+use crate::auth::Actor;
+use crate::jobs::JobSpec;
+
+/// Who starts the balancer's migrations, in jobs and the audit log.
+const BALANCER: &str = "balancer";
+
+/// A cluster's plan with the records it was made from.
+struct ClusterPlan {
+    view: BalancePlanView,
+    /// (VM record, target) per move.
+    moves: Vec<(db::Vm, HostId)>,
+}
+
+/// Every VM of a cluster (paging through the store).
+async fn cluster_vms(app: &App, cluster: ClusterId) -> Result<Vec<db::Vm>, Error> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, more) = app
+            .db
+            .list_vms(&db::VmFilter {
+                cluster_id: Some(cluster),
+                after: after.clone(),
+                limit: 1000,
+                ..db::VmFilter::default()
+            })
+            .await?;
+        after = page.last().map(|v| (v.name.clone(), v.id.to_string()));
+        out.extend(page);
+        if !more {
+            return Ok(out);
+        }
+    }
+}
+
+impl App {
+    /// The balancing plan of one cluster now.
+    async fn cluster_plan(
+        &self,
+        cluster: &db::Cluster,
+        hosts: &[db::Host],
+        busy: &BTreeSet<String>,
+        params: &BalanceParams,
+    ) -> Result<ClusterPlan, Error> {
+        let hosts: Vec<&db::Host> = hosts
+            .iter()
+            .filter(|h| h.cluster_id == cluster.id)
+            .collect();
+        let index: HashMap<HostId, usize> =
+            hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+        let bhosts: Vec<BalanceHost> = hosts
+            .iter()
+            .map(|h| {
+                let cpus = h.sockets * h.cores_per_socket * h.threads_per_core;
+                BalanceHost {
+                    name: h.name.clone(),
+                    cpus: f64::from(cpus),
+                    vcpu_cap: (f64::from(cpus) * cluster.vcpu_ratio).floor() as u64,
+                    memory_cap_mib: (h.memory_mib as f64 * cluster.memory_ratio).floor() as u64,
+                    vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait).unwrap_or(0.0),
+                    maintenance: h.maintenance,
+                    usable: h.state == HostState::Connected,
+                }
+            })
+            .collect();
+        let demand: HashMap<uuid::Uuid, f64> = self
+            .vm_cpu
+            .lock()
+            .expect("vm cpu lock")
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.demand?)))
+            .collect();
+        let vms: Vec<db::Vm> = cluster_vms(self, cluster.id)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                v.host_id.is_some_and(|h| index.contains_key(&h))
+                    && matches!(v.power_state, PowerState::Running | PowerState::Paused)
+            })
+            .collect();
+        let bvms: Vec<BalanceVm> = vms
+            .iter()
+            .map(|v| BalanceVm {
+                name: v.name.clone(),
+                host: v.host_id.and_then(|h| index.get(&h).copied()).unwrap_or(0),
+                vcpus: v.vcpus,
+                memory_mib: v.memory_mib,
+                cpu_demand: demand.get(&v.id.0).copied().unwrap_or(0.0),
+                movable: v.management == Management::Managed && !busy.contains(&v.id.to_string()),
+            })
+            .collect();
+        let plan = balance::plan(&bhosts, &bvms, params);
+        let moves = plan
+            .moves
+            .iter()
+            .map(|m| (vms[m.vm].clone(), hosts[m.to].id))
+            .collect();
+        let view = BalancePlanView {
+            cluster_id: cluster.id,
+            name: cluster.name.clone(),
+            mode: cluster.balance_mode,
+            imbalance_before: plan.imbalance_before,
+            imbalance_after: plan.imbalance_after,
+            hot_before: plan.hot_before,
+            hot_after: plan.hot_after,
+            moves: plan
+                .moves
+                .iter()
+                .map(|m| BalanceMoveView {
+                    vm_id: vms[m.vm].id,
+                    vm_name: vms[m.vm].name.clone(),
+                    from_host_id: hosts[m.from].id,
+                    from_host: hosts[m.from].name.clone(),
+                    to_host_id: hosts[m.to].id,
+                    to_host: hosts[m.to].name.clone(),
+                    gain: m.gain,
+                    reason: m.reason.clone(),
+                })
+                .collect(),
+        };
+        Ok(ClusterPlan { view, moves })
+    }
+
+    /// Plans of every cluster the balancer is not off in, or of `only` (whatever its mode),
+    /// with at most `max_moves` moves.
+    async fn plans(
+        &self,
+        only: Option<ClusterId>,
+        max_moves: usize,
+    ) -> Result<Vec<ClusterPlan>, Error> {
+        let params = BalanceParams {
+            max_moves,
+            ..BalanceParams::default()
+        };
+        let hosts = self.db.all_hosts().await?;
+        let busy: BTreeSet<String> = self
+            .db
+            .unfinished_jobs()
+            .await?
+            .into_iter()
+            .filter_map(|j| j.target_id)
+            .collect();
+        let mut out = Vec::new();
+        for c in self.db.list_clusters().await? {
+            if only.is_some_and(|o| o != c.id)
+                || (only.is_none() && c.balance_mode == BalanceMode::Off)
+            {
+                continue;
+            }
+            out.push(self.cluster_plan(&c, &hosts, &busy, &params).await?);
+        }
+        Ok(out)
+    }
+
+    /// The balancing plans of the clusters whose balancer is on.
+    pub async fn balance_plans(&self, _actor: &Actor) -> Result<Vec<BalancePlanView>, Error> {
+        Ok(self
+            .plans(None, BalanceParams::default().max_moves)
+            .await?
+            .into_iter()
+            .map(|p| p.view)
+            .collect())
+    }
+
+    /// Starts the planned migrations of the clusters in automatic mode (a round of the
+    /// controller); returns how many started.
+    pub async fn balance_round(&self) -> Result<usize, Error> {
+        let mut started = 0;
+        for p in self.plans(None, BalanceParams::default().max_moves).await? {
+            if p.view.mode != BalanceMode::Automatic {
+                continue;
+            }
+            for ((vm, to), m) in p.moves.iter().zip(&p.view.moves) {
+                self.submit_vm_job_by(
+                    BALANCER,
+                    "vm.migrate",
+                    vm,
+                    JobSpec::VmMigrate {
+                        vm_id: vm.id,
+                        to: *to,
+                    },
+                    Some(format!("to {}: {}", m.to_host, m.reason)),
+                )
+                .await?;
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Puts a host in maintenance and starts the migrations of its running VMs to the least
+    /// loaded hosts of its cluster that fit them (admin). VMs that fit nowhere stay, and are
+    /// listed in the answer's plan as not moved.
+    pub async fn evacuate_host(&self, actor: &Actor, id: HostId) -> Result<VmGroupAccepted, Error> {
+        let check = actor
+            .require(Role::Admin)
+            .and(actor.require_department(None));
+        self.authorize(
+            actor,
+            "host.evacuate",
+            ("host", Some(id.to_string())),
+            check,
+        )
+        .await?;
+        let mut host = self.db.get_host(id).await?;
+        if !host.maintenance {
+            host.maintenance = true;
+            self.db.update_host_settings(&host).await?;
+        }
+        // Evacuations come first in a plan: as many moves as the host has VMs covers them.
+        let on_host = self.db.vm_generations_on(&[id]).await?.len();
+        let plan = self
+            .plans(Some(host.cluster_id), on_host)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("the host's cluster has no plan"))?;
+        let mut accepted = Vec::new();
+        for ((vm, to), m) in plan.moves.iter().zip(&plan.view.moves) {
+            if m.from_host_id != id {
+                continue;
+            }
+            accepted.push(
+                self.submit_vm_job(
+                    actor,
+                    "vm.migrate",
+                    vm,
+                    JobSpec::VmMigrate {
+                        vm_id: vm.id,
+                        to: *to,
+                    },
+                    Some(format!("evacuating {}: to {}", host.name, m.to_host)),
+                )
+                .await?,
+            );
+        }
+        self.audit(
+            actor.name(),
+            "host.evacuate",
+            ("host", Some(id.to_string())),
+            AuditResult::Ok,
+            Some(format!("name={} migrations={}", host.name, accepted.len())),
+        )
+        .await;
+        Ok(VmGroupAccepted { vms: accepted })
+    }
+}
