@@ -720,6 +720,19 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
     assert_ne!(web[0]["host_id"], web[1]["host_id"], "{web:?}");
     let forecast = run(&["plan", "forecast", "-o", "json"]);
     assert!(forecast.is_array(), "{forecast}");
+    let packed = run(&[
+        "plan",
+        "consolidate",
+        "--add",
+        "2",
+        "--vcpus",
+        "1",
+        "--memory-mib",
+        "256",
+        "-o",
+        "json",
+    ]);
+    assert!(packed[0]["hosts_after"].is_u64(), "{packed}");
     let plans = run(&["plan", "balance", "-o", "json"]);
     assert!(plans.is_array(), "{plans}");
     let set = run(&[

@@ -3,6 +3,7 @@
 //! the plan it returns.
 
 pub mod balance;
+pub mod consolidation;
 pub mod forecast;
 pub mod inventory;
 pub mod load;

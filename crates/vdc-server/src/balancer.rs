@@ -23,7 +23,7 @@ struct ClusterPlan {
 }
 
 /// Every VM of a cluster (paging through the store).
-async fn cluster_vms(app: &App, cluster: ClusterId) -> Result<Vec<db::Vm>, Error> {
+pub(crate) async fn cluster_vms(app: &App, cluster: ClusterId) -> Result<Vec<db::Vm>, Error> {
     let mut out = Vec::new();
     let mut after = None;
     loop {

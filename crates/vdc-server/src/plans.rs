@@ -88,3 +88,141 @@ impl App {
         Ok(out)
     }
 }
+
+/// Estimated draw of a host with VMs: idle and at full CPU (a typical two-socket server; the
+/// inventory does not know hosts' power curves).
+const IDLE_W: f64 = 100.0;
+const MAX_W: f64 = 250.0;
+
+impl App {
+    /// The fewest hosts that carry each cluster's VMs (or one cluster's), optionally under a
+    /// what-if: VMs added, a host removed, a host lost. Changes nothing.
+    pub async fn consolidate(
+        &self,
+        _actor: &Actor,
+        p: ConsolidateParams,
+    ) -> Result<Vec<ConsolidationPlanView>, Error> {
+        use vdc_engine::consolidation::live::{self, ConsolidationHost, ConsolidationVm};
+        p.validate()?;
+        let clusters = self.db.list_clusters().await?;
+        let hosts = self.db.all_hosts().await?;
+        for (field, h) in [("remove_host", p.remove_host), ("lose_host", p.lose_host)] {
+            if let Some(h) = h
+                && !hosts.iter().any(|x| x.id == h)
+            {
+                return Err(Error::invalid(field, "no such host"));
+            }
+        }
+        if let Some(c) = p.cluster_id
+            && !clusters.iter().any(|x| x.id == c)
+        {
+            return Err(Error::invalid("cluster_id", "no such cluster"));
+        }
+        let gone = |h: HostId| p.remove_host == Some(h) || p.lose_host == Some(h);
+        let demand: std::collections::HashMap<uuid::Uuid, f64> = self
+            .vm_cpu
+            .lock()
+            .expect("vm cpu lock")
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.demand?)))
+            .collect();
+        let busy: std::collections::BTreeSet<String> = self
+            .db
+            .unfinished_jobs()
+            .await?
+            .into_iter()
+            .filter_map(|j| j.target_id)
+            .collect();
+        let targets: Vec<&db::Cluster> = clusters
+            .iter()
+            .filter(|c| p.cluster_id.is_none_or(|id| id == c.id))
+            .collect();
+        let mut out = Vec::new();
+        for (ci, c) in targets.iter().enumerate() {
+            let mine: Vec<&db::Host> = hosts.iter().filter(|h| h.cluster_id == c.id).collect();
+            let index: std::collections::HashMap<HostId, usize> =
+                mine.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+            let chosts: Vec<ConsolidationHost> = mine
+                .iter()
+                .map(|h| {
+                    let cpus = f64::from(h.sockets * h.cores_per_socket * h.threads_per_core);
+                    ConsolidationHost {
+                        name: h.name.clone(),
+                        cpus,
+                        vcpu_cap: (cpus * c.vcpu_ratio).floor() as u64,
+                        memory_cap_mib: (h.memory_mib as f64 * c.memory_ratio).floor() as u64,
+                        usable: h.state == HostState::Connected && !h.maintenance && !gone(h.id),
+                        idle_w: IDLE_W,
+                        max_w: MAX_W,
+                    }
+                })
+                .collect();
+            let vms: Vec<db::Vm> = crate::balancer::cluster_vms(self, c.id)
+                .await?
+                .into_iter()
+                .filter(|v| {
+                    matches!(v.power_state, PowerState::Running | PowerState::Paused)
+                        && v.host_id.is_some_and(|h| index.contains_key(&h))
+                })
+                .collect();
+            let mut cvms: Vec<ConsolidationVm> = vms
+                .iter()
+                .map(|v| ConsolidationVm {
+                    name: v.name.clone(),
+                    host: v.host_id.and_then(|h| index.get(&h).copied()),
+                    vcpus: v.vcpus,
+                    memory_mib: v.memory_mib,
+                    cpu_demand: demand.get(&v.id.0).copied().unwrap_or(0.0),
+                    movable: v.management == Management::Managed
+                        && !busy.contains(&v.id.to_string()),
+                })
+                .collect();
+            // Added VMs go to the given cluster, or the first one planned.
+            if let Some(a) = p.add.as_ref().filter(|_| ci == 0) {
+                cvms.extend((1..=a.count).map(|i| ConsolidationVm {
+                    name: format!("new-{i}"),
+                    host: None,
+                    vcpus: a.vcpus,
+                    memory_mib: a.memory_mib,
+                    cpu_demand: a.cpu_demand,
+                    movable: true,
+                }));
+            }
+            let plan = live::plan(&chosts, &cvms, p.high_water.unwrap_or(0.8));
+            let name = |h: usize| mine[h].name.clone();
+            out.push(ConsolidationPlanView {
+                cluster_id: c.id,
+                name: c.name.clone(),
+                hosts_before: plan.hosts_before,
+                hosts_after: plan.hosts_after,
+                freed: plan.freed.iter().map(|&h| name(h)).collect(),
+                woken: plan.woken.iter().map(|&h| name(h)).collect(),
+                unplaced: plan
+                    .unplaced
+                    .iter()
+                    .map(|&i| cvms[i].name.clone())
+                    .collect(),
+                power_before_w: plan.power_before_w,
+                power_after_w: plan.power_after_w,
+                steps: plan
+                    .steps
+                    .iter()
+                    .map(|s| ConsolidationStepView {
+                        vm_id: vms.get(s.vm).map(|v| v.id),
+                        vm_name: cvms[s.vm].name.clone(),
+                        from_host: s.from.map(name),
+                        to_host: name(s.to),
+                        reason: s.reason.clone(),
+                    })
+                    .collect(),
+                assumptions: format!(
+                    "power per host with VMs: {IDLE_W} W idle to {MAX_W} W at full CPU, linear; \
+                     CPU demand as the load sampler measured it (VMs not measured yet count by \
+                     their vCPU and memory allocation only); no host above {:.0} % CPU",
+                    p.high_water.unwrap_or(0.8) * 100.0
+                ),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -55,6 +55,7 @@ on_both_stores!(
     host_loads_are_sampled_and_rated,
     capacity_forecast_from_daily_peaks,
     balancer_plans_moves_and_evacuates,
+    consolidation_plans_and_what_ifs,
 );
 
 #[cfg(feature = "libvirt")]

@@ -282,6 +282,39 @@ pub struct BalancePlanView {
     pub moves: Vec<BalanceMoveView>,
 }
 
+/// One migration (or placement, for a new VM or one whose host goes) of a consolidation plan.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsolidationStepView {
+    /// `null` for a VM a what-if adds.
+    pub vm_id: Option<VmId>,
+    pub vm_name: String,
+    /// `null` for a new VM.
+    pub from_host: Option<String>,
+    pub to_host: String,
+    pub reason: String,
+}
+
+/// The fewest hosts that carry a cluster's VMs, and how to get there.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsolidationPlanView {
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub hosts_before: usize,
+    pub hosts_after: usize,
+    /// Hosts the plan empties (they can be switched off).
+    pub freed: Vec<String>,
+    /// Empty hosts the plan needs switched on.
+    pub woken: Vec<String>,
+    /// VMs that fit nowhere.
+    pub unplaced: Vec<String>,
+    /// Estimated draw of the hosts with VMs, watts.
+    pub power_before_w: f64,
+    pub power_after_w: f64,
+    pub steps: Vec<ConsolidationStepView>,
+    /// How the figures were estimated.
+    pub assumptions: String,
+}
+
 /// Jobs accepted for a group of VMs, in request order.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct VmGroupAccepted {

@@ -75,6 +75,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::create_vm_group))
         .routes(routes!(ops::forecast))
         .routes(routes!(ops::balance_plans))
+        .routes(routes!(ops::consolidate))
         .routes(routes!(ops::evacuate_host))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))

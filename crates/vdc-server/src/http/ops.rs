@@ -299,3 +299,17 @@ pub(super) async fn evacuate_host(
         Json(app.evacuate_host(&actor, path_id("id", &id)?).await?),
     ))
 }
+
+/// The fewest hosts that carry each cluster's VMs, the migrations that get there with a reason
+/// each, the hosts freed and the power saved; optionally under a what-if (VMs added, a host
+/// removed or lost). Changes nothing.
+#[utoipa::path(post, path = "/api/v1/plans/consolidate", tag = "plans", security(("bearer" = [])),
+    request_body = ConsolidateParams,
+    responses((status = 200, body = Vec<ConsolidationPlanView>), (status = 400, body = ErrorBody)))]
+pub(super) async fn consolidate(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<ConsolidateParams>,
+) -> ApiResult<Json<Vec<ConsolidationPlanView>>> {
+    Ok(Json(app.consolidate(&actor, p).await?))
+}

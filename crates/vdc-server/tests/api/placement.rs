@@ -652,3 +652,122 @@ pub(super) async fn balancer_plans_moves_and_evacuates(store: Store) {
         true
     );
 }
+
+pub(super) async fn consolidation_plans_and_what_ifs(store: Store) {
+    let s = TestStack::start(store).await;
+    let vms_before = super::all_vms(&s, &s.admin_token, "limit=1000").await;
+    let (code, plans) = call(&s, "POST", "/api/v1/plans/consolidate", json!({})).await;
+    assert_eq!(code, StatusCode::OK, "{plans}");
+    let p = &plans[0];
+    let (before, after) = (
+        p["hosts_before"].as_u64().unwrap(),
+        p["hosts_after"].as_u64().unwrap(),
+    );
+    assert!(after < before, "the simulated fleet is spread thin: {p}");
+    assert_eq!(
+        p["freed"].as_array().unwrap().len() as u64,
+        before - after,
+        "{p}"
+    );
+    assert!(
+        p["power_after_w"].as_f64() < p["power_before_w"].as_f64(),
+        "{p}"
+    );
+    let steps = p["steps"].as_array().unwrap();
+    assert!(
+        !steps.is_empty()
+            && steps
+                .iter()
+                .all(|st| st["reason"].as_str().unwrap().starts_with("empties ")),
+        "{p}"
+    );
+    assert!(p["assumptions"].as_str().unwrap().contains("W idle"), "{p}");
+
+    // What-ifs: a host taken out; VMs too big to fit anywhere.
+    let hosts: Vec<Value> = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let busiest = hosts
+        .iter()
+        .max_by_key(|h| {
+            vms_before
+                .iter()
+                .filter(|v| v["host_id"] == h["id"] && v["power_state"] == "running")
+                .count()
+        })
+        .unwrap();
+    let (_, out) = call(
+        &s,
+        "POST",
+        "/api/v1/plans/consolidate",
+        json!({"remove_host": busiest["id"]}),
+    )
+    .await;
+    let name = busiest["name"].as_str().unwrap();
+    let rehomed: Vec<&Value> = out[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|st| st["from_host"] == name)
+        .collect();
+    assert!(
+        !rehomed.is_empty()
+            && rehomed
+                .iter()
+                .all(|st| st["reason"].as_str().unwrap().contains("cannot keep it")),
+        "{out}"
+    );
+    assert!(
+        out[0]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|st| st["to_host"] != name)
+    );
+    let (_, big) = call(
+        &s,
+        "POST",
+        "/api/v1/plans/consolidate",
+        json!({"add": {"count": 3, "vcpus": 288, "memory_mib": 12 * 1024 * 1024}}),
+    )
+    .await;
+    assert_eq!(
+        big[0]["unplaced"],
+        json!(["new-1", "new-2", "new-3"]),
+        "{big}"
+    );
+    let (_, small) = call(
+        &s,
+        "POST",
+        "/api/v1/plans/consolidate",
+        json!({"add": {"count": 2, "vcpus": 1, "memory_mib": 512, "cpu_demand": 0.5}}),
+    )
+    .await;
+    let new_steps = small[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|st| st["vm_id"].is_null())
+        .count();
+    assert_eq!(new_steps, 2, "{small}");
+    for (body, field) in [
+        (json!({"high_water": 2}), "high_water"),
+        (
+            json!({"remove_host": "00000000-0000-0000-0000-000000000000"}),
+            "remove_host",
+        ),
+        (
+            json!({"add": {"count": 0, "vcpus": 1, "memory_mib": 512}}),
+            "add.count",
+        ),
+    ] {
+        let (code, b) = call(&s, "POST", "/api/v1/plans/consolidate", body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], field, "{b}");
+    }
+    // A plan changes nothing.
+    let vms_after = super::all_vms(&s, &s.admin_token, "limit=1000").await;
+    let hosts_of = |vms: &[Value]| vms.iter().map(|v| v["host_id"].clone()).collect::<Vec<_>>();
+    assert_eq!(hosts_of(&vms_before), hosts_of(&vms_after));
+}

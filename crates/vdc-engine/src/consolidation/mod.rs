@@ -1,0 +1,38 @@
+//! Dynamic VM consolidation, benchmarked against the published peer: CloudSim 3.0.3's PlanetLab
+//! model of Beloglazov & Buyya (CCPE 2012), as specified in `shared/bench/cloudsim-reference.md`.
+//!
+//! The module is split along the seam that lets another policy run inside the same model:
+//!
+//! - [`cloudsim`] is the **model and harness**: 800 hosts, the VM types, the PlanetLab demand,
+//!   the clock (epochs at 300.1 + 300k s, migration completions as extra events), CPU sharing
+//!   with over-subscription, migration overheads, and the accounting of energy, SLATAH, PDM and
+//!   host shutdowns. It asks an [`EpochPolicy`] what to do at t = 0 and at every epoch, and
+//!   applies the answer.
+//! - [`policies`] holds the **CloudSim policies** (THR/IQR/MAD/LR with MMT selection, and the
+//!   no-migration DVFS baseline) behind that trait, plus the pieces they are built from, public
+//!   so that another policy can reuse them: the tentative allocation CloudSim plans on, the
+//!   power-aware best fit (PABFD), MMT selection and the overload detectors.
+//! - [`stats`] has the statistics the detectors use (IQR, MAD, commons-math percentile, OLS).
+//! - [`trace`] parses a day of traces and evaluates a trace at any time.
+//! - [`vdc`] is **vdc's own policy** in the same model (reacts to current overloads, places
+//!   with predicted headroom, drains a host only when it pays), and [`benchmark_policies`], the
+//!   fixed list the benchmark runs.
+//! - [`live`] is consolidation on the live inventory (outside the CloudSim model): the fewest
+//!   hosts that carry a cluster's VMs under placement's capacity rules, the moves with their
+//!   reasons, and what-ifs.
+//!
+//! Everything is pure and deterministic: traces come in as data, results go out as data. The
+//! only clock is the one a caller may pass to [`cloudsim::run_day_timed`] to measure how long
+//! the policy takes to decide.
+
+pub mod cloudsim;
+pub mod live;
+pub mod policies;
+pub mod stats;
+pub mod trace;
+
+pub use cloudsim::{
+    DayResult, EpochPolicy, EpochView, HostView, Move, RunOptions, VmView, run_day, run_day_timed,
+};
+pub use policies::{CloudSimPolicy, Detector, Dvfs};
+pub use trace::parse_day;
