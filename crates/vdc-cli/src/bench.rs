@@ -17,6 +17,12 @@ pub enum BenchCmd {
     /// How well the capacity trend predicts daily peaks (Bitbrains VMs: fit on July,
     /// predict August and September), against naive forecasts.
     Forecast(crate::bench_forecast::ForecastArgs),
+    /// Dynamic consolidation in CloudSim's PlanetLab model: the ported CloudSim policies
+    /// against CloudSim's own figures, and vdc's policy beside them.
+    Consolidation(crate::bench_consolidation::ConsolidationArgs),
+    /// The load balancer over a week of real VM load (Bitbrains), against no balancing and a
+    /// naive threshold balancer.
+    Balance(crate::bench_balance::BalanceArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,6 +46,8 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Inventory(a) => inventory(a).await,
         BenchCmd::Placement(a) => crate::bench_placement::run(a),
         BenchCmd::Forecast(a) => crate::bench_forecast::run(a),
+        BenchCmd::Consolidation(a) => crate::bench_consolidation::run(a),
+        BenchCmd::Balance(a) => crate::bench_balance::run(a),
     }
 }
 

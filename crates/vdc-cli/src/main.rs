@@ -3,6 +3,8 @@
 
 mod azure;
 mod bench;
+mod bench_balance;
+mod bench_consolidation;
 mod bench_forecast;
 mod bench_placement;
 mod client;

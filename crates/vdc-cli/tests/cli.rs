@@ -781,17 +781,16 @@ fn host_id(run: &dyn Fn(&[&str]) -> Value, name: &str) -> String {
         .to_string()
 }
 
-/// The capacity forecast on the Bitbrains VMs (fit July, predict August–September): its error
-/// as a share of capacity is printed, and stays within 5 % of the flat forecast's and below
-/// least squares' (a regression guard on real data, not a timing).
-#[test]
-fn bench_forecast_reports_its_error_against_naive_forecasts() {
+/// The shared folder beside the repository (test data and reference figures).
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+
+/// Runs `vdc bench …` on the shared data and returns the JSON object of its last line.
+fn bench_json(args: &[&str]) -> Value {
     let out = Command::new(VDC)
-        .args(["bench", "forecast", "--json"])
-        .env(
-            "VDC_BENCH_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"),
-        )
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .env("VDC_BENCH_DATA", format!("{SHARED}/data"))
         .output()
         .unwrap();
     assert!(
@@ -800,7 +799,15 @@ fn bench_forecast_reports_its_error_against_naive_forecasts() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+/// The capacity forecast on the Bitbrains VMs (fit July, predict August–September): its error
+/// as a share of capacity is printed, and stays within 5 % of the flat forecast's and below
+/// least squares' (a regression guard on real data, not a timing).
+#[test]
+fn bench_forecast_reports_its_error_against_naive_forecasts() {
+    let last = bench_json(&["forecast"]);
     assert_eq!(last["series"], 15, "{last}");
     let vdc = last["mae_share_of_capacity"].as_f64().unwrap();
     let flat = last["baseline_flat_week_mae_share_of_capacity"]
@@ -810,4 +817,36 @@ fn bench_forecast_reports_its_error_against_naive_forecasts() {
         .as_f64()
         .unwrap();
     assert!(vdc <= flat * 1.05 && vdc < ols, "{last}");
+}
+
+/// The CloudSim model on its ten PlanetLab days: the four ported CloudSim policies land inside
+/// the reference's gate on every day, and vdc's policy runs beside them with its ratios.
+#[test]
+fn bench_consolidation_ports_pass_the_gate_and_vdc_is_compared() {
+    let reference = format!("{SHARED}/bench");
+    let last = bench_json(&["consolidation", "--reference", &reference]);
+    assert_eq!(last["days"].as_array().unwrap().len(), 10, "{last}");
+    for p in ["thr-mmt-0.8", "iqr-mmt-1.5", "mad-mmt-2.5", "lr-mmt-1.2"] {
+        assert_eq!(last["policies"][p]["days_inside_gate"], 10, "{p}: {last}");
+    }
+    for r in [
+        "ratio_energy_vs_lr",
+        "ratio_migrations_vs_lr",
+        "ratio_slav_vs_iqr",
+    ] {
+        assert!(last[r].as_f64().unwrap() > 0.0, "{r}: {last}");
+    }
+}
+
+/// The balancer on a week of real VM load: it removes most of the CPU the unbalanced cluster
+/// cannot serve, with fewer migrations than a naive threshold balancer (a guard on real data).
+#[test]
+fn bench_balance_relieves_contention_with_few_migrations() {
+    let last = bench_json(&["balance"]);
+    let p = &last["policies"];
+    let unserved = |k: &str| p[k]["unserved_share"].as_f64().unwrap();
+    let migrations = |k: &str| p[k]["migrations"].as_u64().unwrap();
+    assert!(unserved("vdc") < 0.25 * unserved("off"), "{last}");
+    assert!(migrations("vdc") < migrations("naive"), "{last}");
+    assert_eq!(migrations("off"), 0);
 }

@@ -30,9 +30,11 @@ pub mod live;
 pub mod policies;
 pub mod stats;
 pub mod trace;
+pub mod vdc;
 
 pub use cloudsim::{
     DayResult, EpochPolicy, EpochView, HostView, Move, RunOptions, VmView, run_day, run_day_timed,
 };
 pub use policies::{CloudSimPolicy, Detector, Dvfs};
 pub use trace::parse_day;
+pub use vdc::{VdcParams, VdcPolicy, benchmark_policies, policy_key};

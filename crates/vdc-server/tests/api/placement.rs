@@ -195,10 +195,17 @@ pub(super) async fn placement_settings_constraints_and_groups(store: Store) {
         refused(&p["rating"], "required software not licensed on host"),
         n as u64 - 1
     );
-    // Rating that VM again uses its stored constraints.
+    // Rating that VM again uses its stored constraints (and its host's CPU vendor, a filter
+    // that runs before the licence one).
     let again = rate(&s, json!({"vm_id": vm})).await;
+    assert_eq!(again["chosen"], host(1).as_str(), "{again}");
+    assert!(
+        refused(&again, "required software not licensed on host") >= 1,
+        "{again}"
+    );
     assert_eq!(
-        refused(&again, "required software not licensed on host"),
+        refused(&again, "required software not licensed on host")
+            + refused(&again, "CPU vendor, model or features incompatible"),
         n as u64 - 1,
         "{again}"
     );
