@@ -47,6 +47,9 @@ pub struct ConsolidateArgs {
     /// Most CPU a host may carry, as a share (default 0.8).
     #[arg(long)]
     high_water: Option<f64>,
+    /// Size VMs by this percentile of their measured CPU demand (default 95).
+    #[arg(long)]
+    percentile: Option<f64>,
 }
 
 /// "in 12.5 days", "full now", "not growing".
@@ -165,6 +168,7 @@ async fn consolidate(client: &Client, a: ConsolidateArgs, out: Output) -> Result
         remove_host: host(&a.remove_host).await?,
         lose_host: host(&a.lose_host).await?,
         high_water: a.high_water,
+        percentile: a.percentile,
     };
     let plans: Vec<ConsolidationPlanView> = client.post("/plans/consolidate", &p).await?;
     if out == Output::Json {

@@ -111,6 +111,36 @@ fn upper_percentile(counts: &[u32; BUCKETS], p: f64) -> Option<f64> {
     Some(1.0)
 }
 
+/// A histogram of shares (0..=1) in [`BUCKETS`] buckets: percentiles without the samples. The
+/// counts are halved once they hold [`Histogram::CAP`] samples, so old days fade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Histogram {
+    counts: [u32; BUCKETS],
+}
+
+impl Histogram {
+    /// Samples kept before halving: a day of one per minute.
+    pub const CAP: u32 = 24 * 60;
+
+    pub fn add(&mut self, share: f64) {
+        self.counts[bucket(share)] += 1;
+        if self.samples() >= Self::CAP {
+            for c in &mut self.counts {
+                *c /= 2;
+            }
+        }
+    }
+
+    pub fn samples(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+
+    /// The `p`-th percentile as the upper edge of its bucket; `None` without samples.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        upper_percentile(&self.counts, p)
+    }
+}
+
 /// A reading of a host's cumulative vCPU counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitReading {
@@ -153,6 +183,23 @@ mod tests {
         assert!(p[12] >= 0.85 && p[12] <= 0.9, "{p:?}");
         assert!(p[3] >= 0.15 && p[3] <= 0.2, "{p:?}");
         assert_eq!(d.profile(90.0, 1000), None);
+    }
+
+    #[test]
+    fn histogram_percentiles() {
+        let mut h = Histogram::default();
+        assert_eq!(h.percentile(95.0), None);
+        for i in 0..100 {
+            h.add(f64::from(i) / 100.0);
+        }
+        assert_eq!(h.samples(), 100);
+        assert_eq!(h.percentile(95.0), Some(0.95));
+        assert_eq!(h.percentile(50.0), Some(0.5));
+        for _ in 0..2000 {
+            h.add(0.1);
+        }
+        assert!(h.samples() < Histogram::CAP);
+        assert_eq!(h.percentile(50.0), Some(0.15));
     }
 
     #[test]

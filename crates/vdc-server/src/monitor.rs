@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use vdc_db as db;
-use vdc_engine::load::{HourlyDigest, WaitReading, vcpu_wait};
+use vdc_engine::load::{Histogram, HourlyDigest, WaitReading, vcpu_wait};
 use vdc_types::*;
 
 use crate::app::App;
@@ -32,17 +32,36 @@ fn mono_ns() -> u128 {
 struct Sample {
     cpu: f64,
     reading: WaitReading,
-    /// Each running VM's cumulative CPU time, ns.
-    vm_cpu_ns: Vec<(uuid::Uuid, u64)>,
+    /// Each running VM's cumulative CPU time (ns) and vCPUs.
+    vm_cpu_ns: Vec<(uuid::Uuid, u64, u32)>,
 }
 
-/// A VM's last CPU-time reading and the demand measured between the last two.
+/// A VM's last CPU-time reading, the demand measured between the last two, and the histogram
+/// of its demand per vCPU.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct VmCpu {
     at_ns: u128,
     cpu_ns: u64,
+    vcpus: u32,
     /// Logical CPUs busy, `None` until two readings compare.
     pub demand: Option<f64>,
+    shares: Histogram,
+}
+
+/// Samples a VM needs before its percentile stands for it.
+const MIN_SAMPLES: u32 = 10;
+
+impl VmCpu {
+    /// Its demand (logical CPUs) at the `p`-th percentile of what was measured, once there are
+    /// enough samples; else the last measured demand.
+    pub(crate) fn demand_at(&self, p: Option<f64>) -> Option<f64> {
+        match p {
+            Some(p) if self.shares.samples() >= MIN_SAMPLES => {
+                self.shares.percentile(p).map(|s| s * f64::from(self.vcpus))
+            }
+            _ => self.demand,
+        }
+    }
 }
 
 /// Per VM, its CPU readings (the balancer reads the demand).
@@ -82,7 +101,10 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                             .sum(),
                         vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
                     };
-                    let vm_cpu_ns = vms.iter().map(|(id, s)| (*id, s.cpu_time_ns)).collect();
+                    let vm_cpu_ns = vms
+                        .iter()
+                        .map(|(id, s)| (*id, s.cpu_time_ns, s.vcpu_delay_ns.len() as u32))
+                        .collect();
                     Some(Sample {
                         cpu,
                         reading,
@@ -97,19 +119,26 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
         let mut vm_cpu = app.vm_cpu.lock().expect("vm cpu lock");
         for (h, s) in chunk.iter().zip(samples) {
             let Some(s) = s else { continue };
-            for (id, cpu_ns) in &s.vm_cpu_ns {
+            for &(id, cpu_ns, vcpus) in &s.vm_cpu_ns {
                 let at_ns = s.reading.at_ns;
-                let demand = vm_cpu.get(id).and_then(|before| {
-                    let dt = at_ns.checked_sub(before.at_ns)?;
-                    let dc = cpu_ns.checked_sub(before.cpu_ns)?;
+                let before = vm_cpu.get(&id).copied();
+                let demand = before.and_then(|b| {
+                    let dt = at_ns.checked_sub(b.at_ns)?;
+                    let dc = cpu_ns.checked_sub(b.cpu_ns)?;
                     (dt > 0).then(|| dc as f64 / dt as f64)
                 });
+                let mut shares = before.map(|b| b.shares).unwrap_or_default();
+                if let Some(d) = demand {
+                    shares.add(d / f64::from(vcpus.max(1)));
+                }
                 vm_cpu.insert(
-                    *id,
+                    id,
                     VmCpu {
                         at_ns,
-                        cpu_ns: *cpu_ns,
+                        cpu_ns,
+                        vcpus,
                         demand,
+                        shares,
                     },
                 );
             }

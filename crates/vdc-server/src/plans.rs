@@ -124,7 +124,7 @@ impl App {
             .lock()
             .expect("vm cpu lock")
             .iter()
-            .filter_map(|(id, c)| Some((*id, c.demand?)))
+            .filter_map(|(id, c)| Some((*id, c.demand_at(Some(p.percentile()))?)))
             .collect();
         let busy: std::collections::BTreeSet<String> = self
             .db
@@ -217,8 +217,10 @@ impl App {
                     .collect(),
                 assumptions: format!(
                     "power per host with VMs: {IDLE_W} W idle to {MAX_W} W at full CPU, linear; \
-                     CPU demand as the load sampler measured it (VMs not measured yet count by \
-                     their vCPU and memory allocation only); no host above {:.0} % CPU",
+                     CPU demand at the {:.0}th percentile of what the load sampler measured (the \
+                     last reading until a VM has 10 samples; VMs not measured yet count by their \
+                     vCPU and memory allocation only); no host above {:.0} % CPU",
+                    p.percentile(),
                     p.high_water.unwrap_or(0.8) * 100.0
                 ),
             });

@@ -727,6 +727,9 @@ pub struct ConsolidateParams {
     /// Most CPU demand a host may carry, as a share of its CPUs (0.8 when omitted).
     #[serde(default)]
     pub high_water: Option<f64>,
+    /// Size VMs by this percentile of their measured CPU demand, 50 to 100 (95 when omitted).
+    #[serde(default)]
+    pub percentile: Option<f64>,
 }
 
 impl ConsolidateParams {
@@ -751,12 +754,22 @@ impl ConsolidateParams {
                 return Err(Error::invalid("add.cpu_demand", "a number of at least 0"));
             }
         }
+        if let Some(p) = self.percentile
+            && !(50.0..=100.0).contains(&p)
+        {
+            return Err(Error::invalid("percentile", "between 50 and 100"));
+        }
         match self.high_water {
             Some(h) if !(h.is_finite() && h > 0.0 && h <= 1.0) => {
                 Err(Error::invalid("high_water", "over 0 and at most 1"))
             }
             _ => Ok(()),
         }
+    }
+
+    /// The percentile VMs are sized by.
+    pub fn percentile(&self) -> f64 {
+        self.percentile.unwrap_or(95.0)
     }
 }
 

@@ -689,6 +689,21 @@ pub(super) async fn consolidation_plans_and_what_ifs(store: Store) {
         "{p}"
     );
     assert!(p["assumptions"].as_str().unwrap().contains("W idle"), "{p}");
+    let (code, p99) = call(
+        &s,
+        "POST",
+        "/api/v1/plans/consolidate",
+        json!({"percentile": 99}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{p99}");
+    assert!(
+        p99[0]["assumptions"]
+            .as_str()
+            .unwrap()
+            .contains("99th percentile"),
+        "{p99}"
+    );
 
     // What-ifs: a host taken out; VMs too big to fit anywhere.
     let hosts: Vec<Value> = s.get_ok("/api/v1/hosts").await["items"]
@@ -760,6 +775,7 @@ pub(super) async fn consolidation_plans_and_what_ifs(store: Store) {
     assert_eq!(new_steps, 2, "{small}");
     for (body, field) in [
         (json!({"high_water": 2}), "high_water"),
+        (json!({"percentile": 20}), "percentile"),
         (
             json!({"remove_host": "00000000-0000-0000-0000-000000000000"}),
             "remove_host",
