@@ -156,8 +156,10 @@ impl App {
             .iter()
             .map(|h| {
                 let (vcpus, mem) = alloc.get(&h.id).copied().unwrap_or((0, 0));
-                let (vcpu_ratio, memory_ratio) =
-                    ratios.get(&h.cluster_id).copied().unwrap_or((4.0, 1.0));
+                let (vcpu_ratio, memory_ratio) = ratios
+                    .get(&h.cluster_id)
+                    .copied()
+                    .unwrap_or((rating::DEFAULT_VCPU_RATIO, 1.0));
                 let mut features = h.cpu_features.clone();
                 features.sort();
                 HostSnapshot {
