@@ -199,17 +199,27 @@ pub fn plan(
         }
     }
 
-    // Empty hosts, least CPU demand first, all or none.
+    // Empty hosts, the least loaded (by its most used resource: CPU, vCPUs or memory) first,
+    // each all or none. The next host to try is picked after each attempt, so hosts that
+    // received VMs are tried late, and VMs rarely move twice.
     let mut freed = Vec::new();
-    let mut order: Vec<usize> = (0..n)
-        .filter(|&h| load.count[h] > 0 && hosts[h].usable)
-        .collect();
-    order.sort_by(|&a, &b| {
-        (load.cpu[a] / hosts[a].cpus.max(1e-9))
-            .total_cmp(&(load.cpu[b] / hosts[b].cpus.max(1e-9)))
-            .then(a.cmp(&b))
-    });
-    for h in order {
+    let mut tried = vec![false; n];
+    let dominant = |load: &Load, h: usize| {
+        let t = &hosts[h];
+        let share = |used: f64, cap: f64| if cap > 0.0 { used / cap } else { 1.0 };
+        share(load.cpu[h], t.cpus)
+            .max(share(load.vcpus[h] as f64, t.vcpu_cap as f64))
+            .max(share(load.memory[h] as f64, t.memory_cap_mib as f64))
+    };
+    while let Some(h) = (0..n)
+        .filter(|&h| !tried[h] && load.count[h] > 0 && hosts[h].usable)
+        .min_by(|&a, &b| {
+            dominant(&load, a)
+                .total_cmp(&dominant(&load, b))
+                .then(a.cmp(&b))
+        })
+    {
+        tried[h] = true;
         let mine: Vec<usize> = (0..vms.len()).filter(|&i| at[i] == Some(h)).collect();
         if mine.iter().any(|&i| !vms[i].movable) {
             continue;
@@ -309,15 +319,17 @@ mod tests {
         ];
         let p = plan(&hosts, &vms, 0.8);
         assert_eq!((p.hosts_before, p.hosts_after), (3, 1));
-        assert_eq!(p.freed, vec![1, 0]);
+        // a and b tie on memory (their most used resource): a goes first, to b (best fit);
+        // b, now fuller, is tried after c, which also goes to b. No VM moves twice.
+        assert_eq!(p.freed, vec![0, 2]);
         assert_eq!(p.steps.len(), 2);
         assert!(
-            p.steps[0].reason.contains("; then empties a"),
-            "{}",
-            p.steps[0].reason
+            p.steps
+                .iter()
+                .all(|s| s.to == 1 && !s.reason.contains("then"))
         );
         assert!(
-            p.steps[0].reason.starts_with("empties b (6 % CPU, 1 VMs)"),
+            p.steps[0].reason.starts_with("empties a (12 % CPU, 1 VMs)"),
             "{}",
             p.steps[0].reason
         );
