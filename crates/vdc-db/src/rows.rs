@@ -111,6 +111,23 @@ pub struct VmPlacementRec {
     pub decision: String,
 }
 
+impl Host {
+    /// Logical CPUs: sockets × cores × threads.
+    pub fn logical_cpus(&self) -> u32 {
+        self.sockets * self.cores_per_socket * self.threads_per_core
+    }
+}
+
+impl Cluster {
+    /// A host's vCPU and memory (MiB) capacity under this cluster's overcommit ratios.
+    pub fn caps(&self, h: &Host) -> (u64, u64) {
+        (
+            (f64::from(h.logical_cpus()) * self.vcpu_ratio).floor() as u64,
+            (h.memory_mib as f64 * self.memory_ratio).floor() as u64,
+        )
+    }
+}
+
 /// A datastore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Datastore {

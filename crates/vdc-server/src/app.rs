@@ -336,6 +336,17 @@ impl App {
             .await
     }
 
+    /// The targets (VM ids) of unfinished jobs: VMs nothing else may move now.
+    pub(crate) async fn busy_targets(&self) -> Result<std::collections::BTreeSet<String>, Error> {
+        Ok(self
+            .db
+            .unfinished_jobs()
+            .await?
+            .into_iter()
+            .filter_map(|j| j.target_id)
+            .collect())
+    }
+
     /// [`App::submit_vm_job`] on behalf of `who` (a user, or a controller such as the
     /// balancer).
     pub(crate) async fn submit_vm_job_by(

@@ -62,25 +62,19 @@ impl App {
         let bhosts: Vec<BalanceHost> = hosts
             .iter()
             .map(|h| {
-                let cpus = h.sockets * h.cores_per_socket * h.threads_per_core;
+                let (vcpu_cap, memory_cap_mib) = cluster.caps(h);
                 BalanceHost {
                     name: h.name.clone(),
-                    cpus: f64::from(cpus),
-                    vcpu_cap: (f64::from(cpus) * cluster.vcpu_ratio).floor() as u64,
-                    memory_cap_mib: (h.memory_mib as f64 * cluster.memory_ratio).floor() as u64,
+                    cpus: f64::from(h.logical_cpus()),
+                    vcpu_cap,
+                    memory_cap_mib,
                     vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait).unwrap_or(0.0),
                     maintenance: h.maintenance,
                     usable: h.state == HostState::Connected,
                 }
             })
             .collect();
-        let demand: HashMap<uuid::Uuid, f64> = self
-            .vm_cpu
-            .lock()
-            .expect("vm cpu lock")
-            .iter()
-            .filter_map(|(id, c)| Some((*id, c.demand?)))
-            .collect();
+        let demand = self.vm_demands(None);
         let vms: Vec<db::Vm> = cluster_vms(self, cluster.id)
             .await?
             .into_iter()
@@ -144,13 +138,7 @@ impl App {
             ..BalanceParams::default()
         };
         let hosts = self.db.all_hosts().await?;
-        let busy: BTreeSet<String> = self
-            .db
-            .unfinished_jobs()
-            .await?
-            .into_iter()
-            .filter_map(|j| j.target_id)
-            .collect();
+        let busy = self.busy_targets().await?;
         let mut out = Vec::new();
         for c in self.db.list_clusters().await? {
             if only.is_some_and(|o| o != c.id)

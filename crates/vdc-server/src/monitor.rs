@@ -48,6 +48,19 @@ pub(crate) struct VmCpu {
     shares: Histogram,
 }
 
+impl App {
+    /// Each measured VM's CPU demand in logical CPUs: at the `percentile` of its samples when
+    /// given (see [`VmCpu::demand_at`]), else the last measured.
+    pub(crate) fn vm_demands(&self, percentile: Option<f64>) -> HashMap<uuid::Uuid, f64> {
+        self.vm_cpu
+            .lock()
+            .expect("vm cpu lock")
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.demand_at(percentile)?)))
+            .collect()
+    }
+}
+
 /// Samples a VM needs before its percentile stands for it.
 const MIN_SAMPLES: u32 = 10;
 
@@ -203,12 +216,13 @@ async fn cluster_readings(
             cpu_capacity: 0.0,
         };
         for h in hosts.iter().filter(|h| h.cluster_id == c.id) {
-            let logical = h.sockets * h.cores_per_socket * h.threads_per_core;
+            let logical = h.logical_cpus();
             let (v, m) = alloc.get(&h.id).copied().unwrap_or((0, 0));
+            let (vcpu_cap, memory_cap) = c.caps(h);
             d.vcpus_allocated += v;
             d.memory_allocated_mib += m;
-            d.vcpu_capacity += (f64::from(logical) * c.vcpu_ratio).floor() as u64;
-            d.memory_capacity_mib += (h.memory_mib as f64 * c.memory_ratio).floor() as u64;
+            d.vcpu_capacity += vcpu_cap;
+            d.memory_capacity_mib += memory_cap;
             d.cpu_capacity += f64::from(logical);
             d.cpu_demand += loads.get(&h.id).copied().unwrap_or(0.0) * f64::from(logical);
         }

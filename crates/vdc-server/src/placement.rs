@@ -169,7 +169,7 @@ impl App {
                     reachable: h.state == HostState::Connected,
                     maintenance: h.maintenance,
                     powered_on: true,
-                    logical_cpus: h.sockets * h.cores_per_socket * h.threads_per_core,
+                    logical_cpus: h.logical_cpus(),
                     memory_mib: h.memory_mib,
                     numa_cells: h
                         .numa_cells

@@ -119,20 +119,8 @@ impl App {
             return Err(Error::invalid("cluster_id", "no such cluster"));
         }
         let gone = |h: HostId| p.remove_host == Some(h) || p.lose_host == Some(h);
-        let demand: std::collections::HashMap<uuid::Uuid, f64> = self
-            .vm_cpu
-            .lock()
-            .expect("vm cpu lock")
-            .iter()
-            .filter_map(|(id, c)| Some((*id, c.demand_at(Some(p.percentile()))?)))
-            .collect();
-        let busy: std::collections::BTreeSet<String> = self
-            .db
-            .unfinished_jobs()
-            .await?
-            .into_iter()
-            .filter_map(|j| j.target_id)
-            .collect();
+        let demand = self.vm_demands(Some(p.percentile()));
+        let busy = self.busy_targets().await?;
         let targets: Vec<&db::Cluster> = clusters
             .iter()
             .filter(|c| p.cluster_id.is_none_or(|id| id == c.id))
@@ -145,12 +133,12 @@ impl App {
             let chosts: Vec<ConsolidationHost> = mine
                 .iter()
                 .map(|h| {
-                    let cpus = f64::from(h.sockets * h.cores_per_socket * h.threads_per_core);
+                    let (vcpu_cap, memory_cap_mib) = c.caps(h);
                     ConsolidationHost {
                         name: h.name.clone(),
-                        cpus,
-                        vcpu_cap: (cpus * c.vcpu_ratio).floor() as u64,
-                        memory_cap_mib: (h.memory_mib as f64 * c.memory_ratio).floor() as u64,
+                        cpus: f64::from(h.logical_cpus()),
+                        vcpu_cap,
+                        memory_cap_mib,
                         usable: h.state == HostState::Connected && !h.maintenance && !gone(h.id),
                         idle_w: IDLE_W,
                         max_w: MAX_W,
