@@ -9,11 +9,11 @@
 //! Contention is measured as the share of demanded CPU a host cannot give (demand above its
 //! CPUs), summed over 5-minute steps.
 
-use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
+use anyhow::Result;
 use std::path::PathBuf;
 use std::time::Instant;
 use vdc_engine::balance::{self, BalanceHost, BalanceParams, BalanceVm};
+use vdc_engine::load::{TraceVm, week_demand};
 
 use crate::azure::read_gz;
 
@@ -33,69 +33,12 @@ const HOST_CPUS: f64 = 32.0;
 const HOST_MEMORY_MIB: u64 = 256 * 1024;
 const MHZ_PER_CPU: f64 = 2600.0;
 
-/// One VM of the week: size and demand per 5-minute step (logical CPUs).
-struct WeekVm {
-    vcpus: u32,
-    memory_mib: u64,
-    demand: Vec<f64>,
-}
-
-/// Per 5-minute bucket: the sum of the demand samples in it and how many there are.
-type Buckets = BTreeMap<i64, (f64, u32)>;
-
-/// Loads the week: per VM, the mean demand in each 5-minute bucket (the last known value
-/// where a bucket has no sample).
-fn load(dir: &std::path::Path) -> Result<(Vec<WeekVm>, usize)> {
-    let mut raw: Vec<(u32, u64, Buckets)> = Vec::new();
-    let (mut t0, mut t1) = (i64::MAX, i64::MIN);
-    for n in 1..=250 {
-        let path = dir.join(format!("{n}.csv.gz"));
-        let text = read_gz(&path)?;
-        let (mut vcpus, mut mem_kb) = (1u32, 0f64);
-        let mut buckets = Buckets::new();
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split(';').map(str::trim).collect();
-            if f.len() < 7 {
-                continue;
-            }
-            let t: f64 = f[0]
-                .parse()
-                .with_context(|| format!("{}: {line}", path.display()))?;
-            vcpus = vcpus.max(f[1].parse::<f64>().unwrap_or(1.0) as u32);
-            mem_kb = mem_kb.max(f[5].parse().unwrap_or(0.0));
-            let b = t as i64 / STEP_S;
-            let e = buckets.entry(b).or_insert((0.0, 0));
-            e.0 += f[3].parse::<f64>().unwrap_or(0.0) / MHZ_PER_CPU;
-            e.1 += 1;
-            t0 = t0.min(b);
-            t1 = t1.max(b);
-        }
-        raw.push((vcpus, (mem_kb / 1024.0) as u64, buckets));
-    }
-    if t1 < t0 {
-        bail!("no samples in {}", dir.display());
-    }
-    let steps = (t1 - t0 + 1) as usize;
-    let vms = raw
-        .into_iter()
-        .map(|(vcpus, memory_mib, b)| {
-            let mut last = 0.0;
-            let demand = (0..steps)
-                .map(|s| {
-                    if let Some((sum, n)) = b.get(&(t0 + s as i64)) {
-                        last = sum / f64::from(*n);
-                    }
-                    last
-                })
-                .collect();
-            WeekVm {
-                vcpus: vcpus.max(1),
-                memory_mib: memory_mib.max(1),
-                demand,
-            }
-        })
-        .collect();
-    Ok((vms, steps))
+/// Loads the week's 250 VMs (see [`vdc_engine::load::week_demand`]).
+fn load(dir: &std::path::Path) -> Result<(Vec<TraceVm>, usize)> {
+    let texts = (1..=250)
+        .map(|n| read_gz(&dir.join(format!("{n}.csv.gz"))))
+        .collect::<Result<Vec<_>>>()?;
+    week_demand(&texts, STEP_S, MHZ_PER_CPU).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
 }
 
 /// A balancer under test: given hosts, VMs (with the demand last seen) and where they run,
@@ -161,7 +104,7 @@ struct Outcome {
 }
 
 fn replay(
-    week: &[WeekVm],
+    week: &[TraceVm],
     steps: usize,
     host_count: usize,
     at0: &[usize],
@@ -174,8 +117,11 @@ fn replay(
             vcpu_cap: (HOST_CPUS * 4.0) as u64,
             memory_cap_mib: HOST_MEMORY_MIB,
             vcpu_wait: 0.0,
+            balloon: 0.0,
+            swap_kib_s: 0.0,
             maintenance: false,
             usable: true,
+            class: 0,
         })
         .collect();
     let mut at = at0.to_vec();

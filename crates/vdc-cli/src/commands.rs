@@ -56,6 +56,16 @@ pub enum HostCmd {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Power off a host that runs no VM (admin); it stays in standby until woken.
+    Standby {
+        /// Host id or name.
+        host: String,
+    },
+    /// Power a host in standby back on (admin).
+    Wake {
+        /// Host id or name.
+        host: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -363,6 +373,8 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
         HostCmd::Evacuate { host, no_wait } => {
             crate::placing::evacuate(client, &host, no_wait, out).await
         }
+        HostCmd::Standby { host } => crate::placing::power(client, &host, "standby", out).await,
+        HostCmd::Wake { host } => crate::placing::power(client, &host, "wake", out).await,
         HostCmd::Show { id } => {
             let h: HostView = client.get(&format!("/hosts/{id}"), &[]).await?;
             if out == Output::Json {
@@ -413,10 +425,13 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                         "load".into(),
                         match (h.cpu_load, &h.load_sampled_at) {
                             (Some(c), Some(at)) => format!(
-                                "CPU {:.0} %, vCPU wait {} (at {at})",
+                                "CPU {:.0} %, vCPU wait {}, balloon {:.1} %, swap {:.0} KiB/s \
+                                 (at {at})",
                                 c * 100.0,
                                 h.vcpu_wait
-                                    .map_or_else(|| "-".into(), |w| format!("{:.1} %", w * 100.0))
+                                    .map_or_else(|| "-".into(), |w| format!("{:.1} %", w * 100.0)),
+                                h.balloon_share.unwrap_or(0.0) * 100.0,
+                                h.swap_kib_s.unwrap_or(0.0)
                             ),
                             _ => "not sampled yet".into(),
                         },

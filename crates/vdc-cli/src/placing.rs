@@ -340,6 +340,9 @@ pub enum ClusterCmd {
         /// The load balancer: off, recommend or automatic.
         #[arg(long)]
         balance_mode: Option<BalanceMode>,
+        /// Let the automatic balancer put empty hosts in standby and wake them (true/false).
+        #[arg(long)]
+        power_saving: Option<bool>,
     },
 }
 
@@ -350,7 +353,14 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
             Output::Json => print_json(&clusters),
             Output::Table => {
                 table(
-                    &["NAME", "VCPU RATIO", "MEMORY RATIO", "BALANCER", "ID"],
+                    &[
+                        "NAME",
+                        "VCPU RATIO",
+                        "MEMORY RATIO",
+                        "BALANCER",
+                        "POWER SAVING",
+                        "ID",
+                    ],
                     clusters
                         .iter()
                         .map(|c| {
@@ -359,6 +369,7 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
                                 c.vcpu_ratio.to_string(),
                                 c.memory_ratio.to_string(),
                                 c.balance_mode.to_string(),
+                                c.power_saving.to_string(),
                                 c.id.to_string(),
                             ]
                         })
@@ -372,6 +383,7 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
             vcpu_ratio,
             memory_ratio,
             balance_mode,
+            power_saving,
         } => {
             let Some(c) = clusters
                 .iter()
@@ -383,18 +395,41 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
                 vcpu_ratio,
                 memory_ratio,
                 balance_mode,
+                power_saving,
             };
             let c: ClusterView = client.patch(&format!("/clusters/{}", c.id), &p).await?;
             match out {
                 Output::Json => print_json(&c),
                 Output::Table => {
                     println!(
-                        "{}: {} vCPUs per logical CPU, memory ratio {}, balancer {}",
-                        c.name, c.vcpu_ratio, c.memory_ratio, c.balance_mode
+                        "{}: {} vCPUs per logical CPU, memory ratio {}, balancer {}, power saving {}",
+                        c.name, c.vcpu_ratio, c.memory_ratio, c.balance_mode, c.power_saving
                     );
                     Ok(())
                 }
             }
+        }
+    }
+}
+
+/// Puts a host in standby or wakes it (`action`: `standby` or `wake`).
+pub async fn power(client: &Client, host: &str, action: &str, out: Output) -> Result<()> {
+    let id = resolve_host(client, host).await?;
+    let h: HostView = client
+        .post(&format!("/hosts/{id}/{action}"), &serde_json::json!({}))
+        .await?;
+    match out {
+        Output::Json => print_json(&h),
+        Output::Table => {
+            println!(
+                "{}: {}{}",
+                h.name,
+                h.state,
+                h.state_reason
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            Ok(())
         }
     }
 }

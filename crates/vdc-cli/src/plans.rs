@@ -131,6 +131,9 @@ pub async fn run(client: &Client, cmd: PlanCmd, out: Output) -> Result<()> {
                         })
                         .collect(),
                 );
+                if let Some(step) = &p.power {
+                    println!("power: {} {}: {}", step.action, step.host, step.reason);
+                }
             }
             Ok(())
         }

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// Log lines as JSON.
     #[arg(long)]
     log_json: bool,
+    /// Shell command that powers a host on or off (standby), e.g. a script calling its BMC;
+    /// it gets VDC_POWER_ACTION (on/off), VDC_HOST_NAME and VDC_HOST_URI. Without it, hosts
+    /// are powered through their driver where it can (the simulator can; libvirt cannot).
+    #[arg(long, env = "VDC_POWER_COMMAND")]
+    power_command: Option<String>,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -69,6 +74,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut config = Config::new(database_url);
     config.listen = args.listen;
     config.sync_interval = Some(args.sync_interval);
+    config.power_command = args.power_command.filter(|c| !c.trim().is_empty());
     config.admin_password = std::env::var("VDC_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

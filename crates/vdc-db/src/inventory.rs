@@ -31,7 +31,7 @@ pub struct HostListFilter {
 const HOST_COLS: &str = "id, cluster_id, name, uri, hypervisor, hypervisor_version, state, state_reason, \
      maintenance, cpu_vendor, cpu_model, cpu_features, sockets, cores_per_socket, threads_per_core, \
      memory_mib, numa_cells, last_sync_at, created_at, domain_type, dedicated_to, licensed_software, \
-     licence_cost_per_vcpu, cpu_load, vcpu_wait, load_digest, load_sampled_at";
+     licence_cost_per_vcpu, cpu_load, vcpu_wait, load_digest, load_sampled_at, balloon_share, swap_kib_s";
 
 const CLUSTER_DAY_COLS: &str = "cluster_id, day, vcpus_allocated, vcpu_capacity, memory_allocated_mib, \
      memory_capacity_mib, cpu_demand, cpu_capacity";
@@ -83,6 +83,8 @@ fn host_from_row(r: &AnyRow) -> DbResult<Host> {
                 sampled_at,
                 cpu_load,
                 vcpu_wait: get(r, "vcpu_wait")?,
+                balloon: get(r, "balloon_share")?,
+                swap_kib_s: get(r, "swap_kib_s")?,
                 digest,
             }),
             _ => None,
@@ -258,7 +260,8 @@ impl DataStore {
     /// All clusters.
     pub async fn list_clusters(&self) -> DbResult<Vec<Cluster>> {
         let rows = sqlx::query(
-            "SELECT id, site_id, name, vcpu_ratio, memory_ratio, balance_mode FROM clusters ORDER BY name",
+            "SELECT id, site_id, name, vcpu_ratio, memory_ratio, balance_mode, power_saving \
+             FROM clusters ORDER BY name",
         )
         .fetch_all(self.pool())
         .await
@@ -272,6 +275,7 @@ impl DataStore {
                     vcpu_ratio: get(r, "vcpu_ratio")?,
                     memory_ratio: get(r, "memory_ratio")?,
                     balance_mode: parse_enum("balance mode", &get::<String>(r, "balance_mode")?)?,
+                    power_saving: get::<i64>(r, "power_saving")? != 0,
                 })
             })
             .collect()
@@ -324,18 +328,20 @@ impl DataStore {
             let sql = match l.vcpu_wait {
                 Some(_) => {
                     "UPDATE hosts SET load_sampled_at = $2, cpu_load = $3, load_digest = $4, \
-                     vcpu_wait = $5 WHERE id = $1"
+                     balloon_share = $5, swap_kib_s = $6, vcpu_wait = $7 WHERE id = $1"
                 }
                 None => {
-                    "UPDATE hosts SET load_sampled_at = $2, cpu_load = $3, load_digest = $4 \
-                     WHERE id = $1"
+                    "UPDATE hosts SET load_sampled_at = $2, cpu_load = $3, load_digest = $4, \
+                     balloon_share = $5, swap_kib_s = $6 WHERE id = $1"
                 }
             };
             let mut query = sqlx::query(sql)
                 .bind(id.to_string())
                 .bind(l.sampled_at)
                 .bind(l.cpu_load)
-                .bind(&l.digest);
+                .bind(&l.digest)
+                .bind(l.balloon)
+                .bind(l.swap_kib_s);
             if let Some(w) = l.vcpu_wait {
                 query = query.bind(w);
             }
@@ -401,9 +407,29 @@ impl DataStore {
 
     /// Sets a cluster's load-balancing mode.
     pub async fn set_balance_mode(&self, id: ClusterId, mode: BalanceMode) -> DbResult<()> {
-        let res = sqlx::query("UPDATE clusters SET balance_mode = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(mode.as_str())
+        self.set_cluster_text_or_flag(id, "balance_mode", Arg::Str(mode.as_str().into()))
+            .await
+    }
+
+    /// Lets the balancer put a cluster's empty hosts in standby (or not).
+    pub async fn set_power_saving(&self, id: ClusterId, on: bool) -> DbResult<()> {
+        self.set_cluster_text_or_flag(id, "power_saving", Arg::Int(i64::from(on)))
+            .await
+    }
+
+    /// Sets one non-float column of a cluster (`column` is one of ours, never user input).
+    async fn set_cluster_text_or_flag(
+        &self,
+        id: ClusterId,
+        column: &'static str,
+        value: Arg,
+    ) -> DbResult<()> {
+        let mut b = Binds::default();
+        let v = b.push(value);
+        let i = b.push(Arg::Str(id.to_string()));
+        let sql = format!("UPDATE clusters SET {column} = {v} WHERE id = {i}");
+        let res = b
+            .apply(sqlx::query(AssertSqlSafe(sql)))
             .execute(self.pool())
             .await
             .map_err(q("set balance mode"))?;

@@ -20,6 +20,8 @@ pub struct Cluster {
     pub vcpu_ratio: f64,
     pub memory_ratio: f64,
     pub balance_mode: BalanceMode,
+    /// The balancer may put empty hosts in standby and wake them.
+    pub power_saving: bool,
 }
 
 /// A NUMA cell (stored as JSON inside the host row).
@@ -70,6 +72,10 @@ pub struct HostLoad {
     pub cpu_load: f64,
     /// `None` until two readings could be compared.
     pub vcpu_wait: Option<f64>,
+    /// Share of the running VMs' memory the balloon took back (0..1).
+    pub balloon: f64,
+    /// The guests' swap traffic, KiB/s (0 until two readings compare).
+    pub swap_kib_s: f64,
     pub digest: String,
 }
 

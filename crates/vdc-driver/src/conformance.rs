@@ -496,6 +496,12 @@ pub fn vm_stats(d: &dyn HostDriver, fx: &Fixture) {
             one.balloon_current_mib,
             s.memory_mib
         );
+        assert!(
+            one.balloon_maximum_mib.is_none_or(|m| m == s.memory_mib),
+            "balloon maximum {:?} is the VM's {} MiB",
+            one.balloon_maximum_mib,
+            s.memory_mib
+        );
     }
     assert!(
         d.host_stats().expect("host_stats").running_vms >= 1,

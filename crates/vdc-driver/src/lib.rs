@@ -204,6 +204,8 @@ pub struct VmStats {
     pub memory_rss_mib: u64,
     /// Memory the balloon currently gives the guest.
     pub balloon_current_mib: Option<u64>,
+    /// The most the balloon may give it (the VM's memory).
+    pub balloon_maximum_mib: Option<u64>,
     /// Memory the guest sees as available (from the balloon driver's stats).
     pub balloon_available_mib: Option<u64>,
     /// Guest swap traffic, KiB.
@@ -265,6 +267,25 @@ pub trait HostDriver: Send + Sync + fmt::Debug {
     fn watch(&self, notify: VmEventSink) -> Result<bool, DriverError> {
         let _ = notify;
         Ok(false)
+    }
+    /// Powers the host off or on out of band (as its BMC would), for hosts vdc puts in
+    /// standby. Powering off a host that runs VMs fails. Drivers without power control fail;
+    /// vdc then uses its configured power command.
+    fn set_power(&self, on: bool) -> Result<(), DriverError> {
+        let _ = on;
+        Err(DriverError::OperationFailed {
+            op: "power",
+            reason: "this driver has no power control; configure a power command".into(),
+        })
+    }
+    /// The monotonic clock, in nanoseconds, that rates of the host's counters are measured
+    /// against (the process clock; the simulator's own time for the simulator).
+    fn clock_ns(&self) -> u128 {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_nanos()
     }
 }
 

@@ -426,10 +426,11 @@ impl SimVm {
         self.generation = generation;
     }
 
-    /// What the host measures of this VM at sim time `now`. Block and network counters are
-    /// not simulated (zero); the balloon gives the guest all its memory.
-    /// Its counters; `wait` is the share of its run time its vCPUs wait for a host CPU.
-    fn stats(&self, now: Duration, wait: f64) -> VmStats {
+    /// What the host measures of this VM at sim time `now`: `wait` is the share of its run
+    /// time its vCPUs wait for a host CPU; under a `squeeze` shared by `running` VMs the balloon
+    /// holds back its share and the guest swaps its part of the traffic (half in, half out).
+    /// Block and network counters are not simulated (zero).
+    fn stats(&self, now: Duration, wait: f64, squeeze: Option<(Squeeze, u64)>) -> VmStats {
         let on = consumes_resources(self.state);
         let cpu_time_ns = self.cpu_time_ns(now);
         let per_vcpu = cpu_time_ns / u64::from(self.vcpus.max(1));
@@ -439,12 +440,25 @@ impl SimVm {
         } else {
             0
         };
+        let (balloon, swap_each_kib) = match squeeze {
+            Some((q, running)) if on => {
+                let ms = u64::try_from(now.saturating_sub(q.since).as_millis()).unwrap_or(u64::MAX);
+                (
+                    self.memory_mib * (1000 - q.balloon_permille.min(1000)) / 1000,
+                    q.swap_kib_s.saturating_mul(ms) / 2000 / running.max(1),
+                )
+            }
+            _ => (self.memory_mib, 0),
+        };
         VmStats {
             cpu_time_ns,
             vcpu_delay_ns: vec![(per_vcpu as f64 * wait) as u64; self.vcpus as usize],
-            memory_rss_mib,
-            balloon_current_mib: on.then_some(self.memory_mib),
-            balloon_available_mib: on.then_some(self.memory_mib),
+            memory_rss_mib: memory_rss_mib.min(balloon),
+            balloon_current_mib: on.then_some(balloon),
+            balloon_maximum_mib: on.then_some(self.memory_mib),
+            balloon_available_mib: on.then_some(balloon),
+            swap_in_kib: on.then_some(swap_each_kib),
+            swap_out_kib: on.then_some(swap_each_kib),
             ..VmStats::default()
         }
     }
@@ -483,7 +497,18 @@ struct Host {
     local_capacity_gib: u64,
     local_used_gib: u64,
     down: bool,
+    /// Memory pressure injected by [`SimFleet::set_memory_pressure`].
+    squeeze: Option<Squeeze>,
     vms: FastMap<Uuid, SimVm>,
+}
+
+/// Memory pressure on a host: the balloon takes back a share of every running VM's memory and
+/// the guests swap, together `swap_kib_s`, since `since`.
+#[derive(Debug, Clone, Copy)]
+struct Squeeze {
+    balloon_permille: u64,
+    swap_kib_s: u64,
+    since: Duration,
 }
 
 impl Host {
@@ -498,25 +523,49 @@ impl Host {
             local_capacity_gib,
             local_used_gib: 0,
             down: false,
+            squeeze: None,
             vms: FastMap::default(),
         }
     }
 
-    /// CPU demand of the running VMs over the host's logical CPUs, and the share of its time
-    /// a vCPU waits when demand exceeds them (1 − supply / demand).
-    fn vcpu_wait(&self) -> f64 {
+    /// CPU demand of the running VMs and the host's logical CPUs, in thousandths of a CPU.
+    fn demand_and_supply_permille(&self) -> (u64, u64) {
         let demand: u64 = self
             .vms
             .values()
             .filter(|vm| burns_cpu(vm.state))
             .map(|vm| u64::from(vm.vcpus) * vm.load_permille)
             .sum();
-        let supply = u64::from(self.shape.logical_cpus().max(1)) * 1000;
+        (demand, u64::from(self.shape.logical_cpus()) * 1000)
+    }
+
+    /// The share of its time a vCPU waits when demand exceeds the host's logical CPUs
+    /// (1 − supply / demand).
+    fn vcpu_wait(&self) -> f64 {
+        let (demand, supply) = self.demand_and_supply_permille();
+        let supply = supply.max(1000);
         if demand > supply {
             1.0 - supply as f64 / demand as f64
         } else {
             0.0
         }
+    }
+
+    /// The memory pressure on the host with how many VMs share it, if any.
+    fn squeeze(&self) -> Option<(Squeeze, u64)> {
+        let q = self.squeeze?;
+        let running = self
+            .vms
+            .values()
+            .filter(|vm| consumes_resources(vm.state))
+            .count() as u64;
+        Some((q, running))
+    }
+
+    /// Logical CPUs the running VMs want beyond the host's.
+    fn unserved_cpus(&self) -> f64 {
+        let (demand, supply) = self.demand_and_supply_permille();
+        demand.saturating_sub(supply) as f64 / 1000.0
     }
 
     fn used_memory_mib(&self, excluding: Option<Uuid>) -> u64 {
@@ -1005,6 +1054,45 @@ impl SimFleet {
         self.lock().hosts[index].down
     }
 
+    /// Puts memory pressure on host `index` from now: the balloon holds back `balloon` (0..1)
+    /// of each running VM's memory and its guests swap `swap_kib_s` KiB/s between them, as on a
+    /// host whose memory is overcommitted. `(0.0, 0)` lifts it.
+    ///
+    /// # Panics
+    /// When `index >= self.len()`.
+    pub fn set_memory_pressure(&self, index: usize, balloon: f64, swap_kib_s: u64) {
+        self.check_index(index);
+        let (mut inner, now) = self.touch();
+        inner.hosts[index].squeeze = (balloon > 0.0 || swap_kib_s > 0).then(|| Squeeze {
+            balloon_permille: (balloon.clamp(0.0, 1.0) * 1000.0).round() as u64,
+            swap_kib_s,
+            since: now,
+        });
+    }
+
+    /// Sets the share of each vCPU VM `id`'s guest keeps busy from now on, in thousandths
+    /// (0–1000), as a replayed load trace does. The CPU time used so far is kept.
+    pub fn set_vm_load(&self, id: Uuid, permille: u64) -> Result<(), DriverError> {
+        let (mut inner, now) = self.touch();
+        let h = *inner.index.get(&id).ok_or(DriverError::NoSuchVm { id })?;
+        let vm = inner.hosts[h]
+            .vms
+            .get_mut(&id)
+            .ok_or(DriverError::NoSuchVm { id })?;
+        vm.cpu_ns = vm.cpu_time_ns(now);
+        if vm.burning_since.is_some() {
+            vm.burning_since = Some(now);
+        }
+        vm.load_permille = permille.min(1000);
+        Ok(())
+    }
+
+    /// Logical CPUs the fleet's running VMs want beyond what their hosts have, summed over
+    /// the hosts (the CPU demand left unserved now).
+    pub fn unserved_cpus(&self) -> f64 {
+        self.lock().hosts.iter().map(Host::unserved_cpus).sum()
+    }
+
     /// Makes every driver call sleep `latency` (real time, outside the fleet lock) before
     /// doing anything, like a slow hypervisor.
     pub fn set_latency(&self, latency: Duration) {
@@ -1389,6 +1477,30 @@ impl HostDriver for SimHost {
         &self.uri
     }
 
+    /// Works on a powered-off (down) host, as a BMC does.
+    fn set_power(&self, on: bool) -> Result<(), DriverError> {
+        self.fleet.sleep_latency();
+        let (mut inner, _) = self.fleet.touch();
+        let host = &mut inner.hosts[self.index];
+        let running = host
+            .vms
+            .values()
+            .filter(|vm| consumes_resources(vm.state))
+            .count();
+        if !on && running > 0 {
+            return Err(DriverError::OperationFailed {
+                op: "power",
+                reason: format!("{} runs {running} VMs", host.hostname),
+            });
+        }
+        host.down = !on;
+        Ok(())
+    }
+
+    fn clock_ns(&self) -> u128 {
+        self.fleet.now().as_nanos()
+    }
+
     fn host_info(&self) -> Result<HostInfo, DriverError> {
         let h = self.index;
         self.call(Some(SimOp::HostInfo), |inner, _| {
@@ -1507,6 +1619,13 @@ impl HostDriver for SimHost {
                     "target host {target_uri} unreachable: {UNREACHABLE_REASON}"
                 )));
             }
+            let from = &inner.hosts[h].shape;
+            if consumes_resources(vm.state) && target.shape.cpu_vendor != from.cpu_vendor {
+                return Err(failed(format!(
+                    "cannot live-migrate VM {} across CPU vendors ({} to {})",
+                    vm.name, from.cpu_vendor, target.shape.cpu_vendor
+                )));
+            }
             if target.has_name(&vm.name) {
                 return Err(DriverError::AlreadyExists {
                     name: vm.name.clone(),
@@ -1561,7 +1680,7 @@ impl HostDriver for SimHost {
         let h = self.index;
         self.call(None, |inner, now| {
             let host = &inner.hosts[h];
-            Ok(host.vm(id)?.stats(now, host.vcpu_wait()))
+            Ok(host.vm(id)?.stats(now, host.vcpu_wait(), host.squeeze()))
         })
     }
 
@@ -1570,11 +1689,12 @@ impl HostDriver for SimHost {
         self.call(None, |inner, now| {
             let host = &inner.hosts[h];
             let wait = host.vcpu_wait();
+            let squeeze = host.squeeze();
             Ok(host
                 .vms
                 .values()
                 .filter(|vm| consumes_resources(vm.state))
-                .map(|vm| (vm.id, vm.stats(now, wait)))
+                .map(|vm| (vm.id, vm.stats(now, wait, squeeze)))
                 .collect())
         })
     }

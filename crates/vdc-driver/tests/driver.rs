@@ -635,6 +635,23 @@ mod sim {
         let (host, info) = fleet.find_vm(s.id).unwrap();
         assert_eq!((host, info.state), (0, PowerState::Shutoff));
         assert!(info.generation > moved.generation);
+
+        // A running VM does not live-migrate to a host with another CPU vendor.
+        let arm = HostShape {
+            cpu_vendor: "ARM".into(),
+            ..big_shape()
+        };
+        let fleet = SimFleet::new(vec![big_shape(), arm], SimClock::manual());
+        let (x86, arm) = (fleet.host(0), fleet.host(1));
+        x86.define(&s).unwrap();
+        x86.act(s.id, VmAction::Start).unwrap();
+        let err = x86.migrate(s.id, arm.uri()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("across CPU vendors (Intel to ARM)"),
+            "{err}"
+        );
+        assert_eq!(fleet.find_vm(s.id).unwrap().0, 0);
     }
 
     #[test]
@@ -733,6 +750,71 @@ mod sim {
             t1.cpu_time_ns <= 4 * 10_000_000_000,
             "at most 4 vCPUs × 10 s"
         );
+    }
+
+    #[test]
+    fn load_memory_pressure_power_and_clock() {
+        let fleet = SimFleet::new(vec![small_shape(16_384); 2], SimClock::manual());
+        let h = fleet.host(0);
+        let (a, b) = (spec("a", 2, 4096), spec("b", 2, 4096));
+        for s in [&a, &b] {
+            h.define(s).unwrap();
+            h.act(s.id, VmAction::Start).unwrap();
+        }
+        // A replayed trace sets the load: both VMs busy on all vCPUs want 4 CPUs of 2.
+        fleet.set_vm_load(a.id, 1000).unwrap();
+        fleet.set_vm_load(b.id, 1000).unwrap();
+        assert_eq!(fleet.unserved_cpus(), 2.0);
+        let c0 = h.vm_stats(a.id).unwrap().cpu_time_ns;
+        let t0 = h.clock_ns();
+        fleet.advance(Duration::from_secs(10));
+        assert_eq!(h.clock_ns() - t0, 10_000_000_000, "sim time, not real time");
+        assert_eq!(h.vm_stats(a.id).unwrap().cpu_time_ns - c0, 20_000_000_000);
+        fleet.set_vm_load(a.id, 250).unwrap();
+        fleet.set_vm_load(b.id, 250).unwrap();
+        assert_eq!(fleet.unserved_cpus(), 0.0);
+        fleet.advance(Duration::from_secs(10));
+        assert_eq!(
+            h.vm_stats(a.id).unwrap().cpu_time_ns - c0,
+            25_000_000_000,
+            "the CPU time used before the change is kept"
+        );
+        assert!(fleet.set_vm_load(Uuid::new_v4(), 1).is_err());
+
+        // Memory pressure: the balloon holds back a share, the guests swap.
+        let calm = h.vm_stats(a.id).unwrap();
+        assert_eq!(calm.balloon_current_mib, Some(4096));
+        assert_eq!((calm.swap_in_kib, calm.swap_out_kib), (Some(0), Some(0)));
+        fleet.set_memory_pressure(0, 0.25, 1000);
+        fleet.advance(Duration::from_secs(10));
+        let squeezed = h.vm_stats(a.id).unwrap();
+        assert_eq!(squeezed.balloon_current_mib, Some(3072));
+        // 1000 KiB/s over two VMs, half in and half out, for 10 s.
+        assert_eq!(
+            (squeezed.swap_in_kib, squeezed.swap_out_kib),
+            (Some(2500), Some(2500))
+        );
+        assert!(squeezed.memory_rss_mib <= 3072);
+        assert_eq!(
+            fleet.host(1).vm_stats(a.id).unwrap_err(),
+            DriverError::NoSuchVm { id: a.id }
+        );
+        fleet.set_memory_pressure(0, 0.0, 0);
+        assert_eq!(h.vm_stats(a.id).unwrap().balloon_current_mib, Some(4096));
+
+        // Power: refused while VMs run; off makes the host unreachable; on brings it back.
+        let err = h.set_power(false).unwrap_err();
+        assert!(err.to_string().contains("runs 2 VMs"), "{err}");
+        assert!(!fleet.is_host_down(0));
+        let empty = fleet.host(1);
+        empty.set_power(false).unwrap();
+        assert!(fleet.is_host_down(1));
+        assert!(matches!(
+            empty.host_info(),
+            Err(DriverError::HostUnreachable { .. })
+        ));
+        empty.set_power(true).unwrap();
+        assert!(empty.host_info().is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Load balancing (like vSphere DRS): which running VMs to move so no host is hot and the
 //! cluster's CPU load is even, explained move by move.
 //!
-//! A host is *hot* when its CPU demand exceeds the high-water mark or its vCPUs wait for CPU
-//! (contention) beyond a threshold. The plan moves VMs one at a time, each time the move with
+//! A host is *hot* when its CPU demand exceeds the high-water mark, its vCPUs wait for CPU
+//! (contention) beyond a threshold, or its memory is under pressure: the balloon took memory
+//! back from its guests or they swap. A host under memory pressure takes no VMs. The plan moves VMs one at a time, each time the move with
 //! the largest gain: the drop in the cluster's imbalance (the standard deviation of host CPU
 //! utilisation), plus the pressure taken off hot hosts. The target's load after the move is
 //! predicted by adding the VM's measured demand, and no target may end up hot. Hysteresis: no
@@ -23,10 +24,17 @@ pub struct BalanceHost {
     pub memory_cap_mib: u64,
     /// Share of time its vCPUs waited for a CPU at the last sample (0..1).
     pub vcpu_wait: f64,
+    /// Share of its running VMs' memory the balloon has taken back (0..1).
+    pub balloon: f64,
+    /// Its guests' swap traffic (in + out), KiB/s.
+    pub swap_kib_s: f64,
     /// Takes no VMs; its VMs are evacuated.
     pub maintenance: bool,
     /// Reachable and taking VMs (a host that is not is neither source nor target).
     pub usable: bool,
+    /// Live migration works between hosts of the same class only (same hypervisor and CPU
+    /// vendor, say); the caller numbers the classes.
+    pub class: u32,
 }
 
 /// A VM as the balancer sees it.
@@ -50,6 +58,10 @@ pub struct BalanceParams {
     pub high_water: f64,
     /// Hot above this vCPU wait share.
     pub contention: f64,
+    /// Hot above this memory pressure (see [`memory_pressure`]).
+    pub memory_pressure: f64,
+    /// Swap traffic (KiB/s) that counts as full memory pressure.
+    pub swap_full_kib_s: f64,
     /// No plan while the utilisation standard deviation is under this and no host is hot.
     pub imbalance_threshold: f64,
     /// Smallest gain a move must bring.
@@ -59,12 +71,14 @@ pub struct BalanceParams {
 }
 
 impl Default for BalanceParams {
-    /// Hot above 80 % CPU or 5 % vCPU wait; act from a 0.15 spread; each move must gain 0.01;
-    /// at most 8 moves.
+    /// Hot above 80 % CPU, 5 % vCPU wait or 5 % memory pressure (5 % ballooned, or swapping
+    /// 512 KiB/s); act from a 0.15 spread; each move must gain 0.01; at most 8 moves.
     fn default() -> Self {
         BalanceParams {
             high_water: 0.8,
             contention: 0.05,
+            memory_pressure: 0.05,
+            swap_full_kib_s: 10_240.0,
             imbalance_threshold: 0.15,
             min_gain: 0.01,
             max_moves: 8,
@@ -93,6 +107,20 @@ pub struct Plan {
     /// Hosts hot before and after.
     pub hot_before: usize,
     pub hot_after: usize,
+    /// Per host: its CPU demand after the moves, and whether it is still hot.
+    pub demand_after: Vec<f64>,
+    pub hot_after_by_host: Vec<bool>,
+}
+
+/// A host's memory pressure (0..1): the larger of the share its balloon took back and its
+/// swap traffic over `p.swap_full_kib_s`.
+pub fn memory_pressure(h: &BalanceHost, p: &BalanceParams) -> f64 {
+    let swap = if p.swap_full_kib_s > 0.0 {
+        h.swap_kib_s.max(0.0) / p.swap_full_kib_s
+    } else {
+        0.0
+    };
+    h.balloon.max(swap).clamp(0.0, 1.0)
 }
 
 /// The working state of a plan.
@@ -162,16 +190,38 @@ impl State {
         // Measured contention stays with the host until a VM leaves it; a host that received
         // VMs is judged by its predicted utilisation only.
         self.utilisation(hosts, h) > p.high_water
-            || (!moved_in && hosts[h].vcpu_wait > p.contention)
+            || (!moved_in
+                && (hosts[h].vcpu_wait > p.contention
+                    || memory_pressure(&hosts[h], p) > p.memory_pressure))
     }
 
-    fn fits(&self, hosts: &[BalanceHost], vm: &BalanceVm, h: usize) -> bool {
+    fn fits(&self, hosts: &[BalanceHost], p: &BalanceParams, vm: &BalanceVm, h: usize) -> bool {
         let t = &hosts[h];
         t.usable
             && !t.maintenance
+            && vm.host < hosts.len()
+            && t.class == hosts[vm.host].class
+            && memory_pressure(t, p) <= p.memory_pressure
             && self.vcpus[h] + u64::from(vm.vcpus) <= t.vcpu_cap
             && self.memory[h] + vm.memory_mib <= t.memory_cap_mib
     }
+}
+
+/// What moving `vm` off its measured-hot host `from` relieves beyond the cost: the wait share
+/// its CPU demand takes with it, plus the memory pressure its memory takes with it.
+fn relief(h: &BalanceHost, vm: &BalanceVm, s: &State, from: usize, p: &BalanceParams) -> f64 {
+    let cpu = if h.vcpu_wait > p.contention {
+        h.vcpu_wait * vm.cpu_demand.max(0.0) / s.demand[from].max(1e-9)
+    } else {
+        0.0
+    };
+    let pressure = memory_pressure(h, p);
+    let memory = if pressure > p.memory_pressure {
+        pressure * vm.memory_mib as f64 / (s.memory[from] as f64).max(1.0)
+    } else {
+        0.0
+    };
+    cpu + memory
 }
 
 /// The value a plan minimises: imbalance plus pressure over the high-water mark.
@@ -212,7 +262,7 @@ pub fn plan(hosts: &[BalanceHost], vms: &[BalanceVm], p: &BalanceParams) -> Plan
             continue;
         }
         let target = (0..hosts.len())
-            .filter(|&h| h != vm.host && s.fits(hosts, vm, h))
+            .filter(|&h| h != vm.host && s.fits(hosts, p, vm, h))
             .min_by(|&a, &b| {
                 s.utilisation(hosts, a)
                     .total_cmp(&s.utilisation(hosts, b))
@@ -249,7 +299,7 @@ pub fn plan(hosts: &[BalanceHost], vms: &[BalanceVm], p: &BalanceParams) -> Plan
             let from = vm.host;
             let source_hot = s.hot(hosts, p, from, touched.contains(&from));
             for to in 0..hosts.len() {
-                if to == from || !s.fits(hosts, vm, to) {
+                if to == from || !s.fits(hosts, p, vm, to) {
                     continue;
                 }
                 let mut after = s.clone();
@@ -260,12 +310,12 @@ pub fn plan(hosts: &[BalanceHost], vms: &[BalanceVm], p: &BalanceParams) -> Plan
                 }
                 // A hot source whose contention is measured: moving demand off it relieves
                 // the waiting VMs too, counted as the wait share it sheds.
-                let relief = if source_hot && hosts[from].vcpu_wait > p.contention {
-                    hosts[from].vcpu_wait * vm.cpu_demand.max(0.0) / s.demand[from].max(1e-9)
-                } else {
-                    0.0
-                };
-                let gain = before - cost(&after, hosts, p) + relief;
+                let gain = before - cost(&after, hosts, p)
+                    + if source_hot {
+                        relief(&hosts[from], vm, &s, from, p)
+                    } else {
+                        0.0
+                    };
                 if best.is_none_or(|(g, _, _)| gain > g) {
                     best = Some((gain, i, to));
                 }
@@ -284,15 +334,23 @@ pub fn plan(hosts: &[BalanceHost], vms: &[BalanceVm], p: &BalanceParams) -> Plan
         moved[i] = true;
         touched.insert(from);
         touched.insert(to);
-        let why = if hosts[from].vcpu_wait > p.contention {
+        let h = &hosts[from];
+        let why = if memory_pressure(h, p) > p.memory_pressure {
+            format!(
+                "{} is short of memory (balloon took back {:.1} %, guests swap {:.0} KiB/s)",
+                h.name,
+                h.balloon * 100.0,
+                h.swap_kib_s
+            )
+        } else if h.vcpu_wait > p.contention {
             format!(
                 "{} has {:.0} % CPU and its vCPUs wait {:.1} % of the time",
-                hosts[from].name,
+                h.name,
                 u_from * 100.0,
-                hosts[from].vcpu_wait * 100.0
+                h.vcpu_wait * 100.0
             )
         } else {
-            format!("{} is at {:.0} % CPU", hosts[from].name, u_from * 100.0)
+            format!("{} is at {:.0} % CPU", h.name, u_from * 100.0)
         };
         moves.push(Move {
             vm: i,
@@ -311,13 +369,116 @@ pub fn plan(hosts: &[BalanceHost], vms: &[BalanceVm], p: &BalanceParams) -> Plan
             ),
         });
     }
+    let hot_after_by_host: Vec<bool> = (0..hosts.len())
+        .map(|h| {
+            hosts[h].usable && !hosts[h].maintenance && s.hot(hosts, p, h, touched.contains(&h))
+        })
+        .collect();
     Plan {
         imbalance_before,
         imbalance_after: s.imbalance(hosts),
         hot_before,
-        hot_after: hot_count(&s, hosts, p, &touched),
+        hot_after: hot_after_by_host.iter().filter(|&&h| h).count(),
+        demand_after: s.demand,
+        hot_after_by_host,
         moves,
     }
+}
+
+/// A host as power management sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerHost {
+    pub name: String,
+    /// Logical CPUs.
+    pub cpus: f64,
+    /// CPU demand of its running VMs (logical CPUs), as the balancer left them.
+    pub demand: f64,
+    /// VMs running (or paused) on it.
+    pub running_vms: usize,
+    /// Powered off by vdc.
+    pub standby: bool,
+    /// Connected and not in maintenance (it serves VMs).
+    pub usable: bool,
+    /// Hot even after this round's moves.
+    pub hot: bool,
+}
+
+/// When power management acts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerParams {
+    /// Wake a standby host when the serving hosts' CPU utilisation is above this.
+    pub wake_above: f64,
+    /// Put an empty host in standby only if the other serving hosts stay at or under this.
+    pub standby_below: f64,
+}
+
+impl Default for PowerParams {
+    /// Wake above 75 %, stand by only while the rest stays at or under 50 %: the gap is the
+    /// hysteresis that keeps a host from flapping.
+    fn default() -> Self {
+        PowerParams {
+            wake_above: 0.75,
+            standby_below: 0.5,
+        }
+    }
+}
+
+/// What power management does this round, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PowerAction {
+    /// Power this host on (index into the hosts).
+    Wake { host: usize, reason: String },
+    /// Power this empty host off.
+    Standby { host: usize, reason: String },
+}
+
+/// One power step for a cluster, at most: wake the largest standby host when a serving host
+/// stays hot or the serving hosts are busier than `wake_above`; otherwise put the smallest
+/// empty serving host in standby when the others would stay at or under `standby_below` and
+/// none is hot. A cluster keeps at least one serving host. Ties go to the lower index.
+pub fn power_plan(hosts: &[PowerHost], p: &PowerParams) -> Option<PowerAction> {
+    let serving: Vec<usize> = (0..hosts.len()).filter(|&h| hosts[h].usable).collect();
+    let cpus: f64 = serving.iter().map(|&h| hosts[h].cpus).sum();
+    let demand: f64 = serving.iter().map(|&h| hosts[h].demand.max(0.0)).sum();
+    let util = if cpus > 0.0 { demand / cpus } else { 1.0 };
+    let hot = serving.iter().find(|&&h| hosts[h].hot);
+    if hot.is_some() || util > p.wake_above {
+        let wake = (0..hosts.len())
+            .filter(|&h| hosts[h].standby)
+            .min_by(|&a, &b| hosts[b].cpus.total_cmp(&hosts[a].cpus).then(a.cmp(&b)))?;
+        let why = match hot {
+            Some(&h) => format!("{} stays hot after balancing", hosts[h].name),
+            None => format!(
+                "the serving hosts are at {:.0} % CPU (wake above {:.0} %)",
+                util * 100.0,
+                p.wake_above * 100.0
+            ),
+        };
+        return Some(PowerAction::Wake {
+            host: wake,
+            reason: format!("{why}; {} adds {} CPUs", hosts[wake].name, hosts[wake].cpus),
+        });
+    }
+    if serving.len() < 2 {
+        return None;
+    }
+    let off = serving
+        .iter()
+        .copied()
+        .filter(|&h| hosts[h].running_vms == 0)
+        .min_by(|&a, &b| hosts[a].cpus.total_cmp(&hosts[b].cpus).then(a.cmp(&b)))?;
+    let rest = cpus - hosts[off].cpus;
+    let after = if rest > 0.0 { demand / rest } else { 1.0 };
+    (after <= p.standby_below).then(|| PowerAction::Standby {
+        host: off,
+        reason: format!(
+            "{} runs no VM and the other {} hosts carry the load at {:.0} % CPU (at most {:.0} %)",
+            hosts[off].name,
+            serving.len() - 1,
+            after * 100.0,
+            p.standby_below * 100.0
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -332,8 +493,11 @@ mod tests {
             vcpu_cap: (cpus * 4.0) as u64,
             memory_cap_mib: 65_536,
             vcpu_wait: 0.0,
+            balloon: 0.0,
+            swap_kib_s: 0.0,
             maintenance: false,
             usable: true,
+            class: 0,
         }
     }
 
@@ -394,6 +558,148 @@ mod tests {
         );
     }
 
+    #[test]
+    fn memory_pressure_makes_a_host_hot_and_no_target() {
+        let mut hosts = vec![host("a", 16.0), host("b", 16.0), host("c", 16.0)];
+        hosts[0].balloon = 0.12;
+        hosts[2].swap_kib_s = 2048.0;
+        let vms = vec![
+            BalanceVm {
+                memory_mib: 1024,
+                ..vm("small", 0, 1.0)
+            },
+            BalanceVm {
+                memory_mib: 16_384,
+                ..vm("big", 0, 1.0)
+            },
+            vm("z", 1, 1.0),
+            vm("w", 2, 1.0),
+        ];
+        let p = plan(&hosts, &vms, &BalanceParams::default());
+        assert_eq!(p.hot_before, 2, "{p:?}");
+        // c swaps, so only b takes VMs: c's VM, and a's largest memory (not its small VM).
+        assert!(p.moves.iter().all(|m| m.to == 1), "{p:?}");
+        let from_a: Vec<&Move> = p.moves.iter().filter(|m| m.from == 0).collect();
+        assert_eq!(from_a.len(), 1, "{p:?}");
+        assert_eq!(from_a[0].vm, 1, "{p:?}");
+        assert!(
+            from_a[0].reason.contains("balloon took back 12.0 %"),
+            "{}",
+            from_a[0].reason
+        );
+        assert!(
+            p.moves
+                .iter()
+                .any(|m| m.from == 2 && m.reason.contains("swap 2048 KiB/s")),
+            "{p:?}"
+        );
+    }
+
+    fn power_host(name: &str, cpus: f64, demand: f64, running_vms: usize) -> PowerHost {
+        PowerHost {
+            name: name.into(),
+            cpus,
+            demand,
+            running_vms,
+            standby: false,
+            usable: true,
+            hot: false,
+        }
+    }
+
+    #[test]
+    fn power_stands_by_an_empty_host_and_wakes_it_when_busy() {
+        let pp = PowerParams::default();
+        let mut hosts = vec![
+            power_host("a", 16.0, 6.0, 5),
+            power_host("b", 16.0, 0.0, 0),
+            power_host("c", 8.0, 0.0, 0),
+        ];
+        // c is the smaller empty host; a and b then carry 6 of 32 CPUs.
+        match power_plan(&hosts, &pp) {
+            Some(PowerAction::Standby { host: 2, reason }) => {
+                assert!(reason.contains("c runs no VM"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        hosts[2] = PowerHost {
+            standby: true,
+            usable: false,
+            ..hosts[2].clone()
+        };
+        // b next would leave a at 6/16 = 38 %: still under 50 %.
+        assert!(matches!(
+            power_plan(&hosts, &pp),
+            Some(PowerAction::Standby { host: 1, .. })
+        ));
+        hosts[0].demand = 9.0;
+        assert_eq!(power_plan(&hosts, &pp), None, "9/16 would be over 50 %");
+        hosts[0].hot = true;
+        match power_plan(&hosts, &pp) {
+            Some(PowerAction::Wake { host: 2, reason }) => {
+                assert!(reason.contains("a stays hot"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        hosts[0].hot = false;
+        hosts[0].demand = 26.0;
+        assert!(matches!(
+            power_plan(&hosts, &pp),
+            Some(PowerAction::Wake { host: 2, .. })
+        ));
+    }
+
+    proptest! {
+        /// Standby only takes an empty serving host, leaves a serving host and keeps the rest
+        /// at or under the mark; wake only takes a standby host and only when needed; never
+        /// both conditions at once (hysteresis).
+        #[test]
+        fn power_plans_hold_their_rules(
+            hs in prop::collection::vec(
+                (prop::sample::select(vec![4.0f64, 8.0, 16.0]), 0.0f64..16.0, 0usize..3,
+                 prop::bool::weighted(0.3), prop::bool::weighted(0.1)),
+                1..6,
+            )
+        ) {
+            let hosts: Vec<PowerHost> = hs.iter().enumerate().map(|(i, (cpus, d, n, standby, hot))| PowerHost {
+                name: format!("h{i}"),
+                cpus: *cpus,
+                demand: if *n == 0 { 0.0 } else { d.min(*cpus) },
+                running_vms: if *standby { 0 } else { *n },
+                standby: *standby,
+                usable: !*standby,
+                hot: *hot && !*standby,
+            }).collect();
+            let pp = PowerParams::default();
+            let serving: Vec<&PowerHost> = hosts.iter().filter(|h| h.usable).collect();
+            let cpus: f64 = serving.iter().map(|h| h.cpus).sum();
+            let demand: f64 = serving.iter().map(|h| h.demand).sum();
+            let needed = serving.iter().any(|h| h.hot) || cpus == 0.0 || demand / cpus > pp.wake_above;
+            match power_plan(&hosts, &pp) {
+                Some(PowerAction::Wake { host, .. }) => {
+                    prop_assert!(hosts[host].standby && needed);
+                    let most = hosts.iter().filter(|h| h.standby).map(|h| h.cpus).fold(0.0, f64::max);
+                    prop_assert_eq!(hosts[host].cpus, most);
+                }
+                Some(PowerAction::Standby { host, .. }) => {
+                    let h = &hosts[host];
+                    prop_assert!(h.usable && h.running_vms == 0 && !needed && serving.len() >= 2);
+                    prop_assert!(demand / (cpus - h.cpus) <= pp.standby_below);
+                }
+                None => {
+                    let wakeable = hosts.iter().any(|h| h.standby);
+                    prop_assert!(!(needed && wakeable), "a needed wake was missed");
+                    if !needed && serving.len() >= 2 {
+                        for h in serving.iter().filter(|h| h.running_vms == 0) {
+                            prop_assert!(demand / (cpus - h.cpus) > pp.standby_below || cpus - h.cpus <= 0.0,
+                                "{} could have gone to standby", h.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn arb() -> impl Strategy<Value = (Vec<BalanceHost>, Vec<BalanceVm>, BalanceParams)> {
         let hosts = prop::collection::vec(
             (
@@ -401,6 +707,9 @@ mod tests {
                 0.0f64..0.3,
                 prop::bool::weighted(0.1),
                 prop::bool::weighted(0.9),
+                prop::sample::select(vec![0.0f64, 0.0, 0.02, 0.2]),
+                prop::sample::select(vec![0.0f64, 0.0, 100.0, 4096.0]),
+                prop::sample::select(vec![0u32, 0, 0, 1]),
             ),
             1..6,
         );
@@ -423,13 +732,18 @@ mod tests {
                 let hosts: Vec<BalanceHost> = hs
                     .iter()
                     .enumerate()
-                    .map(|(i, (cpus, wait, maint, usable))| BalanceHost {
-                        vcpu_wait: *wait,
-                        maintenance: *maint,
-                        usable: *usable,
-                        memory_cap_mib: 32_768,
-                        ..host(&format!("h{i}"), *cpus)
-                    })
+                    .map(
+                        |(i, (cpus, wait, maint, usable, balloon, swap, class))| BalanceHost {
+                            class: *class,
+                            vcpu_wait: *wait,
+                            balloon: *balloon,
+                            swap_kib_s: *swap,
+                            maintenance: *maint,
+                            usable: *usable,
+                            memory_cap_mib: 32_768,
+                            ..host(&format!("h{i}"), *cpus)
+                        },
+                    )
                     .collect();
                 let n = hosts.len();
                 let vms = vs
@@ -497,6 +811,7 @@ mod tests {
                 prop_assert!(v.movable && m.from == at[m.vm] && m.to != m.from);
                 let t = &hosts[m.to];
                 prop_assert!(t.usable && !t.maintenance);
+                prop_assert_eq!(t.class, hosts[m.from].class, "migrations stay in a class");
                 vcpus[m.from] -= u64::from(v.vcpus);
                 mem[m.from] -= v.memory_mib;
                 vcpus[m.to] += u64::from(v.vcpus);
@@ -522,11 +837,15 @@ mod tests {
                     }
                     let demand_from: f64 = vms.iter().filter(|w| w.host == v.host).map(|w| w.cpu_demand).sum();
                     let util_from = demand_from / hosts[v.host].cpus;
-                    let source_hot = util_from > p.high_water || hosts[v.host].vcpu_wait > p.contention;
+                    let mem_from: u64 = vms.iter().filter(|w| w.host == v.host).map(|w| w.memory_mib).sum();
+                    let h = &hosts[v.host];
+                    let pressure = h.balloon.max(h.swap_kib_s / p.swap_full_kib_s).min(1.0);
+                    let source_hot = util_from > p.high_water || h.vcpu_wait > p.contention || pressure > p.memory_pressure;
                     for (t, th) in hosts.iter().enumerate() {
                         let vc: u64 = vms.iter().filter(|w| w.host == t).map(|w| u64::from(w.vcpus)).sum();
                         let mm: u64 = vms.iter().filter(|w| w.host == t).map(|w| w.memory_mib).sum();
-                        if t == v.host || !th.usable || th.maintenance || vc + u64::from(v.vcpus) > th.vcpu_cap || mm + v.memory_mib > th.memory_cap_mib {
+                        let pressed = th.balloon.max(th.swap_kib_s / p.swap_full_kib_s) > p.memory_pressure;
+                        if t == v.host || !th.usable || th.maintenance || pressed || th.class != h.class || vc + u64::from(v.vcpus) > th.vcpu_cap || mm + v.memory_mib > th.memory_cap_mib {
                             continue;
                         }
                         let mut to = start.clone();
@@ -535,11 +854,13 @@ mod tests {
                         if dt / th.cpus > p.high_water {
                             continue;
                         }
-                        let relief = if source_hot && hosts[v.host].vcpu_wait > p.contention {
-                            hosts[v.host].vcpu_wait * v.cpu_demand / demand_from.max(1e-9)
-                        } else {
-                            0.0
-                        };
+                        let mut relief = 0.0;
+                        if source_hot && h.vcpu_wait > p.contention {
+                            relief += h.vcpu_wait * v.cpu_demand / demand_from.max(1e-9);
+                        }
+                        if source_hot && pressure > p.memory_pressure {
+                            relief += pressure * v.memory_mib as f64 / mem_from as f64;
+                        }
                         best = best.max(before - oracle_cost(&hosts, &vms, &to, &p) + relief);
                     }
                 }

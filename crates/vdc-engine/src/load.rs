@@ -165,6 +165,78 @@ pub fn vcpu_wait(before: WaitReading, after: WaitReading) -> Option<f64> {
     Some((dd as f64 / (dt as f64 * vcpus as f64)).clamp(0.0, 1.0))
 }
 
+/// One VM of a Bitbrains-format trace (semicolon-separated: timestamp in seconds, CPU cores,
+/// CPU capacity provisioned MHz, CPU usage MHz, …, memory capacity provisioned KB, …):
+/// its size and its CPU demand per time step, in logical CPUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceVm {
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub demand: Vec<f64>,
+}
+
+/// Per time step: the sum of the demand samples in it and how many there are.
+type Buckets = std::collections::BTreeMap<i64, (f64, u32)>;
+
+/// Reads Bitbrains-format VM traces (one CSV text per VM) onto a common clock of `step_s`
+/// steps: per VM the mean demand in each step (usage MHz over `mhz_per_cpu`), the last known
+/// value where a step has no sample; and the number of steps, from the first sample of any VM
+/// to the last. A VM's size is the most cores and memory it was provisioned with.
+pub fn week_demand(
+    texts: &[String],
+    step_s: i64,
+    mhz_per_cpu: f64,
+) -> Result<(Vec<TraceVm>, usize), String> {
+    let mut raw: Vec<(u32, u64, Buckets)> = Vec::new();
+    let (mut t0, mut t1) = (i64::MAX, i64::MIN);
+    for (i, text) in texts.iter().enumerate() {
+        let (mut vcpus, mut mem_kb) = (1u32, 0f64);
+        let mut buckets = Buckets::new();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(';').map(str::trim).collect();
+            if f.len() < 7 {
+                continue;
+            }
+            let t: f64 = f[0]
+                .parse()
+                .map_err(|e| format!("trace {}: bad timestamp in {line:?}: {e}", i + 1))?;
+            vcpus = vcpus.max(f[1].parse::<f64>().unwrap_or(1.0) as u32);
+            mem_kb = mem_kb.max(f[5].parse().unwrap_or(0.0));
+            let b = t as i64 / step_s;
+            let e = buckets.entry(b).or_insert((0.0, 0));
+            e.0 += f[3].parse::<f64>().unwrap_or(0.0) / mhz_per_cpu;
+            e.1 += 1;
+            t0 = t0.min(b);
+            t1 = t1.max(b);
+        }
+        raw.push((vcpus, (mem_kb / 1024.0) as u64, buckets));
+    }
+    if t1 < t0 {
+        return Err("no samples".into());
+    }
+    let steps = (t1 - t0 + 1) as usize;
+    let vms = raw
+        .into_iter()
+        .map(|(vcpus, memory_mib, b)| {
+            let mut last = 0.0;
+            let demand = (0..steps)
+                .map(|s| {
+                    if let Some((sum, n)) = b.get(&(t0 + s as i64)) {
+                        last = sum / f64::from(*n);
+                    }
+                    last
+                })
+                .collect();
+            TraceVm {
+                vcpus: vcpus.max(1),
+                memory_mib: memory_mib.max(1),
+                demand,
+            }
+        })
+        .collect();
+    Ok((vms, steps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +318,22 @@ mod tests {
             prop_assert_eq!(d.samples(7), samples.len() as u32);
             prop_assert_eq!(d.percentile(8, p), None);
         }
+    }
+
+    #[test]
+    fn bitbrains_traces_on_a_common_clock() {
+        let head = "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB]\n";
+        let a = format!(
+            "{head}600; 2; 5200; 2600; 50; 1048576; 1\n660; 2; 5200; 5200; 100; 1048576; 1\n1200; 2; 5200; 1300; 25; 1048576; 1\n"
+        );
+        let b = format!("{head}300; 4; 10400; 10400; 100; 2097152; 1\n");
+        let (vms, steps) = week_demand(&[a, b], 300, 2600.0).unwrap();
+        assert_eq!(steps, 4, "steps 1..=4 of 300 s");
+        assert_eq!((vms[0].vcpus, vms[0].memory_mib), (2, 1024));
+        // No sample before its first: 0; two samples in a step: their mean; then held.
+        assert_eq!(vms[0].demand, vec![0.0, 1.5, 1.5, 0.5]);
+        assert_eq!(vms[1].demand, vec![4.0; 4]);
+        assert!(week_demand(&[format!("{head}x; 1; 1; 1; 1; 1; 1\n")], 300, 1.0).is_err());
+        assert!(week_demand(&[head.to_string()], 300, 1.0).is_err());
     }
 }

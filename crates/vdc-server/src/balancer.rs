@@ -1,11 +1,15 @@
 //! The load balancer (like vSphere DRS): per cluster, the engine's `balance::plan` over the
-//! hosts' measured CPU and contention and the VMs' measured demand. `recommend` shows the plan
-//! (`GET /plans/balance`); `automatic` starts its migrations after each load sample, a few per
-//! round. Evacuating a host puts it in maintenance and starts the migrations of its VMs.
+//! hosts' measured CPU, contention and memory pressure and the VMs' measured demand.
+//! `recommend` shows the plan (`GET /plans/balance`); `automatic` starts its migrations after
+//! each load sample, a few per round, and — with power saving on — wakes a standby host or puts
+//! an empty one in standby (`balance::power_plan`, see [`crate::power`]). Evacuating a host
+//! puts it in maintenance and starts the migrations of its VMs.
 
 use std::collections::{BTreeSet, HashMap};
 use vdc_db as db;
-use vdc_engine::balance::{self, BalanceHost, BalanceParams, BalanceVm};
+use vdc_engine::balance::{
+    self, BalanceHost, BalanceParams, BalanceVm, PowerAction, PowerHost, PowerParams,
+};
 use vdc_types::*;
 
 use crate::app::App;
@@ -20,6 +24,23 @@ struct ClusterPlan {
     view: BalancePlanView,
     /// (VM record, target) per move.
     moves: Vec<(db::Vm, HostId)>,
+    /// The power step: (host, standby or wake, reason).
+    power: Option<(db::Host, bool, String)>,
+}
+
+/// Per host, its migration class: live migration needs the same hypervisor and CPU vendor
+/// on both ends.
+pub(crate) fn migration_classes(hosts: &[&db::Host]) -> Vec<u32> {
+    let mut classes: HashMap<(HypervisorType, &str), u32> = HashMap::new();
+    hosts
+        .iter()
+        .map(|h| {
+            let next = classes.len() as u32;
+            *classes
+                .entry((h.hypervisor, h.cpu_vendor.as_str()))
+                .or_insert(next)
+        })
+        .collect()
 }
 
 /// Every VM of a cluster (paging through the store).
@@ -59,9 +80,11 @@ impl App {
             .collect();
         let index: HashMap<HostId, usize> =
             hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+        let classes = migration_classes(&hosts);
         let bhosts: Vec<BalanceHost> = hosts
             .iter()
-            .map(|h| {
+            .zip(&classes)
+            .map(|(h, &class)| {
                 let (vcpu_cap, memory_cap_mib) = cluster.caps(h);
                 BalanceHost {
                     name: h.name.clone(),
@@ -69,8 +92,11 @@ impl App {
                     vcpu_cap,
                     memory_cap_mib,
                     vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait).unwrap_or(0.0),
+                    balloon: h.load.as_ref().map_or(0.0, |l| l.balloon),
+                    swap_kib_s: h.load.as_ref().map_or(0.0, |l| l.swap_kib_s),
                     maintenance: h.maintenance,
                     usable: h.state == HostState::Connected,
+                    class,
                 }
             })
             .collect();
@@ -100,6 +126,35 @@ impl App {
             .iter()
             .map(|m| (vms[m.vm].clone(), hosts[m.to].id))
             .collect();
+        let power = if cluster.power_saving {
+            let mut running = vec![0usize; hosts.len()];
+            for v in &bvms {
+                running[v.host] += 1;
+            }
+            for m in &plan.moves {
+                running[m.from] -= 1;
+                running[m.to] += 1;
+            }
+            let phosts: Vec<PowerHost> = hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| PowerHost {
+                    name: h.name.clone(),
+                    cpus: bhosts[i].cpus,
+                    demand: plan.demand_after[i],
+                    running_vms: running[i],
+                    standby: h.state == HostState::Standby,
+                    usable: bhosts[i].usable && !h.maintenance,
+                    hot: plan.hot_after_by_host[i],
+                })
+                .collect();
+            balance::power_plan(&phosts, &PowerParams::default()).map(|a| match a {
+                PowerAction::Wake { host, reason } => (hosts[host].clone(), false, reason),
+                PowerAction::Standby { host, reason } => (hosts[host].clone(), true, reason),
+            })
+        } else {
+            None
+        };
         let view = BalancePlanView {
             cluster_id: cluster.id,
             name: cluster.name.clone(),
@@ -122,8 +177,14 @@ impl App {
                     reason: m.reason.clone(),
                 })
                 .collect(),
+            power: power.as_ref().map(|(h, standby, reason)| PowerStepView {
+                action: if *standby { "standby" } else { "wake" }.into(),
+                host_id: h.id,
+                host: h.name.clone(),
+                reason: reason.clone(),
+            }),
         };
-        Ok(ClusterPlan { view, moves })
+        Ok(ClusterPlan { view, moves, power })
     }
 
     /// Plans of every cluster the balancer is not off in, or of `only` (whatever its mode),
@@ -162,12 +223,21 @@ impl App {
     }
 
     /// Starts the planned migrations of the clusters in automatic mode (a round of the
-    /// controller); returns how many started.
+    /// controller) and takes their power steps; returns how many migrations started. A power
+    /// step that fails is audited and logged, and the round goes on.
     pub async fn balance_round(&self) -> Result<usize, Error> {
         let mut started = 0;
         for p in self.plans(None, BalanceParams::default().max_moves).await? {
             if p.view.mode != BalanceMode::Automatic {
                 continue;
+            }
+            if let Some((host, standby, reason)) = &p.power {
+                // The power plan counts VMs after the moves: no move targets a host it powers
+                // off, and one that the moves leave empty waits for the next round (its VMs
+                // are still leaving), when the store shows it empty.
+                if let Err(e) = self.set_standby(BALANCER, host, *standby, reason).await {
+                    tracing::warn!(host = %host.name, error = %e, "power step failed");
+                }
             }
             for ((vm, to), m) in p.moves.iter().zip(&p.view.moves) {
                 self.submit_vm_job_by(

@@ -39,6 +39,10 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// How long a login token stays valid.
     pub token_ttl: Duration,
+    /// A shell command that powers a host on or off out of band (its BMC); it gets
+    /// `VDC_POWER_ACTION` (`on`/`off`), `VDC_HOST_NAME` and `VDC_HOST_URI`. `None`: the host's
+    /// driver powers it, where it can.
+    pub power_command: Option<String>,
 }
 
 impl Config {
@@ -51,6 +55,7 @@ impl Config {
             sync_interval: Some(Duration::from_secs(10)),
             admin_password: None,
             token_ttl: Duration::from_secs(12 * 3600),
+            power_command: None,
         }
     }
 }

@@ -199,6 +199,9 @@ impl App {
         if let Some(m) = p.balance_mode {
             self.db.set_balance_mode(id, m).await?;
         }
+        if let Some(on) = p.power_saving {
+            self.db.set_power_saving(id, on).await?;
+        }
         let cluster = self
             .db
             .list_clusters()
@@ -212,8 +215,12 @@ impl App {
             ("cluster", Some(id.to_string())),
             AuditResult::Ok,
             Some(format!(
-                "name={} vcpu_ratio={} memory_ratio={} balance_mode={}",
-                cluster.name, cluster.vcpu_ratio, cluster.memory_ratio, cluster.balance_mode
+                "name={} vcpu_ratio={} memory_ratio={} balance_mode={} power_saving={}",
+                cluster.name,
+                cluster.vcpu_ratio,
+                cluster.memory_ratio,
+                cluster.balance_mode,
+                cluster.power_saving
             )),
         )
         .await;

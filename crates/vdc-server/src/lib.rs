@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod monitor;
 pub mod placement;
 pub mod plans;
+pub mod power;
 pub mod sync;
 pub mod views;
 pub mod vm_ops;

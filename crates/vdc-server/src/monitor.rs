@@ -1,12 +1,13 @@
-//! The host load sampler: each reachable host's CPU utilisation and its running VMs' vCPU
-//! wait counters, stored on the host with a per-hour-of-day histogram. Placement reads them
-//! (contention from the vCPU wait, complementary load from the hourly 90th percentiles).
+//! The host load sampler: each reachable host's CPU utilisation, its running VMs' vCPU wait
+//! counters and their memory pressure (balloon, swap), stored on the host with a
+//! per-hour-of-day histogram. Placement reads them (contention from the vCPU wait,
+//! complementary load from the hourly 90th percentiles); the balancer reads all of them.
+//! Rates are measured on the driver's clock (the simulator's own time for the simulator).
 //! Each sample also records every cluster's allocations and CPU demand as the day's peak,
 //! which capacity forecasts fit their trends on.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 use vdc_db as db;
 use vdc_engine::load::{Histogram, HourlyDigest, WaitReading, vcpu_wait};
 use vdc_types::*;
@@ -22,18 +23,23 @@ const BATCH: usize = 64;
 /// The last vCPU counter reading of each host (wait is a rate between two readings).
 pub(crate) type Readings = Arc<std::sync::Mutex<HashMap<HostId, WaitReading>>>;
 
-/// Nanoseconds since the first call: a monotonic clock for the readings.
-fn mono_ns() -> u128 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_nanos()
-}
-
 /// What one host reported.
 struct Sample {
     cpu: f64,
     reading: WaitReading,
-    /// Each running VM's cumulative CPU time (ns) and vCPUs.
-    vm_cpu_ns: Vec<(uuid::Uuid, u64, u32)>,
+    /// Each running VM's counters.
+    vms: Vec<VmReading>,
+    /// The share of the running VMs' memory the balloon took back.
+    balloon: f64,
+}
+
+/// One VM's cumulative counters at a reading.
+struct VmReading {
+    id: uuid::Uuid,
+    cpu_ns: u64,
+    vcpus: u32,
+    /// Swap in + out, KiB, when the hypervisor reports it.
+    swap_kib: Option<u64>,
 }
 
 /// A VM's last CPU-time reading, the demand measured between the last two, and the histogram
@@ -43,6 +49,7 @@ pub(crate) struct VmCpu {
     at_ns: u128,
     cpu_ns: u64,
     vcpus: u32,
+    swap_kib: Option<u64>,
     /// Logical CPUs busy, `None` until two readings compare.
     pub demand: Option<f64>,
     shares: Histogram,
@@ -106,7 +113,7 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                     let cpu = d.host_stats().ok()?.cpu_utilisation;
                     let vms = d.all_vm_stats().ok()?;
                     let reading = WaitReading {
-                        at_ns: mono_ns(),
+                        at_ns: d.clock_ns(),
                         delay_ns: vms
                             .iter()
                             .flat_map(|(_, s)| &s.vcpu_delay_ns)
@@ -114,14 +121,31 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                             .sum(),
                         vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
                     };
-                    let vm_cpu_ns = vms
-                        .iter()
-                        .map(|(id, s)| (*id, s.cpu_time_ns, s.vcpu_delay_ns.len() as u32))
-                        .collect();
+                    let (mut given, mut taken) = (0u64, 0u64);
+                    for (_, s) in &vms {
+                        if let (Some(b), Some(max)) = (s.balloon_current_mib, s.balloon_maximum_mib)
+                        {
+                            given += max;
+                            taken += max.saturating_sub(b);
+                        }
+                    }
                     Some(Sample {
                         cpu,
                         reading,
-                        vm_cpu_ns,
+                        vms: vms
+                            .iter()
+                            .map(|(id, s)| VmReading {
+                                id: *id,
+                                cpu_ns: s.cpu_time_ns,
+                                vcpus: s.vcpu_delay_ns.len() as u32,
+                                swap_kib: s.swap_in_kib.zip(s.swap_out_kib).map(|(i, o)| i + o),
+                            })
+                            .collect(),
+                        balloon: if given > 0 {
+                            taken as f64 / given as f64
+                        } else {
+                            0.0
+                        },
                     })
                 })
                 .collect()
@@ -132,14 +156,30 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
         let mut vm_cpu = app.vm_cpu.lock().expect("vm cpu lock");
         for (h, s) in chunk.iter().zip(samples) {
             let Some(s) = s else { continue };
-            for &(id, cpu_ns, vcpus) in &s.vm_cpu_ns {
+            // Swap traffic of the host's VMs, KiB/s; `None` until a VM's two readings compare.
+            let mut swap_kib_s: Option<f64> = None;
+            for &VmReading {
+                id,
+                cpu_ns,
+                vcpus,
+                swap_kib,
+            } in &s.vms
+            {
                 let at_ns = s.reading.at_ns;
                 let before = vm_cpu.get(&id).copied();
-                let demand = before.and_then(|b| {
-                    let dt = at_ns.checked_sub(b.at_ns)?;
+                let dt = before
+                    .and_then(|b| at_ns.checked_sub(b.at_ns))
+                    .filter(|&dt| dt > 0);
+                let demand = before.zip(dt).and_then(|(b, dt)| {
                     let dc = cpu_ns.checked_sub(b.cpu_ns)?;
-                    (dt > 0).then(|| dc as f64 / dt as f64)
+                    Some(dc as f64 / dt as f64)
                 });
+                if let Some(rate) = before.zip(dt).and_then(|(b, dt)| {
+                    let ds = swap_kib?.checked_sub(b.swap_kib?)?;
+                    Some(ds as f64 * 1e9 / dt as f64)
+                }) {
+                    *swap_kib_s.get_or_insert(0.0) += rate;
+                }
                 let mut shares = before.map(|b| b.shares).unwrap_or_default();
                 if let Some(d) = demand {
                     shares.add(d / f64::from(vcpus.max(1)));
@@ -150,6 +190,7 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                         at_ns,
                         cpu_ns,
                         vcpus,
+                        swap_kib,
                         demand,
                         shares,
                     },
@@ -171,6 +212,10 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                     cpu_load: s.cpu,
                     // Until two readings compare, the last known wait stands.
                     vcpu_wait: wait.or(h.load.as_ref().and_then(|l| l.vcpu_wait)),
+                    balloon: s.balloon,
+                    swap_kib_s: swap_kib_s
+                        .or(h.load.as_ref().map(|l| l.swap_kib_s))
+                        .unwrap_or(0.0),
                     digest: serde_json::to_string(&digest)
                         .map_err(|e| Error::internal(format!("load digest: {e}")))?,
                 },

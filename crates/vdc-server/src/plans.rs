@@ -130,9 +130,11 @@ impl App {
             let mine: Vec<&db::Host> = hosts.iter().filter(|h| h.cluster_id == c.id).collect();
             let index: std::collections::HashMap<HostId, usize> =
                 mine.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+            let classes = crate::balancer::migration_classes(&mine);
             let chosts: Vec<ConsolidationHost> = mine
                 .iter()
-                .map(|h| {
+                .zip(&classes)
+                .map(|(h, &class)| {
                     let (vcpu_cap, memory_cap_mib) = c.caps(h);
                     ConsolidationHost {
                         name: h.name.clone(),
@@ -142,6 +144,7 @@ impl App {
                         usable: h.state == HostState::Connected && !h.maintenance && !gone(h.id),
                         idle_w: IDLE_W,
                         max_w: MAX_W,
+                        class,
                     }
                 })
                 .collect();
@@ -163,6 +166,7 @@ impl App {
                     cpu_demand: demand.get(&v.id.0).copied().unwrap_or(0.0),
                     movable: v.management == Management::Managed
                         && !busy.contains(&v.id.to_string()),
+                    class: v.host_id.and_then(|h| index.get(&h)).map(|&i| classes[i]),
                 })
                 .collect();
             // Added VMs go to the given cluster, or the first one planned.
@@ -174,6 +178,7 @@ impl App {
                     memory_mib: a.memory_mib,
                     cpu_demand: a.cpu_demand,
                     movable: true,
+                    class: None,
                 }));
             }
             let plan = live::plan(&chosts, &cvms, p.high_water.unwrap_or(0.8));

@@ -96,6 +96,8 @@ pub fn host(h: &db::Host) -> HostView {
         licence_cost_per_vcpu: h.licence_cost_per_vcpu,
         cpu_load: h.load.as_ref().map(|l| l.cpu_load),
         vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait),
+        balloon_share: h.load.as_ref().map(|l| l.balloon),
+        swap_kib_s: h.load.as_ref().map(|l| l.swap_kib_s),
         load_sampled_at: h.load.as_ref().map(|l| rfc3339(l.sampled_at)),
     }
 }
@@ -108,6 +110,7 @@ pub fn cluster(c: &db::Cluster) -> ClusterView {
         vcpu_ratio: c.vcpu_ratio,
         memory_ratio: c.memory_ratio,
         balance_mode: c.balance_mode,
+        power_saving: c.power_saving,
     }
 }
 

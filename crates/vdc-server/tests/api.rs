@@ -15,6 +15,10 @@ use ops::*;
 mod placement;
 use placement::*;
 
+#[path = "api/balancing.rs"]
+mod balancing;
+use balancing::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -56,6 +60,8 @@ on_both_stores!(
     capacity_forecast_from_daily_peaks,
     balancer_plans_moves_and_evacuates,
     consolidation_plans_and_what_ifs,
+    balancer_memory_pressure_and_power,
+    balancer_replays_bitbrains_on_the_simulator,
 );
 
 #[cfg(feature = "libvirt")]

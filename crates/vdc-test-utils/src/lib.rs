@@ -14,6 +14,31 @@ use std::time::{Duration, Instant};
 use vdc_driver::sim::{SimClock, SimFleet};
 use vdc_server::{Config, Fleet, Server, SimConfig};
 
+/// The shared test data (`$VDC_TEST_DATA`, else `shared/data` beside the repository), for
+/// tests that replay real traces. Missing data fails the test; it never skips it.
+pub fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("VDC_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        dir.join("bitbrains-rnd").is_dir(),
+        "the shared test data {} is missing: these tests need it and must not be skipped",
+        dir.display()
+    );
+    dir
+}
+
+/// A gzip file's text.
+pub fn read_gz(path: &std::path::Path) -> String {
+    use std::io::Read;
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut s)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    s
+}
+
 /// Which store a stack runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -31,6 +56,8 @@ pub struct StackOptions {
     pub hosts: usize,
     pub vms: usize,
     pub seed: u64,
+    /// The server's power command (see `vdc_server::Config::power_command`).
+    pub power_command: Option<String>,
 }
 
 impl StackOptions {
@@ -41,6 +68,7 @@ impl StackOptions {
             hosts: 4,
             vms: 20,
             seed: 42,
+            power_command: None,
         }
     }
 }
@@ -56,6 +84,7 @@ pub struct TestStack {
     pub fleet: Arc<Fleet>,
     pub database_url: String,
     dir: PathBuf,
+    power_command: Option<String>,
 }
 
 /// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
@@ -121,6 +150,7 @@ impl TestStack {
             fleet,
             database_url,
             dir,
+            power_command: o.power_command,
         };
         stack.boot(o.hosts).await;
         stack.sync().await;
@@ -132,6 +162,7 @@ impl TestStack {
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.sync_interval = None;
         config.admin_password = Some(ADMIN_PASSWORD.into());
+        config.power_command = self.power_command.clone();
         config.sim = Some(SimConfig {
             hosts,
             ..SimConfig::default()

@@ -276,6 +276,10 @@ pub struct ClusterUpdateParams {
     /// What the load balancer does in the cluster.
     #[serde(default)]
     pub balance_mode: Option<crate::BalanceMode>,
+    /// Lets the balancer, in automatic mode, put empty hosts in standby (powered off) and
+    /// wake them when the cluster needs capacity.
+    #[serde(default)]
+    pub power_saving: Option<bool>,
 }
 
 /// A ratio in (0, max].
@@ -291,7 +295,11 @@ fn validate_ratio(field: &str, r: Option<f64>, max: f64) -> Result<(), Error> {
 
 impl ClusterUpdateParams {
     pub fn validate(&self) -> Result<(), Error> {
-        if self.vcpu_ratio.is_none() && self.memory_ratio.is_none() && self.balance_mode.is_none() {
+        if self.vcpu_ratio.is_none()
+            && self.memory_ratio.is_none()
+            && self.balance_mode.is_none()
+            && self.power_saving.is_none()
+        {
             return Err(Error::invalid("vcpu_ratio", "nothing to change"));
         }
         validate_ratio("vcpu_ratio", self.vcpu_ratio, 64.0)?;

@@ -113,8 +113,10 @@ pub enum HostState {
     Connected,
     /// The last sync could not reach the host; VM states on it are unknown.
     Unreachable,
+    /// Powered off by vdc to save power (it held no running VM); woken when needed.
+    Standby,
 }
-wire_enum!(HostState { Connected => "connected", Unreachable => "unreachable" });
+wire_enum!(HostState { Connected => "connected", Unreachable => "unreachable", Standby => "standby" });
 
 /// What kind of hypervisor a host runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -71,6 +71,9 @@ pub struct ClusterView {
     /// Memory placement allows per byte of its hosts' RAM (1: no overcommit).
     pub memory_ratio: f64,
     pub balance_mode: BalanceMode,
+    /// The balancer (in automatic mode) puts empty hosts in standby and wakes them when the
+    /// cluster needs capacity.
+    pub power_saving: bool,
 }
 
 /// A NUMA cell of a host.
@@ -112,6 +115,10 @@ pub struct HostView {
     /// and when (`null` before the first sample).
     pub cpu_load: Option<f64>,
     pub vcpu_wait: Option<f64>,
+    /// Memory pressure at the last sample: the share of its running VMs' memory the balloon
+    /// took back (0..1), and their guests' swap traffic in KiB/s.
+    pub balloon_share: Option<f64>,
+    pub swap_kib_s: Option<f64>,
     pub load_sampled_at: Option<String>,
 }
 
@@ -280,6 +287,18 @@ pub struct BalancePlanView {
     pub hot_before: usize,
     pub hot_after: usize,
     pub moves: Vec<BalanceMoveView>,
+    /// With power saving on: the host to wake or put in standby after the moves, if any.
+    pub power: Option<PowerStepView>,
+}
+
+/// A power-management step of the balancer.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PowerStepView {
+    /// `wake` or `standby`.
+    pub action: String,
+    pub host_id: HostId,
+    pub host: String,
+    pub reason: String,
 }
 
 /// One migration (or placement, for a new VM or one whose host goes) of a consolidation plan.

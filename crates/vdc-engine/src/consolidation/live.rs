@@ -21,6 +21,8 @@ pub struct ConsolidationHost {
     /// Estimated draw when on and idle, and at full CPU, in watts.
     pub idle_w: f64,
     pub max_w: f64,
+    /// VMs move between hosts of the same class only (same hypervisor and CPU vendor).
+    pub class: u32,
 }
 
 /// A VM as consolidation sees it.
@@ -35,6 +37,8 @@ pub struct ConsolidationVm {
     pub cpu_demand: f64,
     /// May migrate (a VM that may not keeps its host from being freed).
     pub movable: bool,
+    /// The host class it must stay in (its host's); `None` for a new VM.
+    pub class: Option<u32>,
 }
 
 /// One step of the plan.
@@ -96,6 +100,7 @@ impl Load {
     ) -> bool {
         let t = &hosts[h];
         t.usable
+            && vm.class.is_none_or(|c| c == t.class)
             && self.vcpus[h] + u64::from(vm.vcpus) <= t.vcpu_cap
             && self.memory[h] + vm.memory_mib <= t.memory_cap_mib
             && self.cpu[h] + vm.cpu_demand.max(0.0) <= high_water * t.cpus + 1e-9
@@ -295,6 +300,7 @@ mod tests {
             usable: true,
             idle_w: 100.0,
             max_w: 250.0,
+            class: 0,
         }
     }
 
@@ -306,6 +312,7 @@ mod tests {
             memory_mib,
             cpu_demand: cpu,
             movable: true,
+            class: None,
         }
     }
 
@@ -357,6 +364,7 @@ mod tests {
                 (
                     prop::bool::weighted(0.9),
                     prop::sample::select(vec![16_384u64, 32_768]),
+                    prop::sample::select(vec![0u32, 0, 0, 1]),
                 ),
                 1..6,
             ),
@@ -374,8 +382,9 @@ mod tests {
                 let hosts: Vec<ConsolidationHost> = hs
                     .iter()
                     .enumerate()
-                    .map(|(i, (usable, mem))| ConsolidationHost {
+                    .map(|(i, (usable, mem, class))| ConsolidationHost {
                         usable: *usable,
+                        class: *class,
                         memory_cap_mib: *mem,
                         ..host(&format!("h{i}"))
                     })
@@ -385,6 +394,7 @@ mod tests {
                     .iter()
                     .map(|(h, mem, cpu, movable)| ConsolidationVm {
                         host: (*h < n).then_some(*h),
+                        class: (*h < n).then(|| hosts[*h].class),
                         movable: *movable,
                         ..vm(None, *mem, *cpu)
                     })
@@ -445,6 +455,7 @@ mod tests {
             let mut seen = std::collections::BTreeSet::new();
             for s in &p.steps {
                 prop_assert!(hosts[s.to].usable);
+                prop_assert!(vms[s.vm].class.is_none_or(|c| c == hosts[s.to].class), "a VM stays in its class");
                 prop_assert!(seen.insert(s.vm), "one step per VM");
                 prop_assert_eq!(at[s.vm], s.from);
                 at[s.vm] = Some(s.to);

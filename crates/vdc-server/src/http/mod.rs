@@ -77,6 +77,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::balance_plans))
         .routes(routes!(ops::consolidate))
         .routes(routes!(ops::evacuate_host))
+        .routes(routes!(ops::standby_host))
+        .routes(routes!(ops::wake_host))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
 }

@@ -300,6 +300,34 @@ pub(super) async fn evacuate_host(
     ))
 }
 
+/// Powers off a connected host that runs no VM (admin): it goes to standby, out of sync and
+/// placement, until woken. Through the configured power command, else the host's driver.
+#[utoipa::path(post, path = "/api/v1/hosts/{id}/standby", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 200, body = HostView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not connected, or VMs run on it"),
+        (status = 503, body = ErrorBody, description = "the power command or driver failed")))]
+pub(super) async fn standby_host(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostView>> {
+    Ok(Json(app.standby_host(&actor, path_id("id", &id)?).await?))
+}
+
+/// Powers a host in standby back on (admin); it is `unreachable` ("waking from standby") until
+/// the next sync reaches it.
+#[utoipa::path(post, path = "/api/v1/hosts/{id}/wake", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path)),
+    responses((status = 200, body = HostView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not in standby"),
+        (status = 503, body = ErrorBody, description = "the power command or driver failed")))]
+pub(super) async fn wake_host(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostView>> {
+    Ok(Json(app.wake_host(&actor, path_id("id", &id)?).await?))
+}
+
 /// The fewest hosts that carry each cluster's VMs, the migrations that get there with a reason
 /// each, the hosts freed and the power saved; optionally under a what-if (VMs added, a host
 /// removed or lost). Changes nothing.

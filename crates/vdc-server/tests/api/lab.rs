@@ -53,6 +53,14 @@ async fn job(s: &TestStack, path: &str, body: Value) -> Duration {
     t0.elapsed()
 }
 
+/// `PATCH path body` as admin; it must succeed.
+async fn patch(s: &TestStack, path: &str, body: Value) {
+    let (st, b) = s
+        .call("PATCH", path, Some(&s.admin_token), Some(body))
+        .await;
+    assert_eq!(st, StatusCode::OK, "PATCH {path}: {b}");
+}
+
 async fn vm(s: &TestStack, id: &str) -> Value {
     s.get_ok(&format!("/api/v1/vms/{id}")).await
 }
@@ -66,9 +74,16 @@ async fn lab_vm_lifecycle_on_real_qemu() {
     clean_leftovers(host1_uri);
     clean_leftovers(&host2_uri);
     let guest = lab::guest_dir();
+    // Host 2's "power" is its libvirtd: the lab script stops and starts it, as a BMC would
+    // power the machine.
+    let power = format!(
+        "{} host2 \"$([ \"$VDC_POWER_ACTION\" = on ] && echo start || echo stop)\" >/dev/null",
+        lab::script().display()
+    );
     let s = TestStack::start_with(StackOptions {
         hosts: 1,
         vms: 0,
+        power_command: Some(power),
         ..StackOptions::new(Store::Sqlite)
     })
     .await;
@@ -286,6 +301,99 @@ async fn lab_vm_lifecycle_on_real_qemu() {
             .any(|l| l.trim() == name)
     );
     eprintln!("lab: live migration host1→host2 {there:?}, evacuation host2→host1 {back:?}");
+
+    // The automatic balancer acts on memory pressure read from QEMU: the balloon takes back a
+    // quarter of the guest's memory on host1, and the guest is migrated to host2 for real.
+    patch(
+        &s,
+        &format!("/api/v1/hosts/{h2}"),
+        json!({"maintenance": false}),
+    )
+    .await;
+    let cluster = s.get_ok(&format!("/api/v1/hosts/{h1}")).await["cluster_id"].clone();
+    let cluster_path = format!("/api/v1/clusters/{}", cluster.as_str().unwrap());
+    patch(&s, &cluster_path, json!({"balance_mode": "automatic"})).await;
+    lab::virsh(host1_uri, &["setmem", &name, "96M", "--live"]);
+    let t0 = Instant::now();
+    let pressed = wait_for_condition(
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+        || async {
+            vdc_server::monitor::sample_all(s.app()).await.unwrap();
+            let h = s.get_ok(&format!("/api/v1/hosts/{h1}")).await;
+            (h["balloon_share"].as_f64().unwrap_or(0.0) > 0.2).then_some(h)
+        },
+    )
+    .await;
+    assert!(
+        pressed["balloon_share"].as_f64().unwrap() <= 0.3,
+        "{pressed}"
+    );
+    assert_eq!(s.app().balance_round().await.unwrap(), 1);
+    let jobs = s.get_ok("/api/v1/jobs?limit=5").await;
+    let j = &jobs["items"][0];
+    assert_eq!(
+        (j["kind"].as_str(), j["created_by"].as_str()),
+        (Some("vm.migrate"), Some("balancer")),
+        "{j}"
+    );
+    let audit = s.get_ok("/api/v1/audit?limit=5").await;
+    let why = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actor"] == "balancer" && a["action"] == "vm.migrate")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert!(
+        why["detail"].as_str().unwrap().contains("short of memory"),
+        "{why}"
+    );
+    let j = s.wait_job(&s.admin_token, j["id"].as_str().unwrap()).await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    assert_eq!(vm(&s, &id).await["host_id"], h2.as_str());
+    eprintln!(
+        "lab: balloon pressure seen and the guest moved by the balancer in {:?}",
+        t0.elapsed()
+    );
+    patch(&s, &cluster_path, json!({"balance_mode": "recommend"})).await;
+    lab::virsh(&host2_uri, &["setmem", &name, "128M", "--live"]);
+    job(
+        &s,
+        &format!("/api/v1/vms/{id}/migrate"),
+        json!({"host_id": h1}),
+    )
+    .await;
+
+    // Host2, now empty, goes to standby through the power command (its libvirtd stops) and
+    // is woken again (it starts, and the next sync reaches it).
+    let t0 = Instant::now();
+    let h = post(&s, &format!("/api/v1/hosts/{h2}/standby"), json!({})).await;
+    assert_eq!(h["state"], "standby", "{h}");
+    assert!(
+        Command::new("virsh")
+            .args(["-c", &host2_uri, "version"])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true),
+        "host2's libvirtd is down"
+    );
+    s.sync().await;
+    assert_eq!(
+        s.get_ok(&format!("/api/v1/hosts/{h2}")).await["state"],
+        "standby"
+    );
+    let h = post(&s, &format!("/api/v1/hosts/{h2}/wake"), json!({})).await;
+    assert_eq!(h["state_reason"], "waking from standby", "{h}");
+    wait_for_condition(
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+        || async {
+            s.sync().await;
+            (s.get_ok(&format!("/api/v1/hosts/{h2}")).await["state"] == "connected").then_some(())
+        },
+    )
+    .await;
+    eprintln!("lab: host2 to standby and woken in {:?}", t0.elapsed());
 
     // libvirtd killed while a sync runs, then restarted: the inventory comes back whole.
     s.sync().await;

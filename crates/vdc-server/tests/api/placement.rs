@@ -710,8 +710,14 @@ pub(super) async fn consolidation_plans_and_what_ifs(store: Store) {
         .as_array()
         .unwrap()
         .clone();
+    // The busiest host whose CPU vendor another host shares (its VMs can live-migrate).
     let busiest = hosts
         .iter()
+        .filter(|h| {
+            hosts
+                .iter()
+                .any(|o| o["id"] != h["id"] && o["cpu_vendor"] == h["cpu_vendor"])
+        })
         .max_by_key(|h| {
             vms_before
                 .iter()
