@@ -276,7 +276,7 @@ pub async fn login(server: Option<String>, args: LoginArgs, out: Output) -> Resu
                 "logged in to {} as {} ({}); session saved in {}",
                 client.base,
                 resp.user.username,
-                resp.user.role,
+                crate::governance::roles_text(&resp.user.roles),
                 path.display()
             );
             Ok(())

@@ -9,6 +9,7 @@ mod bench_forecast;
 mod bench_placement;
 mod client;
 mod commands;
+mod governance;
 mod inspect;
 mod ops;
 mod placing;
@@ -69,6 +70,15 @@ enum Command {
     /// Capacity plans: when clusters run out.
     #[command(subcommand)]
     Plan(plans::PlanCmd),
+    /// Users and the roles they hold at a scope.
+    #[command(subcommand)]
+    User(governance::UserCmd),
+    /// Built-in and custom roles.
+    #[command(subcommand)]
+    Role(governance::RoleCmd),
+    /// Departments (cost centres).
+    #[command(subcommand)]
+    Department(governance::DepartmentCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -142,5 +152,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan(c) => plans::run(&client::Client::new(cli.server, cli.token)?, c, out).await,
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
+        Command::User(c) => {
+            governance::user(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Role(c) => {
+            governance::role(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Department(c) => {
+            governance::department(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
     }
 }

@@ -755,6 +755,88 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         "json",
     ]);
     assert_eq!(host["maintenance"], true, "{host}");
+    // A host that runs VMs does not go to standby.
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["host", "standby", "testhost"],
+        &[],
+    ));
+    assert!(
+        err.contains("runs 1 VMs (test); evacuate it first"),
+        "{err}"
+    );
+
+    // Departments, custom roles, users and their roles at a scope.
+    let d = run(&[
+        "department",
+        "create",
+        "labs",
+        "--cost-centre",
+        "CC-42",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(d[0]["cost_centre"], "CC-42", "{d}");
+    let r = run(&[
+        "role",
+        "create",
+        "snapshotter",
+        "--permission",
+        "inventory.read",
+        "--permission",
+        "vm.operate",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        r[0]["permissions"],
+        serde_json::json!(["inventory.read", "vm.operate"])
+    );
+    let u = ok_json(vdc(
+        &cfg,
+        &server.url,
+        &[
+            "user",
+            "create",
+            "lena",
+            "--role",
+            "snapshotter",
+            "--department",
+            "labs",
+            "-o",
+            "json",
+        ],
+        &[("VDC_NEW_PASSWORD", "password-lena")],
+    ));
+    assert_eq!(u[0]["roles"][0]["role"], "snapshotter", "{u}");
+    assert_eq!(u[0]["roles"][0]["department_id"], d[0]["id"], "{u}");
+    let u = run(&[
+        "user",
+        "grant",
+        "lena",
+        "--role",
+        "viewer",
+        "--cluster",
+        &cluster,
+        "-o",
+        "json",
+    ]);
+    let roles = u[0]["roles"].as_array().unwrap();
+    assert_eq!(roles.len(), 2, "{u}");
+    let binding = roles[1]["id"].as_str().unwrap().to_string();
+    let u = run(&["user", "revoke", "lena", &binding, "-o", "json"]);
+    assert_eq!(u[0]["roles"].as_array().unwrap().len(), 1, "{u}");
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["user", "grant", "lena", "--role", "pilot"],
+        &[],
+    ));
+    assert!(err.contains("no role pilot"), "{err}");
+    let table = vdc(&cfg, &server.url, &["role", "list"], &[]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("approver"));
+
     let out = vdc(&cfg, &server.url, &["host", "remove", "testhost"], &[]);
     assert!(
         out.status.success(),

@@ -20,13 +20,44 @@ fn user_from_row(r: &AnyRow) -> DbResult<User> {
         id: parse_id("user id", &get::<String>(r, "id")?)?,
         username: get(r, "username")?,
         password_hash: get(r, "password_hash")?,
-        role: parse_enum("role", &get::<String>(r, "role")?)?,
         department_id: opt_id("department id", get(r, "department_id")?)?,
         created_at: get(r, "created_at")?,
     })
 }
 
-const USER_COLS: &str = "id, username, password_hash, role, department_id, created_at";
+const USER_COLS: &str = "id, username, password_hash, department_id, created_at";
+
+fn binding_from_row(r: &AnyRow) -> DbResult<RoleBinding> {
+    Ok(RoleBinding {
+        id: get(r, "id")?,
+        user_id: parse_id("user id", &get::<String>(r, "user_id")?)?,
+        role: get(r, "role")?,
+        department_id: opt_id("department id", get(r, "department_id")?)?,
+        cluster_id: opt_id("cluster id", get(r, "cluster_id")?)?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+const BINDING_COLS: &str = "id, user_id, role, department_id, cluster_id, created_at";
+
+/// Inserts a role binding through `exec`.
+async fn insert_binding_in<E>(exec: &mut E, b: &RoleBinding) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO role_bindings ({BINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    )))
+    .bind(&b.id)
+    .bind(b.user_id.to_string())
+    .bind(&b.role)
+    .bind(b.department_id.map(|d| d.to_string()))
+    .bind(b.cluster_id.map(|c| c.to_string()))
+    .bind(b.created_at)
+    .execute(&mut *exec)
+    .await?;
+    Ok(())
+}
 
 impl DataStore {
     /// Adds a department; a taken name is a conflict.
@@ -78,18 +109,19 @@ impl DataStore {
         department_from_row(&row)
     }
 
-    /// Adds a user; a taken username is a conflict.
-    pub async fn insert_user(&self, u: &User) -> DbResult<()> {
+    /// Adds a user with its first role binding, in one transaction; a taken username is a
+    /// conflict.
+    pub async fn insert_user(&self, u: &User, first: &RoleBinding) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, department_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, username, password_hash, department_id, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(u.id.to_string())
         .bind(&u.username)
         .bind(&u.password_hash)
-        .bind(u.role.as_str())
         .bind(u.department_id.map(|d| d.to_string()))
         .bind(u.created_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -98,7 +130,117 @@ impl DataStore {
                 DbError::Query { what: "insert user", source: e }
             }
         })?;
+        insert_binding_in(&mut *tx, first)
+            .await
+            .map_err(q("insert role binding"))?;
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    /// One user.
+    pub async fn get_user(&self, id: UserId) -> DbResult<User> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(q("get user"))?
+        .ok_or_else(|| DbError::NotFound {
+            kind: "user",
+            id: id.to_string(),
+        })?;
+        user_from_row(&row)
+    }
+
+    /// Adds a role binding.
+    pub async fn insert_binding(&self, b: &RoleBinding) -> DbResult<()> {
+        let mut conn = self.pool().acquire().await.map_err(q("acquire"))?;
+        insert_binding_in(&mut *conn, b)
+            .await
+            .map_err(q("insert role binding"))
+    }
+
+    /// Removes a user's role binding; `NotFound` when the user has no such binding.
+    pub async fn delete_binding(&self, user: UserId, id: &str) -> DbResult<()> {
+        let res = sqlx::query("DELETE FROM role_bindings WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(q("delete role binding"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "role binding",
+                id: id.to_string(),
+            });
+        }
         Ok(())
+    }
+
+    /// Role bindings of some users (all users when `None`), by user and creation.
+    pub async fn bindings(&self, user: Option<UserId>) -> DbResult<Vec<RoleBinding>> {
+        let rows = match user {
+            Some(u) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {BINDING_COLS} FROM role_bindings WHERE user_id = $1 ORDER BY created_at, id"
+            )))
+            .bind(u.to_string())
+            .fetch_all(self.pool())
+            .await,
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {BINDING_COLS} FROM role_bindings ORDER BY user_id, created_at, id"
+            )))
+            .fetch_all(self.pool())
+            .await,
+        }
+        .map_err(q("role bindings"))?;
+        rows.iter().map(binding_from_row).collect()
+    }
+
+    /// Adds a custom role; a taken name is a conflict.
+    pub async fn insert_role(&self, r: &CustomRole) -> DbResult<()> {
+        let perms: Vec<&str> = r.permissions.iter().map(|p| p.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO roles (name, description, permissions, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(to_json(&perms))
+        .bind(r.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("role {} already exists", r.name))
+            } else {
+                DbError::Query { what: "insert role", source: e }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Every custom role, by name.
+    pub async fn custom_roles(&self) -> DbResult<Vec<CustomRole>> {
+        let rows = sqlx::query(
+            "SELECT name, description, permissions, created_at FROM roles ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("list roles"))?;
+        rows.iter()
+            .map(|r| {
+                let names: Vec<String> =
+                    from_json("permissions", &get::<String>(r, "permissions")?)?;
+                Ok(CustomRole {
+                    name: get(r, "name")?,
+                    description: get(r, "description")?,
+                    permissions: names
+                        .iter()
+                        .map(|n| parse_enum("permission", n))
+                        .collect::<DbResult<_>>()?,
+                    created_at: get(r, "created_at")?,
+                })
+            })
+            .collect()
     }
 
     /// A user by name.
@@ -153,7 +295,7 @@ impl DataStore {
     /// The user owning an unexpired token.
     pub async fn user_by_token(&self, token_hash: &str, now: UnixMs) -> DbResult<Option<User>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.department_id, u.created_at \
+            "SELECT u.id, u.username, u.password_hash, u.department_id, u.created_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2",
         )
         .bind(token_hash)

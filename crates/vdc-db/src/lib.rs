@@ -205,6 +205,8 @@ impl DataStore {
             ("vm_tags", "vm_id, tag"),
             ("physical_servers", "id"),
             ("users", "id"),
+            ("role_bindings", "id"),
+            ("roles", "name"),
             ("api_tokens", "token_hash"),
             ("jobs", "id"),
         ] {

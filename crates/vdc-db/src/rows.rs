@@ -252,8 +252,29 @@ pub struct User {
     pub username: String,
     /// PHC-format argon2 hash.
     pub password_hash: String,
-    pub role: Role,
+    /// The department the user belongs to.
     pub department_id: Option<DepartmentId>,
+    pub created_at: UnixMs,
+}
+
+/// A role held by a user at a scope (global when neither department nor cluster).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleBinding {
+    pub id: String,
+    pub user_id: UserId,
+    /// A built-in role's name or a custom role's.
+    pub role: String,
+    pub department_id: Option<DepartmentId>,
+    pub cluster_id: Option<ClusterId>,
+    pub created_at: UnixMs,
+}
+
+/// A custom role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomRole {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<Permission>,
     pub created_at: UnixMs,
 }
 

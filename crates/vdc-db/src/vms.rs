@@ -19,8 +19,8 @@ pub struct VmFilter {
     pub department_id: Option<DepartmentId>,
     pub tag: Option<String>,
     pub name_prefix: Option<String>,
-    /// The caller may only see this department's VMs.
-    pub scope_department: Option<DepartmentId>,
+    /// The caller may only see VMs of these departments or in these clusters (`None`: all).
+    pub scope: Option<(Vec<DepartmentId>, Vec<ClusterId>)>,
     /// Keyset cursor: VMs after this (name, id).
     pub after: Option<(String, String)>,
     pub limit: u32,
@@ -372,8 +372,32 @@ impl DataStore {
         if let Some(v) = f.department_id {
             eq(&mut sql, "department_id", v.to_string());
         }
-        if let Some(v) = f.scope_department {
-            eq(&mut sql, "department_id", v.to_string());
+        if let Some((departments, clusters)) = &f.scope {
+            let mut any: Vec<String> = Vec::new();
+            for (col, ids) in [
+                (
+                    "department_id",
+                    departments
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                (
+                    "cluster_id",
+                    clusters.iter().map(|c| c.to_string()).collect(),
+                ),
+            ] {
+                if !ids.is_empty() {
+                    let list: Vec<String> = ids.into_iter().map(|i| b.push(Arg::Str(i))).collect();
+                    any.push(format!("{col} IN ({})", list.join(", ")));
+                }
+            }
+            if any.is_empty() {
+                // Nothing in scope: no VM.
+                sql.push_str(" AND 1 = 0");
+            } else {
+                sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+            }
         }
         if let Some(t) = &f.tag {
             let p = b.push(Arg::Str(t.clone()));

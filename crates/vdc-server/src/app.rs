@@ -7,7 +7,7 @@ use std::sync::Arc;
 use vdc_db::{self as db, DataStore, VmFilter, VmPatch};
 use vdc_types::*;
 
-use crate::auth::{self, Actor};
+use crate::auth::{self, Actor, On};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::jobs::{self, JobRunner};
@@ -30,6 +30,14 @@ pub struct App {
     pub(crate) load_readings: crate::monitor::Readings,
     /// Per VM, the load sampler's CPU readings.
     pub(crate) vm_cpu: crate::monitor::VmCpuReadings,
+}
+
+/// Where a VM lives, for scope checks.
+pub(crate) fn on_vm(vm: &db::Vm) -> On {
+    On {
+        department: vm.department_id,
+        cluster: vm.cluster_id,
+    }
 }
 
 /// A target for audit records: (kind, id).
@@ -96,18 +104,16 @@ impl App {
         Ok(())
     }
 
-    /// Authorises an operator's change in `department` (audited when refused), then checks
-    /// that the department exists (400 on `department_id` otherwise).
-    pub(crate) async fn authorize_operator_in(
+    /// Authorises creating something in `department` (`vm.create`, audited when refused),
+    /// then checks that the department exists (400 on `department_id` otherwise).
+    pub(crate) async fn authorize_create_in(
         &self,
         actor: &Actor,
         action: &str,
         target: Target<'_>,
         department: Option<DepartmentId>,
     ) -> Result<(), Error> {
-        let check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(department));
+        let check = actor.require(Permission::VmCreate, On::department(department));
         self.authorize(actor, action, target, check).await?;
         if let Some(d) = department {
             self.db
@@ -162,7 +168,7 @@ impl App {
         Ok(LoginResponse {
             token,
             expires_at: rfc3339(expires_at),
-            user: views::user(&user),
+            user: views::user(&user, &self.db.bindings(Some(user.id)).await?),
         })
     }
 
@@ -173,7 +179,10 @@ impl App {
             .user_by_token(&auth::token_hash(token), db::now_ms())
             .await?
         {
-            Some(user) => Ok(Actor { user }),
+            Some(user) => Ok(Actor {
+                grants: self.grants_of(user.id).await?,
+                user,
+            }),
             None => Err(Error::Unauthenticated),
         }
     }
@@ -231,7 +240,7 @@ impl App {
             department_id: q.department_id,
             tag: q.tag.clone(),
             name_prefix: q.name_prefix.clone(),
-            scope_department: actor.scope(),
+            scope: actor.read_scope().map(|s| (s.departments, s.clusters)),
             after: q
                 .page_token
                 .as_deref()
@@ -250,7 +259,7 @@ impl App {
     /// A VM the caller may see (404 otherwise, so other departments' VMs are not revealed).
     pub(crate) async fn visible_vm(&self, actor: &Actor, id: VmId) -> Result<db::Vm, Error> {
         let vm = self.db.get_vm(id).await?;
-        if !actor.sees(vm.department_id) {
+        if !actor.sees(on_vm(&vm)) {
             return Err(Error::not_found("vm", id));
         }
         Ok(vm)
@@ -272,7 +281,8 @@ impl App {
     ) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
         let name = format!("vm.{action}");
-        self.authorize_vm(actor, &name, &vm, Role::Operator).await?;
+        self.authorize_vm(actor, &name, &vm, Permission::VmOperate)
+            .await?;
         if vm.management == Management::Quarantined
             && matches!(action, VmAction::Start | VmAction::Resume)
         {
@@ -295,7 +305,7 @@ impl App {
     /// Accepts the deletion of a VM (stopped if running, undefined, forgotten).
     pub async fn delete_vm(&self, actor: &Actor, id: VmId) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
-        self.authorize_vm(actor, "vm.delete", &vm, Role::Operator)
+        self.authorize_vm(actor, "vm.delete", &vm, Permission::VmDelete)
             .await?;
         let detail = format!("name={}", vm.name);
         self.submit_vm_job(
@@ -308,17 +318,16 @@ impl App {
         .await
     }
 
-    /// Checks that the caller has `role` and may act on `vm`'s department; audits a refusal.
+    /// Checks that the caller holds `permission` where `vm` lives (its department or
+    /// cluster); audits a refusal.
     pub(crate) async fn authorize_vm(
         &self,
         actor: &Actor,
         action: &str,
         vm: &db::Vm,
-        role: Role,
+        permission: Permission,
     ) -> Result<(), Error> {
-        let check = actor
-            .require(role)
-            .and_then(|_| actor.require_department(vm.department_id));
+        let check = actor.require(permission, on_vm(vm));
         self.authorize(actor, action, ("vm", Some(vm.id.to_string())), check)
             .await
     }
@@ -383,11 +392,18 @@ impl App {
     ) -> Result<VmView, Error> {
         p.validate()?;
         let vm = self.visible_vm(actor, id).await?;
-        let mut check = actor
-            .require(Role::Operator)
-            .and_then(|_| actor.require_department(vm.department_id));
+        let mut check = actor.require(Permission::VmOperate, on_vm(&vm));
         if p.department_id.is_some() {
-            check = check.and_then(|_| actor.require_department(p.department_id));
+            // Moving a VM to another department needs the right there too.
+            check = check.and_then(|_| {
+                actor.require(
+                    Permission::VmOperate,
+                    On {
+                        department: p.department_id,
+                        cluster: vm.cluster_id,
+                    },
+                )
+            });
         }
         self.authorize(actor, "vm.update", ("vm", Some(id.to_string())), check)
             .await?;
@@ -430,16 +446,17 @@ impl App {
 
     // ---- jobs
 
-    /// A job the caller may see: admins see all, others their own.
+    /// A job the caller may see: those who read the audit log globally see all, others their
+    /// own.
     pub async fn get_job(&self, actor: &Actor, id: JobId) -> Result<JobView, Error> {
         let job = self.db.get_job(id).await?;
-        if actor.user.role != Role::Admin && job.created_by != actor.name() {
+        if !actor.can(Permission::AuditRead, On::global()) && job.created_by != actor.name() {
             return Err(Error::not_found("job", id));
         }
         Ok(views::job(&job))
     }
 
-    /// Newest jobs first (admins: all; others: their own).
+    /// Newest jobs first (global auditors and admins: all; others: their own).
     pub async fn list_jobs(&self, actor: &Actor, q: &PageQuery) -> Result<Page<JobView>, Error> {
         let limit = validate_limit(q.limit)?;
         let before = q
@@ -449,9 +466,10 @@ impl App {
             .transpose()?;
         let (jobs, more) = self.db.list_jobs(before, limit).await?;
         let next = views::next_page(&jobs, more, |j| (String::new(), j.id.to_string()));
+        let all = actor.can(Permission::AuditRead, On::global());
         let items = jobs
             .iter()
-            .filter(|j| actor.user.role == Role::Admin || j.created_by == actor.name())
+            .filter(|j| all || j.created_by == actor.name())
             .map(views::job)
             .collect();
         Ok(Page {
@@ -484,9 +502,7 @@ impl App {
             actor,
             "department.create",
             ("department", None),
-            actor
-                .require(Role::Admin)
-                .and(actor.require_department(None)),
+            actor.require(Permission::DepartmentManage, On::global()),
         )
         .await?;
         let d = db::Department {
@@ -507,59 +523,9 @@ impl App {
         Ok(views::department(&d))
     }
 
-    /// All users (admin).
-    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>, Error> {
-        actor.require(Role::Admin)?;
-        Ok(self
-            .db
-            .list_users()
-            .await?
-            .iter()
-            .map(views::user)
-            .collect())
-    }
-
-    /// Creates a local user (admin).
-    pub async fn create_user(&self, actor: &Actor, p: UserCreateParams) -> Result<UserView, Error> {
-        p.validate()?;
-        let check = actor
-            .require(Role::Admin)
-            .and_then(|_| actor.require_department(p.department_id));
-        self.authorize(actor, "user.create", ("user", None), check)
-            .await?;
-        if let Some(d) = p.department_id {
-            self.db
-                .get_department(d)
-                .await
-                .map_err(|_| Error::invalid("department_id", "no such department"))?;
-        }
-        let password = p.password.clone();
-        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-            .await
-            .map_err(|e| Error::internal(format!("hashing panicked: {e}")))??;
-        let u = db::User {
-            id: UserId::new(),
-            username: p.username,
-            password_hash: hash,
-            role: p.role,
-            department_id: p.department_id,
-            created_at: db::now_ms(),
-        };
-        self.db.insert_user(&u).await?;
-        self.audit(
-            actor.name(),
-            "user.create",
-            ("user", Some(u.id.to_string())),
-            AuditResult::Ok,
-            Some(format!("username={} role={}", u.username, u.role)),
-        )
-        .await;
-        Ok(views::user(&u))
-    }
-
     /// Newest audit records first (admin).
     pub async fn list_audit(&self, actor: &Actor, q: &PageQuery) -> Result<Page<AuditView>, Error> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::AuditRead, On::global())?;
         let limit = validate_limit(q.limit)?;
         let before = q
             .page_token
@@ -581,8 +547,8 @@ impl App {
         p: PhysicalServerCreateParams,
     ) -> Result<PhysicalServerView, Error> {
         p.validate()?;
-        let department = p.department_id.or(actor.scope());
-        self.authorize_operator_in(
+        let department = p.department_id.or(actor.user.department_id);
+        self.authorize_create_in(
             actor,
             "physical_server.create",
             ("physical_server", None),
@@ -630,7 +596,7 @@ impl App {
             .list_physical_servers()
             .await?
             .iter()
-            .filter(|p| actor.sees(p.department_id))
+            .filter(|p| actor.sees(On::department(p.department_id)))
             .map(views::physical_server)
             .collect())
     }

@@ -7,7 +7,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use vdc_db::User;
-use vdc_types::{DepartmentId, Error, Role};
+use vdc_types::{ClusterId, DepartmentId, Error, Permission};
 
 /// Hashes a password (argon2id, PHC string).
 pub fn hash_password(password: &str) -> Result<String, Error> {
@@ -50,10 +50,71 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A role the caller holds, resolved to its permissions, at its scope.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub role: String,
+    pub permissions: Vec<Permission>,
+    pub department: Option<DepartmentId>,
+    pub cluster: Option<ClusterId>,
+}
+
+impl Grant {
+    fn is_global(&self) -> bool {
+        self.department.is_none() && self.cluster.is_none()
+    }
+
+    /// The grant's scope covers `on`.
+    fn covers(&self, on: On) -> bool {
+        match (self.department, self.cluster) {
+            (None, None) => true,
+            (Some(d), _) => on.department == Some(d),
+            (None, Some(c)) => on.cluster == Some(c),
+        }
+    }
+}
+
+/// Where a resource lives, for scope checks: its department and cluster, when it has them.
+/// `On::global()` (neither) is covered only by global grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct On {
+    pub department: Option<DepartmentId>,
+    pub cluster: Option<ClusterId>,
+}
+
+impl On {
+    /// Something of no department or cluster (users, departments, the audit log).
+    pub fn global() -> On {
+        On::default()
+    }
+
+    pub fn department(d: Option<DepartmentId>) -> On {
+        On {
+            department: d,
+            cluster: None,
+        }
+    }
+
+    pub fn cluster(c: ClusterId) -> On {
+        On {
+            department: None,
+            cluster: Some(c),
+        }
+    }
+}
+
+/// The departments and clusters a caller may read in, when not everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadScope {
+    pub departments: Vec<DepartmentId>,
+    pub clusters: Vec<ClusterId>,
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub user: User,
+    pub grants: Vec<Grant>,
 }
 
 impl Actor {
@@ -62,35 +123,68 @@ impl Actor {
         &self.user.username
     }
 
-    /// Refuses unless the caller has at least `role`.
-    pub fn require(&self, role: Role) -> Result<(), Error> {
-        if self.user.role >= role {
-            Ok(())
-        } else {
-            Err(Error::forbidden(format!(
-                "requires role {role}, you are {}",
-                self.user.role
-            )))
+    /// True when a grant with `p` covers `on`.
+    pub fn can(&self, p: Permission, on: On) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.permissions.contains(&p) && g.covers(on))
+    }
+
+    /// True when the caller holds `p` at any scope.
+    pub fn has_anywhere(&self, p: Permission) -> bool {
+        self.grants.iter().any(|g| g.permissions.contains(&p))
+    }
+
+    /// Refuses unless a grant with `p` covers `on`, saying what was missing.
+    pub fn require(&self, p: Permission, on: On) -> Result<(), Error> {
+        if self.can(p, on) {
+            return Ok(());
         }
+        let held: Vec<String> = self
+            .grants
+            .iter()
+            .map(|g| match (g.department, g.cluster) {
+                (Some(d), _) => format!("{} in department {d}", g.role),
+                (None, Some(c)) => format!("{} in cluster {c}", g.role),
+                (None, None) => g.role.clone(),
+            })
+            .collect();
+        let scope = match (on.department, on.cluster) {
+            (None, None) => String::new(),
+            (Some(d), _) => format!(" in department {d}"),
+            (None, Some(c)) => format!(" in cluster {c}"),
+        };
+        Err(Error::forbidden(format!(
+            "requires permission {p}{scope}; you hold: {}",
+            if held.is_empty() {
+                "no role".to_string()
+            } else {
+                held.join(", ")
+            }
+        )))
     }
 
-    /// The department the caller is confined to, if any.
-    pub fn scope(&self) -> Option<DepartmentId> {
-        self.user.department_id
-    }
-
-    /// Refuses when a department-scoped caller touches another department's resource.
-    pub fn require_department(&self, department: Option<DepartmentId>) -> Result<(), Error> {
-        match (self.scope(), department) {
-            (None, _) => Ok(()),
-            (Some(mine), Some(theirs)) if mine == theirs => Ok(()),
-            (Some(_), _) => Err(Error::forbidden("outside your department")),
+    /// Where the caller may read: `None` for everywhere (a global grant with
+    /// `inventory.read`).
+    pub fn read_scope(&self) -> Option<ReadScope> {
+        let readers = self
+            .grants
+            .iter()
+            .filter(|g| g.permissions.contains(&Permission::InventoryRead));
+        let mut scope = ReadScope::default();
+        for g in readers {
+            if g.is_global() {
+                return None;
+            }
+            scope.departments.extend(g.department);
+            scope.clusters.extend(g.cluster);
         }
+        Some(scope)
     }
 
-    /// True when the caller may see a resource of `department`.
-    pub fn sees(&self, department: Option<DepartmentId>) -> bool {
-        self.require_department(department).is_ok()
+    /// True when the caller may see a resource at `on`.
+    pub fn sees(&self, on: On) -> bool {
+        self.can(Permission::InventoryRead, on)
     }
 }
 

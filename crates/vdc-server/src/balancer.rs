@@ -261,17 +261,7 @@ impl App {
     /// loaded hosts of its cluster that fit them (admin). VMs that fit nowhere stay, and are
     /// listed in the answer's plan as not moved.
     pub async fn evacuate_host(&self, actor: &Actor, id: HostId) -> Result<VmGroupAccepted, Error> {
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
-        self.authorize(
-            actor,
-            "host.evacuate",
-            ("host", Some(id.to_string())),
-            check,
-        )
-        .await?;
-        let mut host = self.db.get_host(id).await?;
+        let mut host = self.authorize_host(actor, "host.evacuate", id).await?;
         if !host.maintenance {
             host.maintenance = true;
             self.db.update_host_settings(&host).await?;

@@ -155,8 +155,8 @@ impl App {
         id: Option<VmId>,
         p: &VmCreateParams,
     ) -> Result<Option<DepartmentId>, Error> {
-        let department = p.department_id.or(actor.scope());
-        self.authorize_operator_in(actor, "vm.create", ("vm", None), department)
+        let department = p.department_id.or(actor.user.department_id);
+        self.authorize_create_in(actor, "vm.create", ("vm", None), department)
             .await?;
         if let Some(id) = id
             && self.db.find_vm(id).await?.is_some()

@@ -4,7 +4,7 @@ use vdc_db as db;
 use vdc_types::*;
 
 use crate::app::App;
-use crate::auth::Actor;
+use crate::auth::{Actor, On};
 use crate::fleet::{blocking, driver_error};
 use crate::sync::{SyncReport, sync_hosts};
 use crate::views;
@@ -27,9 +27,7 @@ impl App {
     /// in `unmanaged`).
     pub async fn add_host(&self, actor: &Actor, p: HostAddParams) -> Result<HostAdded, Error> {
         p.validate()?;
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
+        let check = actor.require(Permission::HostManage, On::global());
         self.authorize(actor, "host.add", ("host", None), check)
             .await?;
         if self.db.all_hosts().await?.iter().any(|h| h.uri == p.uri) {
@@ -83,12 +81,7 @@ impl App {
     /// Removes a host from the inventory (admin). Its VMs stay on the hypervisor; their
     /// records go with the host. Refused while a job on one of its VMs is unfinished.
     pub async fn remove_host(&self, actor: &Actor, id: HostId) -> Result<(), Error> {
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
-        self.authorize(actor, "host.remove", ("host", Some(id.to_string())), check)
-            .await?;
-        let host = self.db.get_host(id).await?;
+        let host = self.authorize_host(actor, "host.remove", id).await?;
         let busy = self.db.unfinished_jobs().await?;
         let on_host: std::collections::HashSet<String> = self
             .db
@@ -131,12 +124,7 @@ impl App {
         p: HostUpdateParams,
     ) -> Result<HostView, Error> {
         p.validate()?;
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
-        self.authorize(actor, "host.update", ("host", Some(id.to_string())), check)
-            .await?;
-        let mut host = self.db.get_host(id).await?;
+        let mut host = self.authorize_host(actor, "host.update", id).await?;
         if let Some(Some(d)) = p.dedicated_to {
             self.db
                 .get_department(d)
@@ -183,9 +171,7 @@ impl App {
         p: ClusterUpdateParams,
     ) -> Result<ClusterView, Error> {
         p.validate()?;
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
+        let check = actor.require(Permission::ClusterManage, On::cluster(id));
         self.authorize(
             actor,
             "cluster.update",
@@ -225,6 +211,21 @@ impl App {
         )
         .await;
         Ok(views::cluster(&cluster))
+    }
+
+    /// The host, once the caller is found to manage hosts in its cluster (a refusal is
+    /// audited as `action`).
+    pub(crate) async fn authorize_host(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: HostId,
+    ) -> Result<db::Host, Error> {
+        let host = self.db.get_host(id).await?;
+        let check = actor.require(Permission::HostManage, On::cluster(host.cluster_id));
+        self.authorize(actor, action, ("host", Some(id.to_string())), check)
+            .await?;
+        Ok(host)
     }
 
     /// A host's utilisation now, from its driver.

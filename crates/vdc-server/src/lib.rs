@@ -2,6 +2,7 @@
 //! layer ([`app`]), journaled jobs ([`jobs`]), the inventory controller ([`sync`]) and the
 //! drivers of the fleet ([`fleet`]).
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod balancer;
@@ -177,15 +178,23 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         }
     };
     let hash = auth::hash_password(&password)?;
+    let now = vdc_db::now_ms();
     let admin = vdc_db::User {
         id: UserId::new(),
         username: "admin".into(),
         password_hash: hash,
-        role: Role::Admin,
         department_id: None,
-        created_at: vdc_db::now_ms(),
+        created_at: now,
     };
-    db.insert_user(&admin).await?;
+    let global_admin = vdc_db::RoleBinding {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: admin.id,
+        role: Role::Admin.to_string(),
+        department_id: None,
+        cluster_id: None,
+        created_at: now,
+    };
+    db.insert_user(&admin, &global_admin).await?;
     tracing::info!("created the first admin user 'admin'");
     Ok(generated)
 }

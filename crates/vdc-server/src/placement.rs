@@ -261,7 +261,7 @@ impl App {
                 p.memory_mib.unwrap_or(0),
                 &p.disks,
                 &p.nics,
-                p.department_id.or(actor.scope()),
+                p.department_id.or(actor.user.department_id),
                 &p.placement,
             ),
         };

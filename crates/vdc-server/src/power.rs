@@ -157,13 +157,8 @@ impl App {
         id: HostId,
         standby: bool,
     ) -> Result<HostView, Error> {
-        let check = actor
-            .require(Role::Admin)
-            .and(actor.require_department(None));
         let action = if standby { "host.standby" } else { "host.wake" };
-        self.authorize(actor, action, ("host", Some(id.to_string())), check)
-            .await?;
-        let host = self.db.get_host(id).await?;
+        let host = self.authorize_host(actor, action, id).await?;
         let reason = format!("by {}", actor.name());
         let host = self
             .set_standby(actor.name(), &host, standby, &reason)

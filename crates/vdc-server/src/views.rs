@@ -45,12 +45,20 @@ pub fn parse_id_token<T: std::str::FromStr>(token: &str) -> Result<T, Error> {
         .map_err(|_| Error::invalid("page_token", "not a token returned by this API"))
 }
 
-pub fn user(u: &db::User) -> UserView {
+pub fn user(u: &db::User, bindings: &[db::RoleBinding]) -> UserView {
     UserView {
         id: u.id,
         username: u.username.clone(),
-        role: u.role,
         department_id: u.department_id,
+        roles: bindings
+            .iter()
+            .map(|b| RoleBindingView {
+                id: b.id.clone(),
+                role: b.role.clone(),
+                department_id: b.department_id,
+                cluster_id: b.cluster_id,
+            })
+            .collect(),
         created_at: rfc3339(u.created_at),
     }
 }

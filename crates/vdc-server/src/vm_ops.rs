@@ -25,7 +25,7 @@ impl App {
     pub async fn adopt_vm(&self, actor: &Actor, id: VmId, p: AdoptParams) -> Result<VmView, Error> {
         p.validate()?;
         let vm = self.visible_vm(actor, id).await?;
-        self.authorize_vm(actor, "vm.adopt", &vm, Role::Admin)
+        self.authorize_vm(actor, "vm.adopt", &vm, Permission::VmAdopt)
             .await?;
         self.db
             .get_department(p.department_id)
@@ -71,7 +71,7 @@ impl App {
     /// defined for inspection and cannot be started or resumed until adopted.
     pub async fn quarantine_vm(&self, actor: &Actor, id: VmId) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
-        self.authorize_vm(actor, "vm.quarantine", &vm, Role::Admin)
+        self.authorize_vm(actor, "vm.quarantine", &vm, Permission::VmAdopt)
             .await?;
         if vm.management != Management::Unmanaged {
             return Err(Error::conflict(format!(
@@ -97,7 +97,7 @@ impl App {
         p: MigrateParams,
     ) -> Result<JobAccepted, Error> {
         let vm = self.visible_vm(actor, id).await?;
-        self.authorize_vm(actor, "vm.migrate", &vm, Role::Operator)
+        self.authorize_vm(actor, "vm.migrate", &vm, Permission::VmOperate)
             .await?;
         let target = self
             .db
@@ -149,7 +149,7 @@ impl App {
             op,
         };
         let action = spec.kind();
-        self.authorize_vm(actor, &action, &vm, Role::Operator)
+        self.authorize_vm(actor, &action, &vm, Permission::VmOperate)
             .await?;
         if op == SnapshotOp::Revert
             && !self

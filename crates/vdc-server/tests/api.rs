@@ -15,6 +15,10 @@ use ops::*;
 mod placement;
 use placement::*;
 
+#[path = "api/access.rs"]
+mod access;
+use access::*;
+
 #[path = "api/balancing.rs"]
 mod balancing;
 use balancing::*;
@@ -61,6 +65,8 @@ on_both_stores!(
     balancer_plans_moves_and_evacuates,
     consolidation_plans_and_what_ifs,
     balancer_memory_pressure_and_power,
+    every_endpoint_by_every_role,
+    roles_at_department_and_cluster_scope,
     balancer_replays_bitbrains_on_the_simulator,
 );
 
@@ -155,7 +161,8 @@ async fn login_and_sessions(store: Store) {
     let (st, me) = s.call("GET", "/api/v1/auth/me", Some(&token), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(me["username"], "admin");
-    assert_eq!(me["role"], "admin");
+    assert_eq!(me["roles"][0]["role"], "admin", "{me}");
+    assert!(me["roles"][0]["department_id"].is_null(), "global: {me}");
     let (st, _) = s
         .call("POST", "/api/v1/auth/logout", Some(&token), None)
         .await;

@@ -58,6 +58,8 @@ pub struct StackOptions {
     pub seed: u64,
     /// The server's power command (see `vdc_server::Config::power_command`).
     pub power_command: Option<String>,
+    /// Hosts per simulated cluster.
+    pub hosts_per_cluster: usize,
 }
 
 impl StackOptions {
@@ -69,6 +71,7 @@ impl StackOptions {
             vms: 20,
             seed: 42,
             power_command: None,
+            hosts_per_cluster: SimConfig::default().hosts_per_cluster,
         }
     }
 }
@@ -85,6 +88,7 @@ pub struct TestStack {
     pub database_url: String,
     dir: PathBuf,
     power_command: Option<String>,
+    hosts_per_cluster: usize,
 }
 
 /// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
@@ -151,6 +155,7 @@ impl TestStack {
             database_url,
             dir,
             power_command: o.power_command,
+            hosts_per_cluster: o.hosts_per_cluster,
         };
         stack.boot(o.hosts).await;
         stack.sync().await;
@@ -165,6 +170,7 @@ impl TestStack {
         config.power_command = self.power_command.clone();
         config.sim = Some(SimConfig {
             hosts,
+            hosts_per_cluster: self.hosts_per_cluster,
             ..SimConfig::default()
         });
         let server = vdc_server::start_with_fleet(config, self.fleet.clone())

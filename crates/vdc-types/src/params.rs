@@ -828,16 +828,84 @@ impl DepartmentCreateParams {
 pub struct UserCreateParams {
     pub username: String,
     pub password: String,
-    pub role: Role,
-    /// Scope the user to one department; global when omitted.
+    /// The user's first role (built-in or custom), held in its department when one is given,
+    /// else globally (or in `cluster_id`).
+    pub role: String,
+    /// The department the user belongs to; its role is scoped to it.
     #[serde(default)]
     pub department_id: Option<DepartmentId>,
+    /// Scope the first role to this cluster instead (not with a department).
+    #[serde(default)]
+    pub cluster_id: Option<ClusterId>,
+}
+
+/// `POST /api/v1/users/{id}/roles`: one more role for a user, at a scope (global when neither
+/// a department nor a cluster is given).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBindingParams {
+    pub role: String,
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
+    #[serde(default)]
+    pub cluster_id: Option<ClusterId>,
+}
+
+impl RoleBindingParams {
+    /// A scope is a department or a cluster, not both.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_scope(self.department_id, self.cluster_id)
+    }
+}
+
+fn validate_scope(d: Option<DepartmentId>, c: Option<ClusterId>) -> Result<(), Error> {
+    if d.is_some() && c.is_some() {
+        return Err(Error::invalid(
+            "cluster_id",
+            "a role is scoped to a department or a cluster, not both",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/roles`: a custom role from a list of permissions.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleCreateParams {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub permissions: Vec<crate::Permission>,
+}
+
+impl RoleCreateParams {
+    /// Rejects a bad name (or one of a built-in role), an empty or repeated permission list.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)?;
+        if self.name.parse::<Role>().is_ok() {
+            return Err(Error::invalid("name", "is a built-in role"));
+        }
+        validate_text("description", &self.description, 256)?;
+        if self.permissions.is_empty() {
+            return Err(Error::invalid("permissions", "at least one permission"));
+        }
+        let unique: std::collections::BTreeSet<_> = self.permissions.iter().collect();
+        if unique.len() != self.permissions.len() {
+            return Err(Error::invalid(
+                "permissions",
+                "a permission is listed twice",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl UserCreateParams {
     /// Rejects bad values, naming the field.
     pub fn validate(&self) -> Result<(), Error> {
         validate_name("username", &self.username)?;
+        validate_name("role", &self.role)?;
+        validate_scope(self.department_id, self.cluster_id)?;
         if self.password.chars().count() < 8 {
             return Err(Error::invalid("password", "at least 8 characters"));
         }

@@ -141,7 +141,28 @@ pub enum HypervisorType {
 }
 wire_enum!(HypervisorType { Kvm => "kvm", Qemu => "qemu", Xen => "xen", Lxc => "lxc", Esx => "esx", Hyperv => "hyperv", Test => "test", Sim => "sim" });
 
-/// A user's role. Scoped to one department when the user has one, global otherwise.
+/// A built-in role: a fixed set of [`Permission`]s. Users hold roles through role bindings,
+/// each at a scope (global, a department, a cluster); custom roles are named permission sets
+/// stored beside these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything in scope.
+    Viewer,
+    /// Reads, and asks for VMs through provisioning requests.
+    Requester,
+    /// Reads and operates VMs in scope (create, power actions, migrate, snapshots, delete).
+    Operator,
+    /// Reads, and approves or rejects provisioning requests.
+    Approver,
+    /// Reads, and reads the audit log.
+    Auditor,
+    /// Everything.
+    Admin,
+}
+wire_enum!(Role { Viewer => "viewer", Requester => "requester", Operator => "operator", Approver => "approver", Auditor => "auditor", Admin => "admin" });
+
+/// What a role allows. Checked against the scope of the resource acted on.
 #[derive(
     Clone,
     Copy,
@@ -155,16 +176,67 @@ wire_enum!(HypervisorType { Kvm => "kvm", Qemu => "qemu", Xen => "xen", Lxc => "
     Deserialize,
     utoipa::ToSchema,
 )]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads everything in scope.
-    Viewer,
-    /// Reads and operates VMs in scope (create, power actions, delete).
-    Operator,
-    /// Everything, including users, departments and the audit log.
-    Admin,
+pub enum Permission {
+    /// See VMs, hosts, clusters, jobs, plans and placement ratings.
+    #[serde(rename = "inventory.read")]
+    InventoryRead,
+    #[serde(rename = "vm.create")]
+    VmCreate,
+    /// Power actions, migration, snapshots, ownership changes.
+    #[serde(rename = "vm.operate")]
+    VmOperate,
+    #[serde(rename = "vm.delete")]
+    VmDelete,
+    /// Adopt or quarantine VMs vdc did not create.
+    #[serde(rename = "vm.adopt")]
+    VmAdopt,
+    /// Add, remove, configure, evacuate, power hosts; sync.
+    #[serde(rename = "host.manage")]
+    HostManage,
+    /// Cluster settings (ratios, balancer, power saving).
+    #[serde(rename = "cluster.manage")]
+    ClusterManage,
+    #[serde(rename = "department.manage")]
+    DepartmentManage,
+    /// Users, their role bindings, custom roles.
+    #[serde(rename = "user.manage")]
+    UserManage,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    #[serde(rename = "request.create")]
+    RequestCreate,
+    #[serde(rename = "request.approve")]
+    RequestApprove,
 }
-wire_enum!(Role { Viewer => "viewer", Operator => "operator", Admin => "admin" });
+wire_enum!(Permission {
+    InventoryRead => "inventory.read",
+    VmCreate => "vm.create",
+    VmOperate => "vm.operate",
+    VmDelete => "vm.delete",
+    VmAdopt => "vm.adopt",
+    HostManage => "host.manage",
+    ClusterManage => "cluster.manage",
+    DepartmentManage => "department.manage",
+    UserManage => "user.manage",
+    AuditRead => "audit.read",
+    RequestCreate => "request.create",
+    RequestApprove => "request.approve",
+});
+
+impl Role {
+    /// The permissions the role grants.
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Viewer => &[InventoryRead],
+            Role::Requester => &[InventoryRead, RequestCreate],
+            Role::Operator => &[InventoryRead, VmCreate, VmOperate, VmDelete, RequestCreate],
+            Role::Approver => &[InventoryRead, RequestApprove],
+            Role::Auditor => &[InventoryRead, AuditRead],
+            Role::Admin => Permission::ALL,
+        }
+    }
+}
 
 /// The state of a journaled job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -38,10 +38,31 @@ pub struct LoginResponse {
 pub struct UserView {
     pub id: UserId,
     pub username: String,
-    pub role: Role,
-    /// The department the user is scoped to; global when absent.
+    /// The department (cost centre) the user belongs to.
     pub department_id: Option<DepartmentId>,
+    /// The roles the user holds, each at its scope.
+    pub roles: Vec<RoleBindingView>,
     pub created_at: String,
+}
+
+/// A role held at a scope: global when neither department nor cluster is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoleBindingView {
+    pub id: String,
+    /// A built-in role (`admin`, `operator`, `requester`, `approver`, `auditor`, `viewer`) or a
+    /// custom one.
+    pub role: String,
+    pub department_id: Option<DepartmentId>,
+    pub cluster_id: Option<ClusterId>,
+}
+
+/// A role: its permissions, built in or custom.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleView {
+    pub name: String,
+    pub builtin: bool,
+    pub description: String,
+    pub permissions: Vec<Permission>,
 }
 
 /// A department (cost centre).

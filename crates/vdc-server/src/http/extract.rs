@@ -139,9 +139,8 @@ pub fn path_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiErr
 }
 
 /// The bearer token of a request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -152,8 +151,13 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<App> for Actor {
     type Rejection = ApiError;
 
+    /// The caller the access check authenticated, else (for a route mounted without it)
+    /// authenticated here.
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(ApiError(Error::Unauthenticated))?;
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
+        let token = bearer(&parts.headers).ok_or(ApiError(Error::Unauthenticated))?;
         Ok(app.authenticate(token).await?)
     }
 }
@@ -166,7 +170,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Token {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        bearer(parts)
+        bearer(&parts.headers)
             .map(|t| Token(t.to_string()))
             .ok_or(ApiError(Error::Unauthenticated))
     }

@@ -1,6 +1,7 @@
 //! The HTTP API: thin handlers (extract, call the app layer, wrap the answer) and the router,
 //! from which the OpenAPI document is generated.
 
+mod access;
 pub mod extract;
 mod ops;
 
@@ -15,7 +16,7 @@ use utoipa_axum::routes;
 use vdc_types::*;
 
 use crate::app::App;
-use crate::auth::Actor;
+use crate::auth::{Actor, On};
 use crate::sync::{SyncReport, sync_all};
 use crate::views;
 use extract::{ApiJson, ApiQuery, ApiResult, Token, path_id};
@@ -63,6 +64,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(get_job))
         .routes(routes!(list_departments, create_department))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(grant_role))
+        .routes(routes!(revoke_role))
+        .routes(routes!(list_roles, create_role))
         .routes(routes!(list_audit))
         .routes(routes!(list_physical_servers, create_physical_server))
         .routes(routes!(list_sites))
@@ -101,13 +105,17 @@ pub fn openapi_json() -> String {
 pub fn router(app: App) -> axum::Router {
     let doc = openapi();
     let (api, _) = api_routes().split_for_parts();
-    api.route("/", axum::routing::get(index))
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || async move { Json(doc) }),
-        )
-        .fallback(|| async { extract::ApiError(Error::not_found("path", "requested")) })
-        .with_state(app)
+    api.route_layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        access::check,
+    ))
+    .route("/", axum::routing::get(index))
+    .route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || async move { Json(doc) }),
+    )
+    .fallback(|| async { extract::ApiError(Error::not_found("path", "requested")) })
+    .with_state(app)
 }
 
 async fn index() -> Html<&'static str> {
@@ -145,8 +153,11 @@ async fn logout(State(app): State<App>, actor: Actor, Token(t): Token) -> ApiRes
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
-async fn whoami(actor: Actor) -> Json<UserView> {
-    Json(views::user(&actor.user))
+async fn whoami(State(app): State<App>, actor: Actor) -> ApiResult<Json<UserView>> {
+    Ok(Json(views::user(
+        &actor.user,
+        &app.db.bindings(Some(actor.user.id)).await?,
+    )))
 }
 
 /// Hosts, filtered and paginated.
@@ -339,6 +350,52 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(app.create_user(&actor, p).await?)))
 }
 
+/// Gives a user one more role, globally or in a department or cluster (`user.manage`).
+#[utoipa::path(post, path = "/api/v1/users/{id}/roles", tag = "governance", security(("bearer" = [])),
+    params(("id" = UserId, Path)), request_body = RoleBindingParams,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn grant_role(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<RoleBindingParams>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(app.grant_role(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// Takes one of a user's roles away (`user.manage`).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/roles/{binding}", tag = "governance", security(("bearer" = [])),
+    params(("id" = UserId, Path), ("binding" = String, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_role(
+    State(app): State<App>,
+    actor: Actor,
+    Path((id, binding)): Path<(String, String)>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        app.revoke_role(&actor, path_id("id", &id)?, &binding)
+            .await?,
+    ))
+}
+
+/// The roles: built-in ones and custom ones, with their permissions.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "governance", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RoleView>), (status = 401, body = ErrorBody)))]
+async fn list_roles(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<RoleView>>> {
+    Ok(Json(app.list_roles(&actor).await?))
+}
+
+/// Defines a custom role from a list of permissions (`user.manage`).
+#[utoipa::path(post, path = "/api/v1/roles", tag = "governance", security(("bearer" = [])), request_body = RoleCreateParams,
+    responses((status = 201, body = RoleView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_role(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<RoleCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(app.create_role(&actor, p).await?)))
+}
+
 /// The audit log, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "governance", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<AuditView>), (status = 403, body = ErrorBody)))]
@@ -448,7 +505,7 @@ async fn list_networks(State(app): State<App>, _actor: Actor) -> ApiResult<Json<
 #[utoipa::path(post, path = "/api/v1/sync", tag = "inventory", security(("bearer" = [])),
     responses((status = 200, body = SyncReport), (status = 403, body = ErrorBody)))]
 async fn sync_now(State(app): State<App>, actor: Actor) -> ApiResult<Json<SyncReport>> {
-    actor.require(Role::Admin)?;
+    actor.require(Permission::HostManage, On::global())?;
     let report = sync_all(&app).await?;
     app.audit(
         actor.name(),

@@ -159,12 +159,15 @@ pub(super) async fn rogue_vms_are_flagged_adopted_and_quarantined(store: Store) 
         act(&s, &b.to_string(), "resume").await["power_state"],
         "running"
     );
-    for action in ["vm.adopt", "vm.quarantine"] {
+    // Both were refused to an operator (who lacks vm.adopt anywhere) and audited.
+    let denied = audited(&s, "vm.adopt").await;
+    for (action, route) in [("vm.adopt", "/adopt"), ("vm.quarantine", "/quarantine")] {
         let ok = audited(&s, action).await;
         assert!(ok.iter().any(|r| r["result"] == "ok"), "{action}: {ok:?}");
         assert!(
-            ok.iter().any(|r| r["result"] == "denied"),
-            "{action}: {ok:?}"
+            denied.iter().any(|r| r["result"] == "denied"
+                && r["target_id"].as_str().unwrap_or("").ends_with(route)),
+            "{action}: {denied:?}"
         );
     }
 }

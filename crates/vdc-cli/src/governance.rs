@@ -1,0 +1,246 @@
+//! `vdc user`, `vdc role`, `vdc department`: who may do what, where.
+
+use anyhow::{Result, bail};
+use vdc_types::*;
+
+use crate::Output;
+use crate::client::Client;
+use crate::commands::{print_json, table};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCmd {
+    /// Users with their roles.
+    List,
+    /// Create a local user with a first role (in its department when given, else global or
+    /// in --cluster).
+    Create {
+        username: String,
+        /// Built-in (admin, operator, requester, approver, auditor, viewer) or custom.
+        #[arg(long)]
+        role: String,
+        /// Read from the VDC_NEW_PASSWORD environment variable when not given.
+        #[arg(long, env = "VDC_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Department id or name the user belongs to (its role is scoped to it).
+        #[arg(long)]
+        department: Option<String>,
+        /// Scope the role to this cluster (id or name) instead.
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Give a user one more role, globally or in a department or cluster.
+    Grant {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Take one of a user's roles away (the binding id from `user list`).
+    Revoke { username: String, binding: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RoleCmd {
+    /// Built-in and custom roles with their permissions.
+    List,
+    /// Define a custom role from permissions (e.g. --permission inventory.read
+    /// --permission vm.operate).
+    Create {
+        name: String,
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<Permission>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DepartmentCmd {
+    /// Departments (cost centres).
+    List,
+    /// Create a department.
+    Create {
+        name: String,
+        #[arg(long)]
+        cost_centre: String,
+    },
+}
+
+/// `role` or `role@department:ID` / `role@cluster:ID`, comma-separated.
+pub fn roles_text(roles: &[RoleBindingView]) -> String {
+    roles
+        .iter()
+        .map(|b| match (b.department_id, b.cluster_id) {
+            (Some(d), _) => format!("{}@department:{d}", b.role),
+            (None, Some(c)) => format!("{}@cluster:{c}", b.role),
+            (None, None) => b.role.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn department_id(client: &Client, d: Option<String>) -> Result<Option<DepartmentId>> {
+    let Some(d) = d else { return Ok(None) };
+    let all: Vec<DepartmentView> = client.get("/departments", &[]).await?;
+    match all.iter().find(|x| x.name == d || x.id.to_string() == d) {
+        Some(x) => Ok(Some(x.id)),
+        None => bail!("no department {d}"),
+    }
+}
+
+async fn cluster_id(client: &Client, c: Option<String>) -> Result<Option<ClusterId>> {
+    let Some(c) = c else { return Ok(None) };
+    let all: Vec<ClusterView> = client.get("/clusters", &[]).await?;
+    match all.iter().find(|x| x.name == c || x.id.to_string() == c) {
+        Some(x) => Ok(Some(x.id)),
+        None => bail!("no cluster {c}"),
+    }
+}
+
+async fn user_by_name(client: &Client, name: &str) -> Result<UserView> {
+    let all: Vec<UserView> = client.get("/users", &[]).await?;
+    match all.into_iter().find(|u| u.username == name) {
+        Some(u) => Ok(u),
+        None => bail!("no user {name}"),
+    }
+}
+
+fn print_users(users: &[UserView], out: Output) -> Result<()> {
+    if out == Output::Json {
+        return print_json(&users);
+    }
+    let mut rows = Vec::new();
+    for u in users {
+        for b in &u.roles {
+            rows.push(vec![
+                u.username.clone(),
+                u.department_id
+                    .map_or_else(|| "-".into(), |d| d.to_string()),
+                roles_text(std::slice::from_ref(b)),
+                b.id.clone(),
+            ]);
+        }
+        if u.roles.is_empty() {
+            rows.push(vec![
+                u.username.clone(),
+                "-".into(),
+                "(no role)".into(),
+                "-".into(),
+            ]);
+        }
+    }
+    table(&["USER", "DEPARTMENT", "ROLE", "BINDING"], rows);
+    Ok(())
+}
+
+pub async fn user(client: &Client, cmd: UserCmd, out: Output) -> Result<()> {
+    match cmd {
+        UserCmd::List => {
+            let users: Vec<UserView> = client.get("/users", &[]).await?;
+            print_users(&users, out)
+        }
+        UserCmd::Create {
+            username,
+            role,
+            password,
+            department,
+            cluster,
+        } => {
+            let p = UserCreateParams {
+                username,
+                password,
+                role,
+                department_id: department_id(client, department).await?,
+                cluster_id: cluster_id(client, cluster).await?,
+            };
+            let u: UserView = client.post("/users", &p).await?;
+            print_users(&[u], out)
+        }
+        UserCmd::Grant {
+            username,
+            role,
+            department,
+            cluster,
+        } => {
+            let u = user_by_name(client, &username).await?;
+            let p = RoleBindingParams {
+                role,
+                department_id: department_id(client, department).await?,
+                cluster_id: cluster_id(client, cluster).await?,
+            };
+            let u: UserView = client.post(&format!("/users/{}/roles", u.id), &p).await?;
+            print_users(&[u], out)
+        }
+        UserCmd::Revoke { username, binding } => {
+            let u = user_by_name(client, &username).await?;
+            let u: UserView = client
+                .delete(&format!("/users/{}/roles/{binding}", u.id))
+                .await?;
+            print_users(&[u], out)
+        }
+    }
+}
+
+pub async fn role(client: &Client, cmd: RoleCmd, out: Output) -> Result<()> {
+    let roles: Vec<RoleView> = match cmd {
+        RoleCmd::List => client.get("/roles", &[]).await?,
+        RoleCmd::Create {
+            name,
+            permissions,
+            description,
+        } => {
+            let p = RoleCreateParams {
+                name,
+                description,
+                permissions,
+            };
+            vec![client.post("/roles", &p).await?]
+        }
+    };
+    if out == Output::Json {
+        return print_json(&roles);
+    }
+    table(
+        &["ROLE", "BUILT IN", "PERMISSIONS", "DESCRIPTION"],
+        roles
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    r.builtin.to_string(),
+                    r.permissions
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    r.description.clone(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub async fn department(client: &Client, cmd: DepartmentCmd, out: Output) -> Result<()> {
+    let departments: Vec<DepartmentView> = match cmd {
+        DepartmentCmd::List => client.get("/departments", &[]).await?,
+        DepartmentCmd::Create { name, cost_centre } => {
+            let p = DepartmentCreateParams { name, cost_centre };
+            vec![client.post("/departments", &p).await?]
+        }
+    };
+    if out == Output::Json {
+        return print_json(&departments);
+    }
+    table(
+        &["NAME", "COST CENTRE", "ID"],
+        departments
+            .iter()
+            .map(|d| vec![d.name.clone(), d.cost_centre.clone(), d.id.to_string()])
+            .collect(),
+    );
+    Ok(())
+}

@@ -1,0 +1,410 @@
+//! Who may call what: the golden list of every API operation × every built-in role, and roles
+//! at department and cluster scope, custom roles, grants and revocations.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use vdc_test_utils::{StackOptions, Store, TestStack};
+
+const ADMIN: &[&str] = &["admin"];
+const EVERYONE: &[&str] = &[
+    "admin",
+    "operator",
+    "requester",
+    "approver",
+    "auditor",
+    "viewer",
+];
+const OPERATORS: &[&str] = &["admin", "operator"];
+const AUDITORS: &[&str] = &["admin", "auditor"];
+
+/// Every operation of the API and the built-in roles (held globally) that may call it. An
+/// operation missing here fails the test: a new endpoint needs its line.
+const GOLDEN: &[(&str, &str, &[&str])] = &[
+    ("GET", "/api/v1/health", EVERYONE),
+    ("POST", "/api/v1/auth/login", EVERYONE),
+    ("GET", "/api/v1/auth/me", EVERYONE),
+    ("POST", "/api/v1/auth/logout", EVERYONE),
+    ("GET", "/api/v1/roles", EVERYONE),
+    ("POST", "/api/v1/roles", ADMIN),
+    ("GET", "/api/v1/users", ADMIN),
+    ("POST", "/api/v1/users", ADMIN),
+    ("POST", "/api/v1/users/{id}/roles", ADMIN),
+    ("DELETE", "/api/v1/users/{id}/roles/{binding}", ADMIN),
+    ("GET", "/api/v1/departments", EVERYONE),
+    ("POST", "/api/v1/departments", ADMIN),
+    ("GET", "/api/v1/audit", AUDITORS),
+    ("GET", "/api/v1/jobs", EVERYONE),
+    ("GET", "/api/v1/jobs/{id}", EVERYONE),
+    ("GET", "/api/v1/sites", EVERYONE),
+    ("GET", "/api/v1/clusters", EVERYONE),
+    ("PATCH", "/api/v1/clusters/{id}", ADMIN),
+    ("GET", "/api/v1/datastores", EVERYONE),
+    ("GET", "/api/v1/volumes", EVERYONE),
+    ("GET", "/api/v1/networks", EVERYONE),
+    ("GET", "/api/v1/hosts", EVERYONE),
+    ("POST", "/api/v1/hosts", ADMIN),
+    ("GET", "/api/v1/hosts/{id}", EVERYONE),
+    ("PATCH", "/api/v1/hosts/{id}", ADMIN),
+    ("DELETE", "/api/v1/hosts/{id}", ADMIN),
+    ("GET", "/api/v1/hosts/{id}/stats", EVERYONE),
+    ("POST", "/api/v1/hosts/{id}/evacuate", ADMIN),
+    ("POST", "/api/v1/hosts/{id}/standby", ADMIN),
+    ("POST", "/api/v1/hosts/{id}/wake", ADMIN),
+    ("POST", "/api/v1/sync", ADMIN),
+    ("GET", "/api/v1/physical-servers", EVERYONE),
+    ("POST", "/api/v1/physical-servers", OPERATORS),
+    ("GET", "/api/v1/vms", EVERYONE),
+    ("POST", "/api/v1/vms", OPERATORS),
+    ("POST", "/api/v1/vm-groups", OPERATORS),
+    ("GET", "/api/v1/vms/{id}", EVERYONE),
+    ("POST", "/api/v1/vms/{id}", OPERATORS),
+    ("PATCH", "/api/v1/vms/{id}", OPERATORS),
+    ("DELETE", "/api/v1/vms/{id}", OPERATORS),
+    ("POST", "/api/v1/vms/{id}/actions/{action}", OPERATORS),
+    ("POST", "/api/v1/vms/{id}/migrate", OPERATORS),
+    ("GET", "/api/v1/vms/{id}/snapshots", EVERYONE),
+    ("POST", "/api/v1/vms/{id}/snapshots", OPERATORS),
+    (
+        "POST",
+        "/api/v1/vms/{id}/snapshots/{name}/revert",
+        OPERATORS,
+    ),
+    ("DELETE", "/api/v1/vms/{id}/snapshots/{name}", OPERATORS),
+    ("GET", "/api/v1/vms/{id}/stats", EVERYONE),
+    ("GET", "/api/v1/vms/{id}/placement", EVERYONE),
+    ("POST", "/api/v1/vms/{id}/adopt", ADMIN),
+    ("POST", "/api/v1/vms/{id}/quarantine", ADMIN),
+    ("POST", "/api/v1/placement/ratings", EVERYONE),
+    ("GET", "/api/v1/plans/forecast", EVERYONE),
+    ("GET", "/api/v1/plans/balance", EVERYONE),
+    ("POST", "/api/v1/plans/consolidate", EVERYONE),
+];
+
+pub(super) async fn every_endpoint_by_every_role(store: Store) {
+    let s = TestStack::start(store).await;
+    let spec = s.get_ok("/api/v1/openapi.json").await;
+    let mut ops: Vec<(String, String)> = Vec::new();
+    for (path, methods) in spec["paths"].as_object().unwrap() {
+        for m in methods.as_object().unwrap().keys() {
+            ops.push((m.to_uppercase(), path.clone()));
+        }
+    }
+    for (m, p) in &ops {
+        assert!(
+            GOLDEN.iter().any(|(gm, gp, _)| gm == m && gp == p),
+            "{m} {p} has no line in the golden list of endpoints × roles"
+        );
+    }
+    for (gm, gp, _) in GOLDEN {
+        assert!(
+            ops.iter().any(|(m, p)| m == gm && p == gp),
+            "{gm} {gp} is in the golden list but not in the API"
+        );
+    }
+    // Logout last: it ends the session it is called with.
+    ops.sort_by_key(|(m, p)| (p == "/api/v1/auth/logout", p.clone(), m.clone()));
+    let mut checked = 0;
+    for role in EVERYONE {
+        let token = super::create_user(&s, &format!("golden-{role}"), role, None).await;
+        for (m, p) in &ops {
+            let allowed = GOLDEN
+                .iter()
+                .find(|(gm, gp, _)| gm == m && gp == p)
+                .unwrap()
+                .2
+                .contains(role);
+            // Ids that exist nowhere and no body: an allowed call gets no further than
+            // 400/404, so nothing changes.
+            let url = p
+                .replace("{id}", &super::uuid_like())
+                .replace("{action}", "start")
+                .replace("{name}", "s1")
+                .replace("{binding}", "b1");
+            let (st, b) = s.call(m, &url, Some(&token), None).await;
+            if allowed {
+                assert!(
+                    st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED,
+                    "{role} may call {m} {p}: {st} {b}"
+                );
+            } else {
+                assert_eq!(
+                    st,
+                    StatusCode::FORBIDDEN,
+                    "{role} may not call {m} {p}: {b}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6 * 50, "{checked} calls");
+}
+
+async fn call(s: &TestStack, token: &str, m: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    s.call(m, path, Some(token), Some(body)).await
+}
+
+/// Calls and checks the status; returns the body.
+async fn expect(
+    s: &TestStack,
+    token: &str,
+    m: &str,
+    path: &str,
+    body: Value,
+    status: StatusCode,
+) -> Value {
+    let (st, b) = call(s, token, m, path, body).await;
+    assert_eq!(st, status, "{m} {path}: {b}");
+    b
+}
+
+async fn user_id(s: &TestStack, name: &str) -> String {
+    let users = s.get_ok("/api/v1/users").await;
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub(super) async fn roles_at_department_and_cluster_scope(store: Store) {
+    let s = TestStack::start_with(StackOptions {
+        hosts_per_cluster: 2,
+        ..StackOptions::new(store)
+    })
+    .await;
+    let admin = s.admin_token.clone();
+    let clusters = s.get_ok("/api/v1/clusters").await;
+    let cid = |i: usize| clusters[i]["id"].as_str().unwrap().to_string();
+    assert_eq!(clusters.as_array().unwrap().len(), 2, "{clusters}");
+    let all = super::all_vms(&s, &admin, "limit=1000").await;
+    let hosts = s.get_ok("/api/v1/hosts").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let cluster_of = |v: &Value| -> String {
+        hosts.iter().find(|h| h["id"] == v["host_id"]).unwrap()["cluster_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let in_cluster = |c: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|v| cluster_of(v) == c && v["power_state"] == "running")
+            .collect()
+    };
+    let (c0, c1) = (cid(0), cid(1));
+    assert!(!in_cluster(&c0).is_empty() && !in_cluster(&c1).is_empty());
+
+    // An operator in cluster 0: sees and operates its VMs only.
+    let u = expect(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        json!({
+        "username": "clara", "password": "password-123", "role": "operator", "cluster_id": c0}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(u["roles"][0]["cluster_id"], c0.as_str(), "{u}");
+    let clara = s.login("clara", "password-123").await;
+    let seen = super::all_vms(&s, &clara, "limit=1000").await;
+    assert!(!seen.is_empty() && seen.iter().all(|v| cluster_of(v) == c0));
+    let mine = in_cluster(&c0)[0]["id"].as_str().unwrap().to_string();
+    let theirs = in_cluster(&c1)[0]["id"].as_str().unwrap().to_string();
+    let b = expect(
+        &s,
+        &clara,
+        "POST",
+        &format!("/api/v1/vms/{mine}/actions/suspend"),
+        json!({}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    s.wait_job(&clara, b["job"]["id"].as_str().unwrap()).await;
+    let (st, _) = call(
+        &s,
+        &clara,
+        "POST",
+        &format!("/api/v1/vms/{theirs}/actions/suspend"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "another cluster's VM is not even visible"
+    );
+    expect(
+        &s,
+        &clara,
+        "PATCH",
+        &format!("/api/v1/clusters/{c0}"),
+        json!({"vcpu_ratio": 8}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // A custom role that manages hosts, held in cluster 1 only.
+    expect(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/roles",
+        json!({
+        "name": "host-keeper", "description": "hosts of one cluster",
+        "permissions": ["inventory.read", "host.manage"]}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let roles = s.get_ok("/api/v1/roles").await;
+    assert_eq!(roles.as_array().unwrap().len(), 7, "{roles}");
+    let (st, _) = call(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        json!({
+        "username": "hank", "password": "password-123", "role": "host-keeper", "cluster_id": c1}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let hank = s.login("hank", "password-123").await;
+    let host_in = |c: &str| {
+        hosts.iter().find(|h| h["cluster_id"] == c).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    expect(
+        &s,
+        &hank,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host_in(&c1)),
+        json!({"licence_cost_per_vcpu": 3}),
+        StatusCode::OK,
+    )
+    .await;
+    let b = expect(
+        &s,
+        &hank,
+        "PATCH",
+        &format!("/api/v1/hosts/{}", host_in(&c0)),
+        json!({"licence_cost_per_vcpu": 3}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("host-keeper in cluster"),
+        "{b}"
+    );
+    let (st, _) = call(
+        &s,
+        &hank,
+        "POST",
+        "/api/v1/vms",
+        json!({"name": "x", "vcpus": 1, "memory_mib": 256}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "no vm.create in the role");
+
+    // Grant and revoke: a global viewer role widens what clara sees; revoking narrows it.
+    let clara_id = user_id(&s, "clara").await;
+    let u = expect(
+        &s,
+        &admin,
+        "POST",
+        &format!("/api/v1/users/{clara_id}/roles"),
+        json!({"role": "viewer"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        super::all_vms(&s, &clara, "limit=1000").await.len(),
+        all.len()
+    );
+    let binding = u["roles"][1]["id"].as_str().unwrap().to_string();
+    let u = expect(
+        &s,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/users/{clara_id}/roles/{binding}"),
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(u["roles"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        super::all_vms(&s, &clara, "limit=1000").await.len(),
+        seen.len()
+    );
+    let (st, _) = call(
+        &s,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/users/{clara_id}/roles/{binding}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // Bad input names the field and writes nothing.
+    let before = s.fingerprint().await;
+    for (path, body, field) in [
+        (
+            "/api/v1/roles",
+            json!({"name": "admin", "permissions": ["inventory.read"]}),
+            "name",
+        ),
+        (
+            "/api/v1/roles",
+            json!({"name": "empty", "permissions": []}),
+            "permissions",
+        ),
+        (
+            "/api/v1/roles",
+            json!({"name": "bad", "permissions": ["vm.fly"]}),
+            "permissions",
+        ),
+        (
+            &format!("/api/v1/users/{clara_id}/roles"),
+            json!({"role": "pilot"}),
+            "role",
+        ),
+        (
+            &format!("/api/v1/users/{clara_id}/roles"),
+            json!({"role": "viewer", "cluster_id": c0, "department_id": c1}),
+            "cluster_id",
+        ),
+        (
+            &format!("/api/v1/users/{clara_id}/roles"),
+            json!({"role": "viewer", "cluster_id": super::uuid_like()}),
+            "cluster_id",
+        ),
+    ] {
+        let (st, b) = call(&s, &admin, "POST", path, body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {b}");
+        assert!(
+            b["field"].as_str().unwrap_or("").starts_with(field),
+            "{path}: {b}"
+        );
+    }
+    assert_eq!(s.fingerprint().await, before);
+    let audit = s.get_ok("/api/v1/audit?limit=100").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in ["role.create", "user.grant", "user.revoke", "user.create"] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+}
