@@ -96,6 +96,13 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        let bytes = self.send_raw(req).await?;
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(body).context("unexpected response from the server")
+    }
+
+    /// The body of a successful answer; the server's one-line message otherwise.
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
@@ -115,8 +122,15 @@ impl Client {
             }
             bail!("{msg}");
         }
-        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(body).context("unexpected response from the server")
+        Ok(bytes.to_vec())
+    }
+
+    /// A GET whose answer is text (an export), as it comes.
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String> {
+        let bytes = self
+            .send_raw(self.http.get(self.url(path)).query(query))
+            .await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     pub async fn get<T: DeserializeOwned>(

@@ -79,6 +79,9 @@ enum Command {
     /// Departments (cost centres).
     #[command(subcommand)]
     Department(governance::DepartmentCmd),
+    /// The audit log: search and export.
+    #[command(subcommand)]
+    Audit(governance::AuditCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -160,6 +163,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Department(c) => {
             governance::department(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Audit(c) => {
+            governance::audit(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
     }
 }

@@ -834,6 +834,19 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         &[],
     ));
     assert!(err.contains("no role pilot"), "{err}");
+    let csv = vdc(
+        &cfg,
+        &server.url,
+        &["audit", "export", "--action", "user.", "--result", "ok"],
+        &[],
+    );
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert_eq!(
+        csv.lines().count(),
+        4,
+        "header, create, grant, revoke: {csv}"
+    );
+    assert!(csv.lines().nth(1).unwrap().contains("user.revoke"), "{csv}");
     let table = vdc(&cfg, &server.url, &["role", "list"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("approver"));
 

@@ -524,15 +524,23 @@ impl App {
     }
 
     /// Newest audit records first (admin).
-    pub async fn list_audit(&self, actor: &Actor, q: &PageQuery) -> Result<Page<AuditView>, Error> {
+    pub async fn list_audit(
+        &self,
+        actor: &Actor,
+        q: &AuditQuery,
+    ) -> Result<Page<AuditView>, Error> {
         actor.require(Permission::AuditRead, On::global())?;
+        let f = q.filter()?;
+        if q.format.is_some() {
+            return Err(Error::invalid("format", "only for /audit/export"));
+        }
         let limit = validate_limit(q.limit)?;
         let before = q
             .page_token
             .as_deref()
             .map(views::parse_id_token::<AuditId>)
             .transpose()?;
-        let (recs, more) = self.db.list_audit(before, limit).await?;
+        let (recs, more) = self.db.list_audit(&f, before, limit).await?;
         let next = views::next_page(&recs, more, |a| (String::new(), a.id.to_string()));
         Ok(Page {
             items: recs.iter().map(views::audit).collect(),

@@ -67,6 +67,7 @@ on_both_stores!(
     balancer_memory_pressure_and_power,
     every_endpoint_by_every_role,
     roles_at_department_and_cluster_scope,
+    audit_log_search_and_export,
     balancer_replays_bitbrains_on_the_simulator,
 );
 

@@ -802,6 +802,76 @@ pub struct PageQuery {
     pub page_token: Option<String>,
 }
 
+/// `GET /api/v1/audit` and `GET /api/v1/audit/export`: filters (all optional, combined with
+/// AND), and paging for the list.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Exactly this actor (a username, `system`, `balancer`, …).
+    pub actor: Option<String>,
+    /// Actions starting with this, e.g. `vm.` or `user.grant`.
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub result: Option<crate::AuditResult>,
+    /// RFC 3339: records at or after.
+    pub since: Option<String>,
+    /// RFC 3339: records before.
+    pub until: Option<String>,
+    /// Records whose detail contains this text.
+    pub text: Option<String>,
+    /// Export only: `csv` (default) or `json`.
+    pub format: Option<String>,
+    pub limit: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// The filters of an [`AuditQuery`], checked: times in ms since the epoch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action_prefix: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub result: Option<crate::AuditResult>,
+    pub since: Option<crate::UnixMs>,
+    pub until: Option<crate::UnixMs>,
+    pub text: Option<String>,
+}
+
+impl AuditQuery {
+    /// The checked filters (400 naming a bad field).
+    pub fn filter(&self) -> Result<AuditFilter, Error> {
+        for (field, v) in [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("target_kind", &self.target_kind),
+            ("target_id", &self.target_id),
+            ("text", &self.text),
+        ] {
+            if let Some(v) = v {
+                validate_text(field, v, 256)?;
+            }
+        }
+        let time = |field: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| crate::parse_rfc3339(field, s))
+                .transpose()
+        };
+        Ok(AuditFilter {
+            actor: self.actor.clone(),
+            action_prefix: self.action.clone(),
+            target_kind: self.target_kind.clone(),
+            target_id: self.target_id.clone(),
+            result: self.result,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            text: self.text.clone(),
+        })
+    }
+}
+
 /// `POST /api/v1/departments`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

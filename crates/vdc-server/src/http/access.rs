@@ -78,7 +78,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
         ("GET", "/users")
         | ("POST", "/users" | "/users/{id}/roles" | "/roles")
         | ("DELETE", "/users/{id}/roles/{binding}") => Needs(UserManage),
-        ("GET", "/audit") => Needs(AuditRead),
+        ("GET", "/audit" | "/audit/export") => Needs(AuditRead),
         _ => return None,
     })
 }

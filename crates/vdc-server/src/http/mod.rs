@@ -68,6 +68,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(revoke_role))
         .routes(routes!(list_roles, create_role))
         .routes(routes!(list_audit))
+        .routes(routes!(export_audit))
         .routes(routes!(list_physical_servers, create_physical_server))
         .routes(routes!(list_sites))
         .routes(routes!(list_clusters))
@@ -396,15 +397,29 @@ async fn create_role(
     Ok((StatusCode::CREATED, Json(app.create_role(&actor, p).await?)))
 }
 
-/// The audit log, newest first (admin).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "governance", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = Page<AuditView>), (status = 403, body = ErrorBody)))]
+/// The audit log, newest first, searched by actor, action prefix, target, result, time range
+/// and detail text (`audit.read`, global).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "governance", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Page<AuditView>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_audit(
     State(app): State<App>,
     actor: Actor,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
     Ok(Json(app.list_audit(&actor, &q).await?))
+}
+
+/// Every audit record matching the same search, as CSV (`format=csv`, the default) or a JSON
+/// array (`format=json`); at most 200,000 records (`audit.read`, global).
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "governance", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, description = "text/csv or application/json"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export_audit(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let e = app.export_audit(&actor, &q).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, e.content_type)], e.body))
 }
 
 /// Physical (non-virtual) servers the caller may see.
