@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// are powered through their driver where it can (the simulator can; libvirt cannot).
     #[arg(long, env = "VDC_POWER_COMMAND")]
     power_command: Option<String>,
+    /// Warn VM owners this long before their lease ends.
+    #[arg(long, default_value = "7d", value_parser = humantime_duration)]
+    lease_warn: Duration,
+    /// The longest lease a user without lease.override may set.
+    #[arg(long, default_value = "90d", value_parser = humantime_duration)]
+    lease_max: Duration,
+    /// How long a VM whose lease ended stays (powered off) before it is deleted.
+    #[arg(long, default_value = "30d", value_parser = humantime_duration)]
+    lease_retention: Duration,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -75,6 +84,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.listen = args.listen;
     config.sync_interval = Some(args.sync_interval);
     config.power_command = args.power_command.filter(|c| !c.trim().is_empty());
+    config.lease = vdc_server::config::LeaseConfig {
+        warn_before: args.lease_warn,
+        max: args.lease_max,
+        retention: args.lease_retention,
+    };
     config.admin_password = std::env::var("VDC_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

@@ -560,6 +560,49 @@ impl DataStore {
             .map_err(q("apply vm report"))
     }
 
+    /// VMs with a lease that ends by `horizon`, or whose expiry the controller handled, with
+    /// when their owner was warned and when the expiry was handled.
+    pub async fn lease_candidates(
+        &self,
+        horizon: UnixMs,
+    ) -> DbResult<Vec<(Vm, Option<UnixMs>, Option<UnixMs>)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {VM_COLS}, lease_warned_at, lease_expired_at FROM vms \
+             WHERE lease_expires_at IS NOT NULL \
+             AND (lease_expires_at <= $1 OR lease_expired_at IS NOT NULL) ORDER BY lease_expires_at, id"
+        )))
+        .bind(horizon)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("lease candidates"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    vm_from_row(r)?,
+                    get(r, "lease_warned_at")?,
+                    get(r, "lease_expired_at")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records that the lease controller warned of (`expired: false`) or handled (`true`) a
+    /// VM's lease expiry at `at`.
+    pub async fn mark_lease(&self, id: VmId, expired: bool, at: UnixMs) -> DbResult<()> {
+        let sql = if expired {
+            "UPDATE vms SET lease_expired_at = $2 WHERE id = $1"
+        } else {
+            "UPDATE vms SET lease_warned_at = $2 WHERE id = $1"
+        };
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(at)
+            .execute(self.pool())
+            .await
+            .map_err(q("mark lease"))?;
+        Ok(())
+    }
+
     /// Changes ownership fields. With `expected_generation`, refuses (conflict) when the VM
     /// changed since the caller read it.
     pub async fn patch_vm(
@@ -606,10 +649,17 @@ impl DataStore {
             vm.management = m;
         }
         vm.updated_at = now_ms();
-        let res = sqlx::query(
+        // A new lease starts over: no warning given, no expiry handled.
+        let lease_reset = if patch.lease_expires_at.is_some() {
+            ", lease_warned_at = NULL, lease_expired_at = NULL"
+        } else {
+            ""
+        };
+        let res = sqlx::query(AssertSqlSafe(format!(
             "UPDATE vms SET owner = $1, department_id = $2, purpose = $3, tags = $4, lease_expires_at = $5, \
-             updated_at = $6, management = $9, generation = generation + 1 WHERE id = $7 AND generation = $8",
-        )
+             updated_at = $6, management = $9, generation = generation + 1{lease_reset} \
+             WHERE id = $7 AND generation = $8",
+        )))
         .bind(vm.owner.as_deref())
         .bind(vm.department_id.map(|d| d.to_string()))
         .bind(vm.purpose.as_deref())

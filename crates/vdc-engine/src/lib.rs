@@ -6,5 +6,6 @@ pub mod balance;
 pub mod consolidation;
 pub mod forecast;
 pub mod inventory;
+pub mod lease;
 pub mod load;
 pub mod rating;

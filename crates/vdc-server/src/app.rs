@@ -291,6 +291,9 @@ impl App {
                 vm.name
             )));
         }
+        if matches!(action, VmAction::Start | VmAction::Resume) {
+            crate::lease::check_not_expired(&vm, db::now_ms())?;
+        }
         vdc_driver::transition(vm.power_state, action).map_err(Error::from)?;
         self.submit_vm_job(
             actor,
@@ -413,16 +416,26 @@ impl App {
                 .await
                 .map_err(|_| Error::invalid("department_id", "no such department"))?;
         }
+        let lease_expires_at = match p.lease_expires_at.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(l) => Some(Some(parse_rfc3339("lease_expires_at", l)?)),
+        };
+        if let Some(lease) = lease_expires_at {
+            match self.check_lease(actor, on_vm(&vm), lease, db::now_ms()) {
+                Err(e @ Error::Forbidden { .. }) => {
+                    let target = ("vm", Some(id.to_string()));
+                    self.authorize(actor, "vm.update", target, Err(e)).await?
+                }
+                other => other?,
+            }
+        }
         let patch = VmPatch {
             owner: p.owner.clone(),
             department_id: p.department_id,
             purpose: p.purpose.clone(),
             tags: p.tags.clone(),
-            lease_expires_at: match p.lease_expires_at.as_deref() {
-                None => None,
-                Some("") => Some(None),
-                Some(l) => Some(Some(parse_rfc3339("lease_expires_at", l)?)),
-            },
+            lease_expires_at,
             management: None,
         };
         let updated = self.db.patch_vm(id, &patch, p.generation).await?;

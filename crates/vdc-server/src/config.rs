@@ -24,6 +24,28 @@ impl Default for SimConfig {
     }
 }
 
+/// The lease policy: how long before expiry owners are warned, the longest lease a caller
+/// without `lease.override` may set, and how long an expired VM is kept (powered off) before
+/// it is deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseConfig {
+    pub warn_before: Duration,
+    pub max: Duration,
+    pub retention: Duration,
+}
+
+impl Default for LeaseConfig {
+    /// Warn 7 days before; leases of at most 90 days; delete 30 days after expiry.
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        LeaseConfig {
+            warn_before: Duration::from_secs(7 * DAY),
+            max: Duration::from_secs(90 * DAY),
+            retention: Duration::from_secs(30 * DAY),
+        }
+    }
+}
+
 /// Everything `vdc serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -43,6 +65,7 @@ pub struct Config {
     /// `VDC_POWER_ACTION` (`on`/`off`), `VDC_HOST_NAME` and `VDC_HOST_URI`. `None`: the host's
     /// driver powers it, where it can.
     pub power_command: Option<String>,
+    pub lease: LeaseConfig,
 }
 
 impl Config {
@@ -56,6 +79,7 @@ impl Config {
             admin_password: None,
             token_ttl: Duration::from_secs(12 * 3600),
             power_command: None,
+            lease: LeaseConfig::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use vdc_engine::rating::{self, Policy, Rating};
 use vdc_types::*;
 
 use crate::app::App;
-use crate::auth::Actor;
+use crate::auth::{Actor, On};
 use crate::jobs;
 use crate::placement::{DECISION_HOSTS, Decision, Need};
 use crate::views;
@@ -158,6 +158,10 @@ impl App {
         let department = p.department_id.or(actor.user.department_id);
         self.authorize_create_in(actor, "vm.create", ("vm", None), department)
             .await?;
+        if let Some(l) = &p.lease_expires_at {
+            let lease = parse_rfc3339("lease_expires_at", l)?;
+            self.check_lease(actor, On::department(department), Some(lease), db::now_ms())?;
+        }
         if let Some(id) = id
             && self.db.find_vm(id).await?.is_some()
         {

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
+pub mod lease;
 pub mod monitor;
 pub mod placement;
 pub mod plans;

@@ -418,6 +418,11 @@ pub async fn run_loop(app: App, interval: Duration) {
                 Ok(n) => tracing::info!(migrations = n, "balancer started migrations"),
                 Err(e) => tracing::error!(error = %e, "balancer round failed"),
             }
+            match app.lease_round(vdc_db::now_ms()).await {
+                Ok(r) if r == crate::lease::LeaseReport::default() => {}
+                Ok(r) => tracing::info!(?r, "lease controller acted"),
+                Err(e) => tracing::error!(error = %e, "lease round failed"),
+            }
         }
         tokio::time::sleep(interval).await;
     }

@@ -68,6 +68,7 @@ on_both_stores!(
     every_endpoint_by_every_role,
     roles_at_department_and_cluster_scope,
     audit_log_search_and_export,
+    leases_warn_power_off_and_delete,
     balancer_replays_bitbrains_on_the_simulator,
 );
 

@@ -207,6 +207,9 @@ pub enum Permission {
     RequestCreate,
     #[serde(rename = "request.approve")]
     RequestApprove,
+    /// Set a VM's lease beyond the policy's maximum, or remove it.
+    #[serde(rename = "lease.override")]
+    LeaseOverride,
 }
 wire_enum!(Permission {
     InventoryRead => "inventory.read",
@@ -221,6 +224,7 @@ wire_enum!(Permission {
     AuditRead => "audit.read",
     RequestCreate => "request.create",
     RequestApprove => "request.approve",
+    LeaseOverride => "lease.override",
 });
 
 impl Role {

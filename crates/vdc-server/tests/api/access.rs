@@ -545,3 +545,181 @@ pub(super) async fn audit_log_search_and_export(store: Store) {
         }
     }
 }
+
+/// RFC 3339 of now plus `secs`.
+fn in_secs(secs: i64) -> String {
+    vdc_types::rfc3339(vdc_db::now_ms() + secs * 1000)
+}
+
+pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
+    let s = TestStack::start(store).await;
+    let admin = s.admin_token.clone();
+    let op = super::create_user(&s, "olga", "operator", None).await;
+    let day = 86_400;
+
+    // The policy: an operator may lease for at most 90 days, and may not remove a lease.
+    let b = expect(
+        &s,
+        &op,
+        "POST",
+        "/api/v1/vms",
+        json!({"name": "too-long", "vcpus": 1, "memory_mib": 256,
+        "lease_expires_at": in_secs(100 * day)}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "lease_expires_at", "{b}");
+    let (id, job) = super::create_vm(
+        &s,
+        &op,
+        json!({"name": "leased", "vcpus": 1, "memory_mib": 256,
+        "start": true, "lease_expires_at": in_secs(2)}),
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let vm_path = format!("/api/v1/vms/{id}");
+    expect(
+        &s,
+        &op,
+        "PATCH",
+        &vm_path,
+        json!({"lease_expires_at": ""}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let b = expect(
+        &s,
+        &op,
+        "PATCH",
+        &vm_path,
+        json!({"lease_expires_at": in_secs(-60)}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(b["message"].as_str().unwrap().contains("future"), "{b}");
+    // An admin holds lease.override.
+    expect(
+        &s,
+        &admin,
+        "PATCH",
+        &vm_path,
+        json!({"lease_expires_at": in_secs(200 * day)}),
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        &s,
+        &op,
+        "PATCH",
+        &vm_path,
+        json!({"lease_expires_at": in_secs(2)}),
+        StatusCode::OK,
+    )
+    .await;
+
+    // Within the warning window: warned once.
+    let app = s.app();
+    let now = vdc_db::now_ms();
+    let r = app.lease_round(now).await.unwrap();
+    assert_eq!((r.warned, r.expired, r.deleted), (1, 0, 0), "{r:?}");
+    assert_eq!(
+        app.lease_round(now).await.unwrap(),
+        Default::default(),
+        "warned only once"
+    );
+
+    // At expiry: powered off by the controller, and it cannot be started.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = app.lease_round(vdc_db::now_ms()).await.unwrap();
+    assert_eq!(r.expired, 1, "{r:?}");
+    let jobs = s.get_ok("/api/v1/jobs?limit=5").await;
+    let stop = &jobs["items"][0];
+    assert_eq!(
+        (stop["kind"].as_str(), stop["created_by"].as_str()),
+        (Some("vm.stop"), Some("lease")),
+        "{stop}"
+    );
+    s.wait_job(&admin, stop["id"].as_str().unwrap()).await;
+    assert_eq!(s.get_ok(&vm_path).await["power_state"], "shutoff");
+    let b = expect(
+        &s,
+        &op,
+        "POST",
+        &format!("{vm_path}/actions/start"),
+        json!({}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(b["message"].as_str().unwrap().contains("extend it"), "{b}");
+
+    // Reversible: a new lease, and the VM starts again.
+    expect(
+        &s,
+        &op,
+        "PATCH",
+        &vm_path,
+        json!({"lease_expires_at": in_secs(2 * day)}),
+        StatusCode::OK,
+    )
+    .await;
+    let acc = expect(
+        &s,
+        &op,
+        "POST",
+        &format!("{vm_path}/actions/start"),
+        json!({}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    s.wait_job(&op, acc["job"]["id"].as_str().unwrap()).await;
+    assert_eq!(s.get_ok(&vm_path).await["power_state"], "running");
+    let later = vdc_db::now_ms() + 2 * day * 1000;
+    assert_eq!(
+        app.lease_round(later - day * 1000).await.unwrap().warned,
+        1,
+        "the new lease warns again"
+    );
+
+    // Expired and kept for the retention (30 days), then deleted.
+    assert_eq!(app.lease_round(later + 1000).await.unwrap().expired, 1);
+    let stop = &s.get_ok("/api/v1/jobs?limit=1").await["items"][0];
+    s.wait_job(&admin, stop["id"].as_str().unwrap()).await;
+    assert_eq!(
+        app.lease_round(later + 29 * day * 1000).await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(
+        app.lease_round(later + 31 * day * 1000)
+            .await
+            .unwrap()
+            .deleted,
+        1
+    );
+    let del = &s.get_ok("/api/v1/jobs?limit=1").await["items"][0];
+    assert_eq!(
+        (del["kind"].as_str(), del["created_by"].as_str()),
+        (Some("vm.delete"), Some("lease")),
+        "{del}"
+    );
+    s.wait_job(&admin, del["id"].as_str().unwrap()).await;
+    assert_eq!(
+        s.call("GET", &vm_path, Some(&admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let audit = s.get_ok("/api/v1/audit?actor=lease&limit=50").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in [
+        "lease.warn",
+        "lease.expire",
+        "lease.delete",
+        "vm.stop",
+        "vm.delete",
+    ] {
+        assert!(actions.contains(&a), "{a}: {actions:?}");
+    }
+}

@@ -513,6 +513,54 @@ async fn lab_vm_lifecycle_on_real_qemu() {
     );
     eprintln!("lab: snapshot of the running guest {snap:?}, revert {revert:?}");
 
+    // The lease controller powers the guest off for real when its lease ends; a new lease
+    // lets it start again (and boot: a second console marker).
+    let t0 = Instant::now();
+    let soon = vdc_types::rfc3339(vdc_db::now_ms() + 1500);
+    patch(
+        &s,
+        &format!("/api/v1/vms/{id}"),
+        json!({"lease_expires_at": soon}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let r = s.app().lease_round(vdc_db::now_ms()).await.unwrap();
+    assert_eq!(r.expired, 1, "{r:?}");
+    let stop = &s.get_ok("/api/v1/jobs?limit=1").await["items"][0];
+    assert_eq!(stop["created_by"], "lease", "{stop}");
+    let j = s
+        .wait_job(&s.admin_token, stop["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    assert_eq!(vm(&s, &id).await["power_state"], "shutoff");
+    assert_eq!(
+        lab::virsh(host1_uri, &["domstate", &name]).trim(),
+        "shut off"
+    );
+    let expired = t0.elapsed();
+    let later = vdc_types::rfc3339(vdc_db::now_ms() + 86_400_000);
+    patch(
+        &s,
+        &format!("/api/v1/vms/{id}"),
+        json!({"lease_expires_at": later}),
+    )
+    .await;
+    job(&s, &format!("/api/v1/vms/{id}/actions/start"), json!({})).await;
+    wait_for_condition(
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+        || async {
+            std::fs::read_to_string(&console)
+                .ok()
+                .filter(|c| c.matches("VDC-GUEST-UP").count() >= 2)
+        },
+    )
+    .await;
+    eprintln!(
+        "lab: lease end → guest powered off by the controller {expired:?}; extended and booted again {:?}",
+        t0.elapsed()
+    );
+
     // ACPI shutdown, then delete (undefine; the volume stays, as with virsh undefine).
     let down = job(&s, &format!("/api/v1/vms/{id}/actions/shutdown"), json!({})).await;
     assert_eq!(vm(&s, &id).await["power_state"], "shutoff");
