@@ -551,6 +551,18 @@ fn in_secs(secs: i64) -> String {
     vdc_types::rfc3339(vdc_db::now_ms() + secs * 1000)
 }
 
+/// Sets a VM's lease to end in `secs` and checks the status; returns the body.
+async fn set_lease(
+    s: &TestStack,
+    token: &str,
+    vm_path: &str,
+    secs: i64,
+    status: StatusCode,
+) -> Value {
+    let body = json!({"lease_expires_at": in_secs(secs)});
+    expect(s, token, "PATCH", vm_path, body, status).await
+}
+
 pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
     let s = TestStack::start(store).await;
     let admin = s.admin_token.clone();
@@ -587,35 +599,11 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
         StatusCode::FORBIDDEN,
     )
     .await;
-    let b = expect(
-        &s,
-        &op,
-        "PATCH",
-        &vm_path,
-        json!({"lease_expires_at": in_secs(-60)}),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let b = set_lease(&s, &op, &vm_path, -60, StatusCode::BAD_REQUEST).await;
     assert!(b["message"].as_str().unwrap().contains("future"), "{b}");
     // An admin holds lease.override.
-    expect(
-        &s,
-        &admin,
-        "PATCH",
-        &vm_path,
-        json!({"lease_expires_at": in_secs(200 * day)}),
-        StatusCode::OK,
-    )
-    .await;
-    expect(
-        &s,
-        &op,
-        "PATCH",
-        &vm_path,
-        json!({"lease_expires_at": in_secs(2)}),
-        StatusCode::OK,
-    )
-    .await;
+    set_lease(&s, &admin, &vm_path, 200 * day, StatusCode::OK).await;
+    set_lease(&s, &op, &vm_path, 2, StatusCode::OK).await;
 
     // Within the warning window: warned once.
     let app = s.app();
@@ -653,15 +641,7 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
     assert!(b["message"].as_str().unwrap().contains("extend it"), "{b}");
 
     // Reversible: a new lease, and the VM starts again.
-    expect(
-        &s,
-        &op,
-        "PATCH",
-        &vm_path,
-        json!({"lease_expires_at": in_secs(2 * day)}),
-        StatusCode::OK,
-    )
-    .await;
+    set_lease(&s, &op, &vm_path, 2 * day, StatusCode::OK).await;
     let acc = expect(
         &s,
         &op,
