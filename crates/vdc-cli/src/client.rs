@@ -153,6 +153,10 @@ impl Client {
         self.send(self.http.patch(self.url(path)).json(body)).await
     }
 
+    pub async fn put<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.send(self.http.delete(self.url(path))).await
     }

@@ -82,6 +82,12 @@ enum Command {
     /// The audit log: search and export.
     #[command(subcommand)]
     Audit(governance::AuditCmd),
+    /// Department quotas in resources and money.
+    #[command(subcommand)]
+    Quota(governance::QuotaCmd),
+    /// The price list money quotas (and chargeback) use.
+    #[command(subcommand)]
+    Prices(governance::PriceCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -166,6 +172,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(c) => {
             governance::audit(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Quota(c) => {
+            governance::quota(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Prices(c) => {
+            governance::prices(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
     }
 }

@@ -847,6 +847,40 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         "header, create, grant, revoke: {csv}"
     );
     assert!(csv.lines().nth(1).unwrap().contains("user.revoke"), "{csv}");
+    run(&[
+        "prices",
+        "set",
+        "--vcpu",
+        "10",
+        "--memory-gib",
+        "5",
+        "--licence",
+        "sql-server=100",
+        "-o",
+        "json",
+    ]);
+    let q = run(&[
+        "quota",
+        "set",
+        "labs",
+        "--money",
+        "100",
+        "--grace-percent",
+        "10",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        (q["money_month"].as_f64(), q["currency"].as_str()),
+        (Some(100.0), Some("EUR")),
+        "{q}"
+    );
+    let table = vdc(&cfg, &server.url, &["quota", "show", "labs"], &[]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("EUR/month") && table.contains("100.00"),
+        "{table}"
+    );
     let table = vdc(&cfg, &server.url, &["role", "list"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("approver"));
 

@@ -9,10 +9,12 @@ mod accounts;
 mod audit;
 mod inventory;
 mod jobs;
+mod quotas;
 mod rows;
 mod vms;
 
 pub use inventory::{HostListFilter, HostRegistration};
+pub use quotas::{PriceList, Quota};
 pub use rows::*;
 pub use vms::{HostSyncWrite, VmFilter, VmPatch, VmReport, VmSyncOutcome};
 

@@ -8,4 +8,5 @@ pub mod forecast;
 pub mod inventory;
 pub mod lease;
 pub mod load;
+pub mod quota;
 pub mod rating;

@@ -43,6 +43,9 @@ impl App {
     ) -> Result<JobAccepted, Error> {
         p.validate()?;
         let department = self.check_create(actor, id, &p).await?;
+        let (prices, _) = self.prices().await?;
+        self.check_quota(actor, department, crate::quota::request_of(&p, &prices))
+            .await?;
         let need = Need::of_create(&p, department);
         let hosts: Vec<db::Host> = self
             .db
@@ -83,6 +86,17 @@ impl App {
         let mut departments = Vec::with_capacity(p.vms.len());
         for vm in &p.vms {
             departments.push(self.check_create(actor, None, vm).await?);
+        }
+        // Each department's share of the group is checked against its quota at once.
+        let (prices, _) = self.prices().await?;
+        let mut asks: std::collections::BTreeMap<Option<DepartmentId>, vdc_engine::quota::Usage> =
+            Default::default();
+        for (vm, d) in p.vms.iter().zip(&departments) {
+            let ask = asks.entry(*d).or_default();
+            *ask = ask.plus(crate::quota::request_of(vm, &prices));
+        }
+        for (d, ask) in asks {
+            self.check_quota(actor, d, ask).await?;
         }
         let needs: Vec<Need> = p
             .vms

@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod placement;
 pub mod plans;
 pub mod power;
+pub mod quota;
 pub mod sync;
 pub mod views;
 pub mod vm_ops;

@@ -69,6 +69,7 @@ on_both_stores!(
     roles_at_department_and_cluster_scope,
     audit_log_search_and_export,
     leases_warn_power_off_and_delete,
+    money_quotas_warn_grace_deny_and_audit_mode,
     balancer_replays_bitbrains_on_the_simulator,
 );
 

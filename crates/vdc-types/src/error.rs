@@ -32,6 +32,9 @@ pub enum Error {
     /// No host has room for the request.
     #[error("insufficient capacity: {message}")]
     InsufficientCapacity { message: String },
+    /// The request would take a department beyond its quota (the message has the figures).
+    #[error("{message}")]
+    QuotaExceeded { message: String },
     /// A hypervisor (or another dependency) did not answer.
     #[error("unavailable: {message}")]
     Unavailable { message: String },
@@ -94,7 +97,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => 400,
             Error::Unauthenticated | Error::BadCredentials => 401,
-            Error::Forbidden { .. } => 403,
+            Error::Forbidden { .. } | Error::QuotaExceeded { .. } => 403,
             Error::NotFound { .. } => 404,
             // 409: the request is well-formed but conflicts with the current state of the
             // resource (stale generation, taken name, wrong power state); retrying after a
@@ -119,6 +122,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::InvalidStateTransition { .. } => "invalid_state_transition",
             Error::InsufficientCapacity { .. } => "insufficient_capacity",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Unavailable { .. } => "unavailable",
             Error::Internal { .. } => "internal",
         }

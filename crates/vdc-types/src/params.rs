@@ -938,6 +938,74 @@ fn validate_scope(d: Option<DepartmentId>, c: Option<ClusterId>) -> Result<(), E
     Ok(())
 }
 
+/// `PUT /api/v1/departments/{id}/quota`: the whole quota (omitted limits are unlimited).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaParams {
+    #[serde(default)]
+    pub vcpus: Option<u64>,
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+    #[serde(default)]
+    pub disk_gib: Option<u64>,
+    #[serde(default)]
+    pub vms: Option<u64>,
+    /// Per month, in the price list's currency.
+    #[serde(default)]
+    pub money_month: Option<f64>,
+    /// Warn from this share of a limit, percent (default 80).
+    #[serde(default)]
+    pub warn_percent: Option<u32>,
+    /// Allow this much over a limit, percent (default 0).
+    #[serde(default)]
+    pub grace_percent: Option<u32>,
+    /// `enforce` (default) or `audit`.
+    #[serde(default)]
+    pub mode: Option<crate::QuotaMode>,
+}
+
+impl QuotaParams {
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(m) = self.money_month
+            && !(m.is_finite() && (0.0..1e12).contains(&m))
+        {
+            return Err(Error::invalid("money_month", "must be 0 or more"));
+        }
+        if self.warn_percent.is_some_and(|w| !(1..=100).contains(&w)) {
+            return Err(Error::invalid("warn_percent", "1 to 100"));
+        }
+        if self.grace_percent.is_some_and(|g| g > 100) {
+            return Err(Error::invalid("grace_percent", "0 to 100"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a price list: a three-letter currency, prices of 0 or more.
+pub fn validate_price_list(p: &crate::PriceListView) -> Result<(), Error> {
+    if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(Error::invalid("currency", "an ISO 4217 code such as EUR"));
+    }
+    let prices = [
+        ("vcpu_month", p.vcpu_month),
+        ("memory_gib_month", p.memory_gib_month),
+        ("disk_gib_month", p.disk_gib_month),
+    ];
+    for (field, v) in prices
+        .into_iter()
+        .chain(p.licences.values().map(|v| ("licences", *v)))
+    {
+        if !(v.is_finite() && (0.0..1e9).contains(&v)) {
+            return Err(Error::invalid(field, "a price of 0 or more"));
+        }
+    }
+    validate_names(
+        "licences",
+        &p.licences.keys().cloned().collect::<Vec<_>>(),
+        64,
+    )
+}
+
 /// `POST /api/v1/roles`: a custom role from a list of permissions.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -210,6 +210,9 @@ pub enum Permission {
     /// Set a VM's lease beyond the policy's maximum, or remove it.
     #[serde(rename = "lease.override")]
     LeaseOverride,
+    /// Set department quotas and the price list.
+    #[serde(rename = "quota.manage")]
+    QuotaManage,
 }
 wire_enum!(Permission {
     InventoryRead => "inventory.read",
@@ -225,7 +228,19 @@ wire_enum!(Permission {
     RequestCreate => "request.create",
     RequestApprove => "request.approve",
     LeaseOverride => "lease.override",
+    QuotaManage => "quota.manage",
 });
+
+/// How a department's quota applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaMode {
+    /// Refuse what goes beyond a limit plus its grace.
+    Enforce,
+    /// Record would-be refusals in the audit log, refuse nothing.
+    Audit,
+}
+wire_enum!(QuotaMode { Enforce => "enforce", Audit => "audit" });
 
 impl Role {
     /// The permissions the role grants.

@@ -56,6 +56,47 @@ pub struct RoleBindingView {
     pub cluster_id: Option<ClusterId>,
 }
 
+/// What resources cost per month, in one currency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceListView {
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+    pub vcpu_month: f64,
+    pub memory_gib_month: f64,
+    pub disk_gib_month: f64,
+    /// Per VM running the software, by software name.
+    #[serde(default)]
+    pub licences: std::collections::BTreeMap<String, f64>,
+}
+
+/// Resources in use (or asked for) and their monthly cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QuotaUsageView {
+    pub vcpus: u64,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub vms: u64,
+    pub money_month: f64,
+}
+
+/// A department's quota and what it uses now.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuotaView {
+    pub department_id: DepartmentId,
+    /// `null` limits are unlimited; money per month in the price list's currency.
+    pub vcpus: Option<u64>,
+    pub memory_mib: Option<u64>,
+    pub disk_gib: Option<u64>,
+    pub vms: Option<u64>,
+    pub money_month: Option<f64>,
+    pub currency: String,
+    pub warn_percent: u32,
+    pub grace_percent: u32,
+    pub mode: QuotaMode,
+    pub usage: QuotaUsageView,
+}
+
 /// A role: its permissions, built in or custom.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoleView {

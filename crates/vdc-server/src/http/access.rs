@@ -49,7 +49,9 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/departments"
             | "/physical-servers"
             | "/plans/forecast"
-            | "/plans/balance",
+            | "/plans/balance"
+            | "/departments/{id}/quota"
+            | "/price-list",
         )
         | ("POST", "/plans/consolidate" | "/placement/ratings") => Needs(InventoryRead),
         ("POST", "/vms" | "/vms/{id}" | "/vm-groups" | "/physical-servers") => Needs(VmCreate),
@@ -79,6 +81,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
         | ("POST", "/users" | "/users/{id}/roles" | "/roles")
         | ("DELETE", "/users/{id}/roles/{binding}") => Needs(UserManage),
         ("GET", "/audit" | "/audit/export") => Needs(AuditRead),
+        ("PUT", "/departments/{id}/quota" | "/price-list") => Needs(QuotaManage),
         _ => return None,
     })
 }

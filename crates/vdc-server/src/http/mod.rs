@@ -65,6 +65,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_departments, create_department))
         .routes(routes!(list_users, create_user))
         .routes(routes!(grant_role))
+        .routes(routes!(get_quota, set_quota))
+        .routes(routes!(get_price_list, set_price_list))
         .routes(routes!(revoke_role))
         .routes(routes!(list_roles, create_role))
         .routes(routes!(list_audit))
@@ -349,6 +351,51 @@ async fn create_user(
     ApiJson(p): ApiJson<UserCreateParams>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(app.create_user(&actor, p).await?)))
+}
+
+/// A department's quota (limits, warning threshold, grace, mode) and what it uses now, with
+/// the monthly cost from the price list.
+#[utoipa::path(get, path = "/api/v1/departments/{id}/quota", tag = "governance", security(("bearer" = [])),
+    params(("id" = DepartmentId, Path)),
+    responses((status = 200, body = QuotaView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_quota(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<QuotaView>> {
+    Ok(Json(app.get_quota(&actor, path_id("id", &id)?).await?))
+}
+
+/// Sets a department's quota (`quota.manage`); omitted limits are unlimited.
+#[utoipa::path(put, path = "/api/v1/departments/{id}/quota", tag = "governance", security(("bearer" = [])),
+    params(("id" = DepartmentId, Path)), request_body = QuotaParams,
+    responses((status = 200, body = QuotaView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_quota(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<QuotaParams>,
+) -> ApiResult<Json<QuotaView>> {
+    Ok(Json(app.set_quota(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// What resources and licences cost per month.
+#[utoipa::path(get, path = "/api/v1/price-list", tag = "governance", security(("bearer" = [])),
+    responses((status = 200, body = PriceListView)))]
+async fn get_price_list(State(app): State<App>, _actor: Actor) -> ApiResult<Json<PriceListView>> {
+    Ok(Json(app.price_list().await?))
+}
+
+/// Replaces the price list (`quota.manage`).
+#[utoipa::path(put, path = "/api/v1/price-list", tag = "governance", security(("bearer" = [])),
+    request_body = PriceListView,
+    responses((status = 200, body = PriceListView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn set_price_list(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<PriceListView>,
+) -> ApiResult<Json<PriceListView>> {
+    Ok(Json(app.set_price_list(&actor, p).await?))
 }
 
 /// Gives a user one more role, globally or in a department or cluster (`user.manage`).

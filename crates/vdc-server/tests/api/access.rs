@@ -32,6 +32,10 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/api/v1/users/{id}/roles/{binding}", ADMIN),
     ("GET", "/api/v1/departments", EVERYONE),
     ("POST", "/api/v1/departments", ADMIN),
+    ("GET", "/api/v1/departments/{id}/quota", EVERYONE),
+    ("PUT", "/api/v1/departments/{id}/quota", ADMIN),
+    ("GET", "/api/v1/price-list", EVERYONE),
+    ("PUT", "/api/v1/price-list", ADMIN),
     ("GET", "/api/v1/audit", AUDITORS),
     ("GET", "/api/v1/audit/export", AUDITORS),
     ("GET", "/api/v1/jobs", EVERYONE),
@@ -701,5 +705,183 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
         "vm.delete",
     ] {
         assert!(actions.contains(&a), "{a}: {actions:?}");
+    }
+}
+
+pub(super) async fn money_quotas_warn_grace_deny_and_audit_mode(store: Store) {
+    let s = TestStack::start(store).await;
+    let admin = s.admin_token.clone();
+    expect(
+        &s,
+        &admin,
+        "PUT",
+        "/api/v1/price-list",
+        json!({"currency": "EUR", "vcpu_month": 10.0,
+        "memory_gib_month": 5.0, "disk_gib_month": 0.1, "licences": {"sql-server": 100.0}}),
+        StatusCode::OK,
+    )
+    .await;
+    let d = expect(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/departments",
+        json!({"name": "labs", "cost_centre": "CC-9"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let labs = d["id"].as_str().unwrap().to_string();
+    let quota_path = format!("/api/v1/departments/{labs}/quota");
+    let op = super::create_user(&s, "quinn", "operator", Some(&labs)).await;
+    let q = expect(&s, &op, "GET", &quota_path, json!({}), StatusCode::OK).await;
+    assert!(q["money_month"].is_null() && q["usage"]["vms"] == 0, "{q}");
+    expect(
+        &s,
+        &op,
+        "PUT",
+        &quota_path,
+        json!({"money_month": 100.0}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect(
+        &s,
+        &admin,
+        "PUT",
+        &quota_path,
+        json!({"money_month": 100.0, "vms": 5, "warn_percent": 80,
+        "grace_percent": 10}),
+        StatusCode::OK,
+    )
+    .await;
+
+    let vm = |name: &str, mem: u64| json!({"name": name, "vcpus": 2, "memory_mib": mem});
+    // 40 EUR a month each: the second reaches the warning threshold (80 %).
+    for name in ["q1", "q2"] {
+        expect(
+            &s,
+            &op,
+            "POST",
+            "/api/v1/vms",
+            vm(name, 4096),
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    }
+    let audited = |action: &'static str| {
+        let s = &s;
+        async move {
+            s.get_ok(&format!("/api/v1/audit?action={action}&limit=10"))
+                .await["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    assert_eq!(audited("quota.warn").await.len(), 1);
+    // A third would make 120 > 100 + 10 %: refused with the figures, nothing written.
+    let before = s.fingerprint().await;
+    let b = expect(
+        &s,
+        &op,
+        "POST",
+        "/api/v1/vms",
+        vm("q3", 4096),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(b["code"], "quota_exceeded", "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains(
+            "money: 80.00 in use + 40.00 requested = 120.00 EUR/month, limit 100.00 (+10 % grace)"
+        ),
+        "{b}"
+    );
+    let group = json!({"vms": [vm("g1", 1024), vm("g2", 1024)]});
+    let b = expect(
+        &s,
+        &op,
+        "POST",
+        "/api/v1/vm-groups",
+        group,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(
+        b["code"], "quota_exceeded",
+        "a group counts as a whole: {b}"
+    );
+    assert_eq!(s.fingerprint().await, before);
+    assert_eq!(audited("quota.deny").await.len(), 2);
+    // 30 EUR fits within the grace.
+    expect(
+        &s,
+        &op,
+        "POST",
+        "/api/v1/vms",
+        vm("q3", 2048),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(audited("quota.grace").await.len(), 1);
+    let q = expect(&s, &op, "GET", &quota_path, json!({}), StatusCode::OK).await;
+    assert_eq!(
+        (
+            q["usage"]["vms"].as_u64(),
+            q["usage"]["money_month"].as_f64()
+        ),
+        (Some(3), Some(110.0)),
+        "{q}"
+    );
+
+    // Audit mode: the same excess passes and is recorded with the figures.
+    expect(
+        &s,
+        &admin,
+        "PUT",
+        &quota_path,
+        json!({"money_month": 100.0, "grace_percent": 10, "mode": "audit"}),
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        &s,
+        &op,
+        "POST",
+        "/api/v1/vms",
+        vm("q4", 4096),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let would = audited("quota.would_deny").await;
+    assert_eq!(would.len(), 1, "{would:?}");
+    assert!(
+        would[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("= 150.00 EUR/month"),
+        "{would:?}"
+    );
+
+    // Bad input names the field.
+    for (path, body, field) in [
+        (
+            quota_path.as_str(),
+            json!({"warn_percent": 0}),
+            "warn_percent",
+        ),
+        (
+            quota_path.as_str(),
+            json!({"money_month": -1.0}),
+            "money_month",
+        ),
+        (
+            "/api/v1/price-list",
+            json!({"currency": "euro", "vcpu_month": 1.0, "memory_gib_month": 1.0, "disk_gib_month": 1.0}),
+            "currency",
+        ),
+    ] {
+        let b = expect(&s, &admin, "PUT", path, body, StatusCode::BAD_REQUEST).await;
+        assert_eq!(b["field"], field, "{b}");
     }
 }
