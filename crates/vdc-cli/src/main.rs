@@ -82,6 +82,9 @@ enum Command {
     /// The audit log: search and export.
     #[command(subcommand)]
     Audit(governance::AuditCmd),
+    /// Provisioning requests and approvals.
+    #[command(subcommand)]
+    Request(governance::RequestCmd),
     /// Department quotas in resources and money.
     #[command(subcommand)]
     Quota(governance::QuotaCmd),
@@ -172,6 +175,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(c) => {
             governance::audit(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Request(c) => {
+            governance::request(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Quota(c) => {
             governance::quota(&client::Client::new(cli.server, cli.token)?, c, out).await

@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// How long a VM whose lease ended stays (powered off) before it is deleted.
     #[arg(long, default_value = "30d", value_parser = humantime_duration)]
     lease_retention: Duration,
+    /// Provisioning requests costing at most this a month (all VMs) are approved by rule.
+    #[arg(long, default_value_t = 100.0)]
+    auto_approve_cost: f64,
+    /// … and only when no VM has more vCPUs than this.
+    #[arg(long, default_value_t = 4)]
+    auto_approve_vcpus: u32,
+    /// Distinct approvers other requests need, in order.
+    #[arg(long, default_value_t = 1)]
+    approvals: u32,
+    /// Webhook that gets notifications (requests, decisions, lease warnings) as JSON POSTs.
+    #[arg(long, env = "VDC_NOTIFY_URL")]
+    notify_url: Option<String>,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -84,6 +96,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.listen = args.listen;
     config.sync_interval = Some(args.sync_interval);
     config.power_command = args.power_command.filter(|c| !c.trim().is_empty());
+    config.requests = vdc_server::config::RequestPolicy {
+        auto_max_cost: args.auto_approve_cost,
+        auto_max_vcpus: args.auto_approve_vcpus,
+        approvals: args.approvals,
+    };
+    config.notify_url = args.notify_url.filter(|u| !u.trim().is_empty());
     config.lease = vdc_server::config::LeaseConfig {
         warn_before: args.lease_warn,
         max: args.lease_max,

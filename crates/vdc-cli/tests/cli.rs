@@ -881,6 +881,27 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         table.contains("EUR/month") && table.contains("100.00"),
         "{table}"
     );
+    let r = run(&[
+        "request",
+        "create",
+        "--purpose",
+        "a test box",
+        "--name",
+        "cli-req",
+        "--vcpus",
+        "8",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r[0]["state"], "pending", "{r}");
+    let id = r[0]["id"].as_str().unwrap().to_string();
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["request", "reject", &id, "--reason", "mine"],
+        &[],
+    ));
+    assert!(err.contains("own requests"), "{err}");
     let table = vdc(&cfg, &server.url, &["role", "list"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("approver"));
 

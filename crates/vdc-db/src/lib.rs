@@ -10,11 +10,13 @@ mod audit;
 mod inventory;
 mod jobs;
 mod quotas;
+mod requests;
 mod rows;
 mod vms;
 
 pub use inventory::{HostListFilter, HostRegistration};
 pub use quotas::{PriceList, Quota};
+pub use requests::Request;
 pub use rows::*;
 pub use vms::{HostSyncWrite, VmFilter, VmPatch, VmReport, VmSyncOutcome};
 
@@ -209,6 +211,8 @@ impl DataStore {
             ("users", "id"),
             ("role_bindings", "id"),
             ("roles", "name"),
+            ("requests", "id"),
+            ("quotas", "department_id"),
             ("api_tokens", "token_hash"),
             ("jobs", "id"),
         ] {

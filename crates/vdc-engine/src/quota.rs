@@ -186,6 +186,42 @@ pub fn check(limits: &Limits, used: &Usage, request: &Usage) -> Decision {
     }
 }
 
+/// When a provisioning request needs no approver.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoApproval {
+    /// At most this much a month, all VMs together.
+    pub max_cost: f64,
+    /// No VM with more vCPUs than this.
+    pub max_vcpus: u32,
+}
+
+/// `Ok(why)` when the rule approves a request costing `cost` a month for VMs of `vcpus`;
+/// `Err(why not)` when it needs approvers.
+pub fn auto_approval(
+    rule: &AutoApproval,
+    cost: f64,
+    vcpus: &[u32],
+    currency: &str,
+) -> Result<String, String> {
+    let biggest = vcpus.iter().copied().max().unwrap_or(0);
+    if cost > rule.max_cost + 1e-9 {
+        return Err(format!(
+            "{cost:.2} {currency}/month is over the {:.2} {currency} approved without approvers",
+            rule.max_cost
+        ));
+    }
+    if biggest > rule.max_vcpus {
+        return Err(format!(
+            "a VM of {biggest} vCPUs is over the {} approved without approvers",
+            rule.max_vcpus
+        ));
+    }
+    Ok(format!(
+        "auto-approved: {cost:.2} {currency}/month ≤ {:.2} and at most {} vCPUs per VM",
+        rule.max_cost, rule.max_vcpus
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +262,19 @@ mod tests {
         );
         let licensed = Usage::of_vm(1, 1024, 10, &["sql-server".into(), "unknown".into()], &p);
         assert!((licensed.money - 116.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn auto_approval_by_cost_and_size() {
+        let rule = AutoApproval {
+            max_cost: 50.0,
+            max_vcpus: 4,
+        };
+        assert!(auto_approval(&rule, 40.0, &[2, 4], "EUR").is_ok());
+        let e = auto_approval(&rule, 60.0, &[2], "EUR").unwrap_err();
+        assert!(e.contains("60.00 EUR/month is over the 50.00 EUR"), "{e}");
+        let e = auto_approval(&rule, 10.0, &[8], "EUR").unwrap_err();
+        assert!(e.contains("8 vCPUs"), "{e}");
     }
 
     proptest! {

@@ -46,6 +46,26 @@ impl Default for LeaseConfig {
     }
 }
 
+/// How provisioning requests are approved: without approvers under a cost and size, else by
+/// `approvals` distinct approvers, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestPolicy {
+    pub auto_max_cost: f64,
+    pub auto_max_vcpus: u32,
+    pub approvals: u32,
+}
+
+impl Default for RequestPolicy {
+    /// Auto-approve up to 100 a month and 4 vCPUs per VM; one approver otherwise.
+    fn default() -> Self {
+        RequestPolicy {
+            auto_max_cost: 100.0,
+            auto_max_vcpus: 4,
+            approvals: 1,
+        }
+    }
+}
+
 /// Everything `vdc serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,6 +86,10 @@ pub struct Config {
     /// driver powers it, where it can.
     pub power_command: Option<String>,
     pub lease: LeaseConfig,
+    pub requests: RequestPolicy,
+    /// Where notifications (requests to approve, decisions, lease warnings) are POSTed as
+    /// JSON, besides the audit log.
+    pub notify_url: Option<String>,
 }
 
 impl Config {
@@ -80,6 +104,8 @@ impl Config {
             token_ttl: Duration::from_secs(12 * 3600),
             power_command: None,
             lease: LeaseConfig::default(),
+            requests: RequestPolicy::default(),
+            notify_url: None,
         }
     }
 }

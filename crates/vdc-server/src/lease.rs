@@ -85,6 +85,11 @@ impl App {
         match step {
             LeaseStep::Warn => {
                 self.db.mark_lease(vm.id, false, now).await?;
+                self.notify(
+                    "lease.warn",
+                    serde_json::json!({"vm_id": vm.id, "vm": vm.name, "owner": vm.owner,
+                        "department_id": vm.department_id, "expires_at": rfc3339(expires_at)}),
+                );
                 self.audit(LEASE, "lease.warn", target, AuditResult::Ok, Some(who))
                     .await;
             }

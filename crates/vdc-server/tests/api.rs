@@ -70,6 +70,7 @@ on_both_stores!(
     audit_log_search_and_export,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
+    requests_auto_approved_or_approved_in_order,
     balancer_replays_bitbrains_on_the_simulator,
 );
 

@@ -60,6 +60,8 @@ pub struct StackOptions {
     pub power_command: Option<String>,
     /// Hosts per simulated cluster.
     pub hosts_per_cluster: usize,
+    /// Changes to the server's configuration.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl StackOptions {
@@ -72,6 +74,7 @@ impl StackOptions {
             seed: 42,
             power_command: None,
             hosts_per_cluster: SimConfig::default().hosts_per_cluster,
+            configure: None,
         }
     }
 }
@@ -89,6 +92,7 @@ pub struct TestStack {
     dir: PathBuf,
     power_command: Option<String>,
     hosts_per_cluster: usize,
+    configure: Option<fn(&mut Config)>,
 }
 
 /// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
@@ -156,6 +160,7 @@ impl TestStack {
             dir,
             power_command: o.power_command,
             hosts_per_cluster: o.hosts_per_cluster,
+            configure: o.configure,
         };
         stack.boot(o.hosts).await;
         stack.sync().await;
@@ -168,6 +173,9 @@ impl TestStack {
         config.sync_interval = None;
         config.admin_password = Some(ADMIN_PASSWORD.into());
         config.power_command = self.power_command.clone();
+        if let Some(f) = self.configure {
+            f(&mut config);
+        }
         config.sim = Some(SimConfig {
             hosts,
             hosts_per_cluster: self.hosts_per_cluster,

@@ -938,6 +938,38 @@ fn validate_scope(d: Option<DepartmentId>, c: Option<ClusterId>) -> Result<(), E
     Ok(())
 }
 
+/// `POST /api/v1/requests`: VMs to provision, once approved, in one department.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCreateParams {
+    /// Why they are needed.
+    pub purpose: String,
+    pub vms: Vec<VmCreateParams>,
+}
+
+impl RequestCreateParams {
+    /// A purpose, and VMs valid as a group.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.purpose.trim().is_empty() {
+            return Err(Error::invalid("purpose", "say what the VMs are for"));
+        }
+        validate_text("purpose", &self.purpose, 512)?;
+        VmGroupCreateParams {
+            vms: self.vms.clone(),
+        }
+        .validate()
+    }
+}
+
+/// `POST /api/v1/requests/{id}/approve` and `/reject`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDecisionParams {
+    /// Required to reject.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// `PUT /api/v1/departments/{id}/quota`: the whole quota (omitted limits are unlimited).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -231,6 +231,21 @@ wire_enum!(Permission {
     QuotaManage => "quota.manage",
 });
 
+/// Where a provisioning request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Waiting for approvers.
+    Pending,
+    /// Refused by an approver (the reason says why).
+    Rejected,
+    /// Approved, and its VMs are being created (their jobs run).
+    Created,
+    /// Approved, but its VMs could not be created (the reason says why).
+    Failed,
+}
+wire_enum!(RequestState { Pending => "pending", Rejected => "rejected", Created => "created", Failed => "failed" });
+
 /// How a department's quota applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

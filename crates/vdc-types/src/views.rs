@@ -56,6 +56,42 @@ pub struct RoleBindingView {
     pub cluster_id: Option<ClusterId>,
 }
 
+/// One approver's decision on a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalView {
+    /// A username, or `auto` when a rule approved it.
+    pub approver: String,
+    pub at: String,
+    pub approved: bool,
+    pub reason: Option<String>,
+}
+
+/// A provisioning request: VMs asked for, their monthly cost, and where approval stands.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub requester: String,
+    pub department_id: Option<DepartmentId>,
+    pub purpose: String,
+    pub vms: Vec<crate::VmCreateParams>,
+    /// From the price list.
+    pub cost_month: f64,
+    pub currency: String,
+    pub state: RequestState,
+    /// Decisions so far, in order.
+    pub approvals: Vec<ApprovalView>,
+    /// Approvals it needs.
+    pub approvals_needed: u32,
+    /// Why it was auto-approved, or why it waits for approvers.
+    pub rule: String,
+    /// Why it was rejected or failed.
+    pub reason: Option<String>,
+    /// The VMs created for it.
+    pub vm_ids: Vec<VmId>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// What resources cost per month, in one currency.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -28,9 +28,13 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
     let route = path.strip_prefix("/api/v1")?;
     Some(match (m, route) {
         ("GET", "/health") | ("POST", "/auth/login") => Public,
-        ("POST", "/auth/logout") | ("GET", "/auth/me" | "/jobs" | "/jobs/{id}" | "/roles") => {
-            SignedIn
-        }
+        ("POST", "/auth/logout")
+        | (
+            "GET",
+            "/auth/me" | "/jobs" | "/jobs/{id}" | "/roles" | "/requests" | "/requests/{id}",
+        ) => SignedIn,
+        ("POST", "/requests") => Needs(RequestCreate),
+        ("POST", "/requests/{id}/approve" | "/requests/{id}/reject") => Needs(RequestApprove),
         (
             "GET",
             "/hosts"

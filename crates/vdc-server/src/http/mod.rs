@@ -66,6 +66,10 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(grant_role))
         .routes(routes!(get_quota, set_quota))
+        .routes(routes!(list_requests, create_request))
+        .routes(routes!(get_request))
+        .routes(routes!(approve_request))
+        .routes(routes!(reject_request))
         .routes(routes!(get_price_list, set_price_list))
         .routes(routes!(revoke_role))
         .routes(routes!(list_roles, create_role))
@@ -377,6 +381,68 @@ async fn set_quota(
     ApiJson(p): ApiJson<QuotaParams>,
 ) -> ApiResult<Json<QuotaView>> {
     Ok(Json(app.set_quota(&actor, path_id("id", &id)?, p).await?))
+}
+
+/// Asks for VMs (`request.create`): priced, checked against the department's quota, then
+/// approved by the rule or left pending for approvers.
+#[utoipa::path(post, path = "/api/v1/requests", tag = "governance", security(("bearer" = [])),
+    request_body = RequestCreateParams,
+    responses((status = 201, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "not allowed, or beyond the quota")))]
+async fn create_request(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<RequestCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_request(&actor, p).await?),
+    ))
+}
+
+/// The newest requests the caller may see (their own; those they approve or audit).
+#[utoipa::path(get, path = "/api/v1/requests", tag = "governance", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RequestView>)))]
+async fn list_requests(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<RequestView>>> {
+    Ok(Json(app.list_requests(&actor).await?))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "governance", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
+async fn get_request(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
+    Ok(Json(app.get_request(&actor, &id).await?))
+}
+
+/// Approves a pending request (`request.approve`, not the requester); the last approval it
+/// needs creates its VMs.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "governance", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RequestDecisionParams,
+    responses((status = 200, body = RequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn approve_request(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<RequestDecisionParams>,
+) -> ApiResult<Json<RequestView>> {
+    Ok(Json(app.approve_request(&actor, &id, p).await?))
+}
+
+/// Rejects a pending request with a reason (`request.approve`, not the requester).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/reject", tag = "governance", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RequestDecisionParams,
+    responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn reject_request(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<RequestDecisionParams>,
+) -> ApiResult<Json<RequestView>> {
+    Ok(Json(app.reject_request(&actor, &id, p).await?))
 }
 
 /// What resources and licences cost per month.

@@ -35,6 +35,23 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/departments/{id}/quota", EVERYONE),
     ("PUT", "/api/v1/departments/{id}/quota", ADMIN),
     ("GET", "/api/v1/price-list", EVERYONE),
+    ("GET", "/api/v1/requests", EVERYONE),
+    (
+        "POST",
+        "/api/v1/requests",
+        &["admin", "operator", "requester"],
+    ),
+    ("GET", "/api/v1/requests/{id}", EVERYONE),
+    (
+        "POST",
+        "/api/v1/requests/{id}/approve",
+        &["admin", "approver"],
+    ),
+    (
+        "POST",
+        "/api/v1/requests/{id}/reject",
+        &["admin", "approver"],
+    ),
     ("PUT", "/api/v1/price-list", ADMIN),
     ("GET", "/api/v1/audit", AUDITORS),
     ("GET", "/api/v1/audit/export", AUDITORS),
@@ -780,6 +797,7 @@ pub(super) async fn money_quotas_warn_grace_deny_and_audit_mode(store: Store) {
     };
     assert_eq!(audited("quota.warn").await.len(), 1);
     // A third would make 120 > 100 + 10 %: refused with the figures, nothing written.
+    super::balancing::finish_jobs(&s).await;
     let before = s.fingerprint().await;
     let b = expect(
         &s,
@@ -883,5 +901,306 @@ pub(super) async fn money_quotas_warn_grace_deny_and_audit_mode(store: Store) {
     ] {
         let b = expect(&s, &admin, "PUT", path, body, StatusCode::BAD_REQUEST).await;
         assert_eq!(b["field"], field, "{b}");
+    }
+}
+
+/// The webhook the requests test's server notifies (one test per process under nextest).
+static HOOK_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A webhook receiver on loopback: every JSON body POSTed to it.
+async fn webhook() -> std::sync::Arc<std::sync::Mutex<Vec<Value>>> {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(v);
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    HOOK_URL
+        .set(format!("http://{}/hook", listener.local_addr().unwrap()))
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    got
+}
+
+/// Files a request and checks the status; returns the body.
+async fn ask(s: &TestStack, token: &str, body: Value, status: StatusCode) -> Value {
+    expect(s, token, "POST", "/api/v1/requests", body, status).await
+}
+
+pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
+    let hook = webhook().await;
+    let s = TestStack::start_with(StackOptions {
+        configure: Some(|c| {
+            c.requests.approvals = 2;
+            c.notify_url = HOOK_URL.get().cloned();
+        }),
+        ..StackOptions::new(store)
+    })
+    .await;
+    let admin = s.admin_token.clone();
+    expect(
+        &s,
+        &admin,
+        "PUT",
+        "/api/v1/price-list",
+        json!({"currency": "EUR", "vcpu_month": 10.0,
+        "memory_gib_month": 5.0, "disk_gib_month": 0.0}),
+        StatusCode::OK,
+    )
+    .await;
+    let d = expect(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/departments",
+        json!({"name": "labs", "cost_centre": "CC-9"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let labs = d["id"].as_str().unwrap().to_string();
+    expect(
+        &s,
+        &admin,
+        "PUT",
+        &format!("/api/v1/departments/{labs}/quota"),
+        json!({"money_month": 500.0}),
+        StatusCode::OK,
+    )
+    .await;
+    let finance = super::department_id(&s, "finance").await;
+    let rita = super::create_user(&s, "rita", "requester", Some(&labs)).await;
+    let alan = super::create_user(&s, "alan", "approver", Some(&labs)).await;
+    let beth = super::create_user(&s, "beth", "approver", None).await;
+    let carl = super::create_user(&s, "carl", "approver", Some(&finance)).await;
+    let vm =
+        |name: &str, vcpus: u32, mem: u64| json!({"name": name, "vcpus": vcpus, "memory_mib": mem});
+
+    // Under 100 EUR and 4 vCPUs: approved by the rule and created at once.
+    let r = ask(
+        &s,
+        &rita,
+        json!({"purpose": "a test box",
+        "vms": [vm("rq-small", 2, 2048)]}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(r["state"], "created", "{r}");
+    assert_eq!(r["approvals"][0]["approver"], "auto", "{r}");
+    assert_eq!(r["cost_month"], 30.0);
+    let small = r["vm_ids"][0].as_str().unwrap().to_string();
+    let v = s.get_ok(&format!("/api/v1/vms/{small}")).await;
+    assert_eq!(
+        (v["owner"].as_str(), v["department_id"].as_str()),
+        (Some("rita"), Some(labs.as_str())),
+        "{v}"
+    );
+
+    // Bigger: pending until two approvers of the department (or global) agree, in order.
+    let r = ask(
+        &s,
+        &rita,
+        json!({"purpose": "a database pair",
+        "vms": [vm("rq-db-1", 8, 8192), vm("rq-db-2", 8, 8192)]}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(r["state"], "pending", "{r}");
+    assert!(
+        r["rule"]
+            .as_str()
+            .unwrap()
+            .contains("240.00 EUR/month is over"),
+        "{r}"
+    );
+    let id = r["id"].as_str().unwrap().to_string();
+    let approve = format!("/api/v1/requests/{id}/approve");
+    expect(
+        &s,
+        &rita,
+        "POST",
+        &approve,
+        json!({}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect(
+        &s,
+        &carl,
+        "POST",
+        &approve,
+        json!({}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let r = expect(
+        &s,
+        &alan,
+        "POST",
+        &approve,
+        json!({"reason": "fine"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            r["state"].as_str(),
+            r["approvals"].as_array().unwrap().len()
+        ),
+        (Some("pending"), 1),
+        "{r}"
+    );
+    expect(&s, &alan, "POST", &approve, json!({}), StatusCode::CONFLICT).await;
+    let r = expect(&s, &beth, "POST", &approve, json!({}), StatusCode::OK).await;
+    assert_eq!(r["state"], "created", "{r}");
+    assert_eq!(r["vm_ids"].as_array().unwrap().len(), 2, "{r}");
+    expect(&s, &beth, "POST", &approve, json!({}), StatusCode::CONFLICT).await;
+
+    // Rejected, with a reason.
+    let r = ask(
+        &s,
+        &rita,
+        json!({"purpose": "a GPU box",
+        "vms": [vm("rq-gpu", 16, 4096)]}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let reject = format!("/api/v1/requests/{id}/reject");
+    let b = expect(
+        &s,
+        &beth,
+        "POST",
+        &reject,
+        json!({}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "reason");
+    let r = expect(
+        &s,
+        &beth,
+        "POST",
+        &reject,
+        json!({"reason": "no GPUs this quarter"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (r["state"].as_str(), r["reason"].as_str()),
+        (Some("rejected"), Some("no GPUs this quarter"))
+    );
+    expect(
+        &s,
+        &alan,
+        "POST",
+        &format!("/api/v1/requests/{id}/approve"),
+        json!({}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Beyond the money quota: refused with the figures, nothing written.
+    super::balancing::finish_jobs(&s).await;
+    let before = s.fingerprint().await;
+    let b = ask(
+        &s,
+        &rita,
+        json!({"purpose": "too much",
+        "vms": [vm("rq-x1", 8, 8192), vm("rq-x2", 8, 8192)]}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(b["code"], "quota_exceeded", "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("270.00 in use + 240.00 requested = 510.00 EUR/month"),
+        "{b}"
+    );
+    assert_eq!(s.fingerprint().await, before);
+    let b = ask(
+        &s,
+        &rita,
+        json!({"purpose": " ", "vms": [vm("rq-y", 1, 512)]}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "purpose");
+
+    // Who sees what.
+    let seen = |t: &str| {
+        let (s, t) = (&s, t.to_string());
+        async move {
+            expect(s, &t, "GET", "/api/v1/requests", json!({}), StatusCode::OK)
+                .await
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(seen(&rita).await, 3);
+    assert_eq!(seen(&beth).await, 3);
+    assert_eq!(seen(&carl).await, 0);
+    expect(
+        &s,
+        &carl,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        json!({}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    // Each event reached the webhook.
+    let events = vdc_test_utils::wait_for_condition(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(10),
+        || async {
+            let got = hook.lock().unwrap().clone();
+            let mut events: Vec<String> = got
+                .iter()
+                .map(|e| e["event"].as_str().unwrap().to_string())
+                .collect();
+            events.sort();
+            (events.len() >= 5).then_some(events)
+        },
+    )
+    .await;
+    assert_eq!(
+        events,
+        [
+            "request.created",
+            "request.created",
+            "request.pending",
+            "request.pending",
+            "request.rejected"
+        ],
+    );
+    assert!(
+        hook.lock()
+            .unwrap()
+            .iter()
+            .all(|e| e["request"]["requester"] == "rita")
+    );
+    let audit = s.get_ok("/api/v1/audit?action=request.&limit=50").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in [
+        "request.create",
+        "request.approve",
+        "request.reject",
+        "request.fulfil",
+    ] {
+        assert!(actions.contains(&a), "{a}: {actions:?}");
     }
 }

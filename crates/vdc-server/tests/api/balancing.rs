@@ -45,7 +45,7 @@ async fn set_loads(s: &TestStack, permille: u64) {
 }
 
 /// Waits for every unfinished job to end, and checks each succeeded.
-async fn finish_jobs(s: &TestStack) -> usize {
+pub(super) async fn finish_jobs(s: &TestStack) -> usize {
     let jobs = s.get_ok("/api/v1/jobs?limit=500").await;
     let mut n = 0;
     for j in jobs["items"].as_array().unwrap() {
