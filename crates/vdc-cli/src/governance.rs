@@ -58,6 +58,71 @@ pub enum RoleCmd {
 }
 
 #[derive(Debug, clap::Subcommand)]
+pub enum TokenCmd {
+    /// Make a named API token (printed once), optionally limited to some permissions.
+    Create {
+        name: String,
+        #[arg(long = "permission")]
+        permissions: Vec<Permission>,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Your named API tokens.
+    List,
+    /// Revoke one of your tokens by id.
+    Revoke { id: String },
+}
+
+pub async fn token(client: &Client, cmd: TokenCmd, out: Output) -> Result<()> {
+    let tokens: Vec<TokenView> = match cmd {
+        TokenCmd::Create {
+            name,
+            permissions,
+            expires_in_days,
+        } => {
+            let p = TokenCreateParams {
+                name,
+                permissions: (!permissions.is_empty()).then_some(permissions),
+                expires_in_days,
+            };
+            let t: TokenCreated = client.post("/tokens", &p).await?;
+            if out == Output::Json {
+                return print_json(&t);
+            }
+            println!("{}", t.token);
+            eprintln!("token {} ({}): shown this once", t.info.name, t.info.id);
+            return Ok(());
+        }
+        TokenCmd::List => client.get("/tokens", &[]).await?,
+        TokenCmd::Revoke { id } => {
+            let _: serde_json::Value = client.delete(&format!("/tokens/{id}")).await?;
+            Vec::new()
+        }
+    };
+    if out == Output::Json {
+        return print_json(&tokens);
+    }
+    table(
+        &["ID", "NAME", "PERMISSIONS", "EXPIRES"],
+        tokens
+            .iter()
+            .map(|t| {
+                vec![
+                    t.id.clone(),
+                    t.name.clone(),
+                    t.permissions.as_ref().map_or_else(
+                        || "all".to_string(),
+                        |p| p.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+                    ),
+                    t.expires_at.clone(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
 pub enum RequestCmd {
     /// Ask for VMs of one size (approved by rule or by approvers, then created).
     Create {

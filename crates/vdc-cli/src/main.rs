@@ -82,6 +82,9 @@ enum Command {
     /// The audit log: search and export.
     #[command(subcommand)]
     Audit(governance::AuditCmd),
+    /// Named API tokens for scripts.
+    #[command(subcommand)]
+    Token(governance::TokenCmd),
     /// Provisioning requests and approvals.
     #[command(subcommand)]
     Request(governance::RequestCmd),
@@ -175,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(c) => {
             governance::audit(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Token(c) => {
+            governance::token(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Request(c) => {
             governance::request(&client::Client::new(cli.server, cli.token)?, c, out).await

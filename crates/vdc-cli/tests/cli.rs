@@ -902,6 +902,34 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         &[],
     ));
     assert!(err.contains("own requests"), "{err}");
+    let t = vdc(
+        &cfg,
+        &server.url,
+        &["token", "create", "ro", "--permission", "inventory.read"],
+        &[],
+    );
+    let secret = String::from_utf8_lossy(&t.stdout).trim().to_string();
+    assert_eq!(secret.len(), 43, "the token alone on stdout: {secret}");
+    let listed = run(&["token", "list", "-o", "json"]);
+    assert_eq!(listed[0]["name"], "ro", "{listed}");
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["department", "create", "z", "--cost-centre", "z"],
+        &[("VDC_TOKEN", &secret)],
+    ));
+    assert!(
+        err.contains("requires permission department.manage"),
+        "{err}"
+    );
+    run(&[
+        "token",
+        "revoke",
+        listed[0]["id"].as_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run(&["token", "list", "-o", "json"]), serde_json::json!([]));
     let table = vdc(&cfg, &server.url, &["role", "list"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("approver"));
 

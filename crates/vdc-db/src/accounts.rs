@@ -38,6 +38,32 @@ fn binding_from_row(r: &AnyRow) -> DbResult<RoleBinding> {
     })
 }
 
+fn token_from_row(
+    r: &AnyRow,
+    user_id: UserId,
+    id_col: &'static str,
+    created_col: &'static str,
+) -> DbResult<TokenRecord> {
+    let perms: Option<String> = get(r, "permissions")?;
+    Ok(TokenRecord {
+        id: get(r, id_col)?,
+        user_id,
+        name: get(r, "name")?,
+        kind: get(r, "kind")?,
+        permissions: perms
+            .map(|p| {
+                from_json::<Vec<String>>("permissions", &p)?
+                    .iter()
+                    .map(|n| parse_enum("permission", n))
+                    .collect::<DbResult<Vec<Permission>>>()
+            })
+            .transpose()?,
+        csrf_hash: get(r, "csrf_hash")?,
+        created_at: get(r, created_col)?,
+        expires_at: get(r, "expires_at")?,
+    })
+}
+
 const BINDING_COLS: &str = "id, user_id, role, department_id, cluster_id, created_at";
 
 /// Inserts a role binding through `exec`.
@@ -274,28 +300,40 @@ impl DataStore {
             .map_err(q("count users"))
     }
 
-    /// Stores a session token by its hash.
-    pub async fn insert_token(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        expires_at: UnixMs,
-    ) -> DbResult<()> {
-        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user.to_string())
-            .bind(now_ms())
-            .bind(expires_at)
-            .execute(self.pool())
-            .await
-            .map_err(q("insert token"))?;
+    /// Stores a token by its hash.
+    pub async fn insert_token(&self, token_hash: &str, t: &TokenRecord) -> DbResult<()> {
+        let perms = t
+            .permissions
+            .as_ref()
+            .map(|p| to_json(&p.iter().map(|p| p.as_str()).collect::<Vec<_>>()));
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, id, name, kind, permissions, csrf_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(token_hash)
+        .bind(t.user_id.to_string())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.id.as_deref())
+        .bind(t.name.as_deref())
+        .bind(&t.kind)
+        .bind(perms)
+        .bind(t.csrf_hash.as_deref())
+        .execute(self.pool())
+        .await
+        .map_err(q("insert token"))?;
         Ok(())
     }
 
-    /// The user owning an unexpired token.
-    pub async fn user_by_token(&self, token_hash: &str, now: UnixMs) -> DbResult<Option<User>> {
+    /// The user owning an unexpired token, and the token.
+    pub async fn user_by_token(
+        &self,
+        token_hash: &str,
+        now: UnixMs,
+    ) -> DbResult<Option<(User, TokenRecord)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.department_id, u.created_at \
+            "SELECT u.id, u.username, u.password_hash, u.department_id, u.created_at, \
+             t.id AS token_id, t.name, t.kind, t.permissions, t.csrf_hash, t.created_at AS token_created_at, t.expires_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2",
         )
         .bind(token_hash)
@@ -303,7 +341,43 @@ impl DataStore {
         .fetch_optional(self.pool())
         .await
         .map_err(q("user by token"))?;
-        row.as_ref().map(user_from_row).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let user = user_from_row(&r)?;
+        let token = token_from_row(&r, user.id, "token_id", "token_created_at")?;
+        Ok(Some((user, token)))
+    }
+
+    /// A user's named API tokens, newest first.
+    pub async fn api_tokens(&self, user: UserId, now: UnixMs) -> DbResult<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, name, kind, permissions, csrf_hash, created_at, expires_at FROM api_tokens \
+             WHERE user_id = $1 AND kind = 'api' AND expires_at > $2 ORDER BY created_at DESC",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("api tokens"))?;
+        rows.iter()
+            .map(|r| token_from_row(r, user, "id", "created_at"))
+            .collect()
+    }
+
+    /// Revokes one of a user's named tokens; `NotFound` when it has none of that id.
+    pub async fn revoke_token(&self, user: UserId, id: &str) -> DbResult<()> {
+        let res = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(q("revoke token"))?;
+        if res.rows_affected() == 0 {
+            return Err(DbError::NotFound {
+                kind: "token",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Revokes a token.

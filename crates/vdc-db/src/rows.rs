@@ -269,6 +269,23 @@ pub struct RoleBinding {
     pub created_at: UnixMs,
 }
 
+/// A token as stored (never the token itself: its SHA-256).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// `None` for login sessions made before tokens had ids.
+    pub id: Option<String>,
+    pub user_id: UserId,
+    pub name: Option<String>,
+    /// `session`, `cookie` or `api`.
+    pub kind: String,
+    /// The permissions the token is limited to; `None`: all its user's.
+    pub permissions: Option<Vec<Permission>>,
+    /// SHA-256 of a cookie session's CSRF token.
+    pub csrf_hash: Option<String>,
+    pub created_at: UnixMs,
+    pub expires_at: UnixMs,
+}
+
 /// A custom role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomRole {

@@ -126,8 +126,8 @@ impl App {
 
     // ---- auth
 
-    /// Checks a username and password and opens a session.
-    pub async fn login(&self, p: &LoginParams) -> Result<LoginResponse, Error> {
+    /// Checks a username and password; audits the attempt.
+    async fn check_login(&self, p: &LoginParams) -> Result<db::User, Error> {
         let user = self.db.user_by_name(&p.username).await?;
         let hash = user
             .as_ref()
@@ -144,47 +144,134 @@ impl App {
         } else {
             "(invalid name)"
         };
-        let user = match (user, ok) {
-            (Some(u), true) => u,
+        match (user, ok) {
+            (Some(u), true) => {
+                self.audit(
+                    &u.username,
+                    "auth.login",
+                    ("user", Some(u.id.to_string())),
+                    AuditResult::Ok,
+                    None,
+                )
+                .await;
+                Ok(u)
+            }
             _ => {
                 self.audit(who, "auth.login", ("user", None), AuditResult::Denied, None)
                     .await;
-                return Err(Error::BadCredentials);
+                Err(Error::BadCredentials)
             }
-        };
+        }
+    }
+
+    /// Stores a new token of `kind` for `user`; returns the secret and its record.
+    pub(crate) async fn issue_token(
+        &self,
+        user: UserId,
+        kind: &str,
+        ttl_ms: i64,
+        name: Option<String>,
+        permissions: Option<Vec<Permission>>,
+        csrf_hash: Option<String>,
+    ) -> Result<(String, db::TokenRecord), Error> {
         let token = auth::random_secret();
-        let expires_at = db::now_ms() + self.config.token_ttl.as_millis() as i64;
+        let now = db::now_ms();
+        let rec = db::TokenRecord {
+            id: Some(uuid::Uuid::now_v7().to_string()),
+            user_id: user,
+            name,
+            kind: kind.to_string(),
+            permissions,
+            csrf_hash,
+            created_at: now,
+            expires_at: now + ttl_ms,
+        };
         self.db
-            .insert_token(&auth::token_hash(&token), user.id, expires_at)
+            .insert_token(&auth::token_hash(&token), &rec)
             .await?;
-        self.audit(
-            &user.username,
-            "auth.login",
-            ("user", Some(user.id.to_string())),
-            AuditResult::Ok,
-            None,
-        )
-        .await;
+        Ok((token, rec))
+    }
+
+    /// Checks a username and password and opens a session (a bearer token).
+    pub async fn login(&self, p: &LoginParams) -> Result<LoginResponse, Error> {
+        let user = self.check_login(p).await?;
+        let ttl = self.config.token_ttl.as_millis() as i64;
+        let (token, rec) = self
+            .issue_token(user.id, "session", ttl, None, None, None)
+            .await?;
         Ok(LoginResponse {
             token,
-            expires_at: rfc3339(expires_at),
+            expires_at: rfc3339(rec.expires_at),
             user: views::user(&user, &self.db.bindings(Some(user.id)).await?),
         })
     }
 
-    /// The caller behind a bearer token.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
-        match self
+    /// Checks a username and password and opens a browser session: the cookie's token and
+    /// the session's CSRF token.
+    pub async fn open_session(&self, p: &LoginParams) -> Result<(String, SessionResponse), Error> {
+        let user = self.check_login(p).await?;
+        let csrf = auth::random_secret();
+        let ttl = self.config.token_ttl.as_millis() as i64;
+        let (token, rec) = self
+            .issue_token(
+                user.id,
+                "cookie",
+                ttl,
+                None,
+                None,
+                Some(auth::token_hash(&csrf)),
+            )
+            .await?;
+        Ok((
+            token,
+            SessionResponse {
+                csrf_token: csrf,
+                expires_at: rfc3339(rec.expires_at),
+                user: views::user(&user, &self.db.bindings(Some(user.id)).await?),
+            },
+        ))
+    }
+
+    /// The caller behind a token (bearer or cookie). A cookie session must also present its
+    /// CSRF token (`csrf`) unless the request changes nothing (`safe`); a token limited to
+    /// some permissions grants only those.
+    pub async fn authenticate_with(
+        &self,
+        token: &str,
+        from_cookie: bool,
+        csrf: Option<&str>,
+        safe: bool,
+    ) -> Result<Actor, Error> {
+        let Some((user, rec)) = self
             .db
             .user_by_token(&auth::token_hash(token), db::now_ms())
             .await?
-        {
-            Some(user) => Ok(Actor {
-                grants: self.grants_of(user.id).await?,
-                user,
-            }),
-            None => Err(Error::Unauthenticated),
+        else {
+            return Err(Error::Unauthenticated);
+        };
+        if from_cookie {
+            if rec.kind != "cookie" {
+                return Err(Error::Unauthenticated);
+            }
+            let presented = csrf.map(auth::token_hash);
+            if !safe && (presented.is_none() || presented != rec.csrf_hash) {
+                return Err(Error::forbidden(
+                    "CSRF token missing or wrong: send the session's csrf_token in X-CSRF-Token",
+                ));
+            }
         }
+        let mut grants = self.grants_of(user.id).await?;
+        if let Some(limit) = &rec.permissions {
+            for g in &mut grants {
+                g.permissions.retain(|p| limit.contains(p));
+            }
+        }
+        Ok(Actor { grants, user })
+    }
+
+    /// The caller behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
+        self.authenticate_with(token, false, None, true).await
     }
 
     /// Ends the caller's session.

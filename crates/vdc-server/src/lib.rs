@@ -22,6 +22,7 @@ pub mod power;
 pub mod quota;
 pub mod requests;
 pub mod sync;
+pub mod tokens;
 pub mod views;
 pub mod vm_ops;
 

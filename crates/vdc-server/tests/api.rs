@@ -71,6 +71,7 @@ on_both_stores!(
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,
+    scoped_tokens_and_cookie_sessions_with_csrf,
     balancer_replays_bitbrains_on_the_simulator,
 );
 
@@ -191,7 +192,10 @@ async fn every_endpoint_but_login_and_health_needs_a_token(store: Store) {
             let url = path
                 .replace("{id}", &uuid_like())
                 .replace("{action}", "start");
-            let public = path == "/api/v1/auth/login" || path == "/api/v1/health";
+            let public = matches!(
+                path.as_str(),
+                "/api/v1/auth/login" | "/api/v1/auth/session" | "/api/v1/health"
+            );
             for token in [None, Some("not-a-valid-token")] {
                 let (st, b) = s.call(&method.to_uppercase(), &url, token, None).await;
                 if public {

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use vdc_types::{AuditResult, Error, Permission};
 
-use super::extract::{ApiError, bearer};
+use super::extract::{ApiError, bearer, session_cookie};
 use crate::app::App;
 
 /// What a route requires.
@@ -27,7 +27,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
     let m = method.as_str();
     let route = path.strip_prefix("/api/v1")?;
     Some(match (m, route) {
-        ("GET", "/health") | ("POST", "/auth/login") => Public,
+        ("GET", "/health") | ("POST", "/auth/login" | "/auth/session") => Public,
+        ("GET" | "POST", "/tokens") | ("DELETE", "/tokens/{id}") => SignedIn,
         ("POST", "/auth/logout")
         | (
             "GET",
@@ -112,10 +113,17 @@ pub async fn check(State(app): State<App>, mut req: Request, next: Next) -> Resp
     if access == Access::Public {
         return next.run(req).await;
     }
-    let Some(token) = bearer(req.headers()) else {
-        return ApiError(Error::Unauthenticated).into_response();
+    // A bearer token, else a browser session cookie (which must bring its CSRF token on
+    // anything that changes something).
+    let headers = req.headers();
+    let (token, from_cookie) = match (bearer(headers), session_cookie(headers)) {
+        (Some(t), _) => (t, false),
+        (None, Some(t)) => (t, true),
+        (None, None) => return ApiError(Error::Unauthenticated).into_response(),
     };
-    let actor = match app.authenticate(token).await {
+    let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let actor = match app.authenticate_with(token, from_cookie, csrf, safe).await {
         Ok(a) => a,
         Err(e) => return ApiError(e).into_response(),
     };

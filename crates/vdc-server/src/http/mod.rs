@@ -46,6 +46,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(health))
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(open_session))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
         .routes(routes!(whoami))
         .routes(routes!(list_hosts, ops::add_host))
         .routes(routes!(get_host, ops::remove_host, ops::update_host))
@@ -149,12 +152,78 @@ async fn login(
     Ok(Json(app.login(&p).await?))
 }
 
+/// Opens a browser session: the token goes in the `vdc_session` cookie (HttpOnly, Secure,
+/// SameSite=Strict); the answer carries the CSRF token every change must send back in the
+/// `X-CSRF-Token` header.
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = LoginParams,
+    responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn open_session(
+    State(app): State<App>,
+    ApiJson(p): ApiJson<LoginParams>,
+) -> ApiResult<impl IntoResponse> {
+    let (token, session) = app.open_session(&p).await?;
+    let cookie = format!(
+        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+        extract::SESSION_COOKIE,
+        app.config.token_ttl.as_secs()
+    );
+    Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(session)))
+}
+
+/// Makes a named API token for the caller, optionally limited to some of their permissions;
+/// the secret is shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])),
+    request_body = TokenCreateParams,
+    responses((status = 201, body = TokenCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn create_token(
+    State(app): State<App>,
+    actor: Actor,
+    ApiJson(p): ApiJson<TokenCreateParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_token(&actor, p).await?),
+    ))
+}
+
+/// The caller's named API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody)))]
+async fn list_tokens(State(app): State<App>, actor: Actor) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(app.list_tokens(&actor).await?))
+}
+
+/// Revokes one of the caller's named API tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.revoke_token(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Ends the caller's session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-async fn logout(State(app): State<App>, actor: Actor, Token(t): Token) -> ApiResult<StatusCode> {
+async fn logout(
+    State(app): State<App>,
+    actor: Actor,
+    Token(t): Token,
+) -> ApiResult<impl IntoResponse> {
     app.logout(&actor, &t).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // A browser session's cookie goes too.
+    let clear = format!(
+        "{}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+        extract::SESSION_COOKIE
+    );
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(axum::http::header::SET_COOKIE, clear)],
+    ))
 }
 
 /// The caller's account.

@@ -24,6 +24,10 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("POST", "/api/v1/auth/login", EVERYONE),
     ("GET", "/api/v1/auth/me", EVERYONE),
     ("POST", "/api/v1/auth/logout", EVERYONE),
+    ("POST", "/api/v1/auth/session", EVERYONE),
+    ("GET", "/api/v1/tokens", EVERYONE),
+    ("POST", "/api/v1/tokens", EVERYONE),
+    ("DELETE", "/api/v1/tokens/{id}", EVERYONE),
     ("GET", "/api/v1/roles", EVERYONE),
     ("POST", "/api/v1/roles", ADMIN),
     ("GET", "/api/v1/users", ADMIN),
@@ -1203,4 +1207,194 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
     ] {
         assert!(actions.contains(&a), "{a}: {actions:?}");
     }
+}
+
+/// A request with a bearer token or a cookie (and optional CSRF header); status and body.
+async fn raw(
+    s: &TestStack,
+    m: reqwest::Method,
+    path: &str,
+    auth: (&str, Option<&str>),
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = s.http.request(m, format!("{}{path}", s.base));
+    req = match auth {
+        (token, None) => req.bearer_auth(token),
+        (cookie, Some(csrf)) => {
+            let r = req.header("cookie", format!("other=1; vdc_session={cookie}"));
+            if csrf.is_empty() {
+                r
+            } else {
+                r.header("x-csrf-token", csrf)
+            }
+        }
+    };
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let st = res.status();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+pub(super) async fn scoped_tokens_and_cookie_sessions_with_csrf(store: Store) {
+    let s = TestStack::start(store).await;
+    let admin = s.admin_token.clone();
+    use reqwest::Method;
+
+    // A token limited to reading: reads work, changes do not, then it is revoked.
+    let t = expect(
+        &s,
+        &admin,
+        "POST",
+        "/api/v1/tokens",
+        json!({"name": "dashboard",
+        "permissions": ["inventory.read"], "expires_in_days": 30}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let ro = t["token"].as_str().unwrap().to_string();
+    let id = t["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.call("GET", "/api/v1/vms", Some(&ro), None).await.0,
+        StatusCode::OK
+    );
+    let (st, b) = s
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(&ro),
+            Some(json!({"name": "x", "cost_centre": "y"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let list = expect(
+        &s,
+        &admin,
+        "GET",
+        "/api/v1/tokens",
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert!(
+        list[0].get("token").is_none(),
+        "secrets are never listed: {list}"
+    );
+    assert_eq!(list[0]["permissions"], json!(["inventory.read"]));
+    let viewer = super::create_user(&s, "vince", "viewer", None).await;
+    let b = expect(
+        &s,
+        &viewer,
+        "POST",
+        "/api/v1/tokens",
+        json!({"name": "up", "permissions": ["host.manage"]}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("you do not hold host.manage"),
+        "{b}"
+    );
+    expect(
+        &s,
+        &viewer,
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        json!({}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let (st, _) = raw(
+        &s,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        (&admin, None),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.call("GET", "/api/v1/vms", Some(&ro), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A browser session: the token in a secure cookie, the CSRF token in the answer.
+    let res = s
+        .http
+        .post(format!("{}/api/v1/auth/session", s.base))
+        .json(&json!({"username": "admin", "password": vdc_test_utils::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attr), "{attr} in {set}");
+    }
+    let cookie = set
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("vdc_session=")
+        .unwrap()
+        .to_string();
+    let session: Value = res.json().await.unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    assert_ne!(csrf, cookie);
+    let (st, _) = raw(&s, Method::GET, "/api/v1/vms", (&cookie, Some("")), None).await;
+    assert_eq!(st, StatusCode::OK, "reads need no CSRF token");
+    let dept = json!({"name": "web", "cost_centre": "CC-W"});
+    let (st, b) = raw(
+        &s,
+        Method::POST,
+        "/api/v1/departments",
+        (&cookie, Some("")),
+        Some(dept.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("CSRF"), "{b}");
+    let (st, _) = raw(
+        &s,
+        Method::POST,
+        "/api/v1/departments",
+        (&cookie, Some("wrong")),
+        Some(dept.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, b) = raw(
+        &s,
+        Method::POST,
+        "/api/v1/departments",
+        (&cookie, Some(&csrf)),
+        Some(dept),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    // A bearer session's token is not accepted as a cookie.
+    let (st, _) = raw(&s, Method::GET, "/api/v1/vms", (&admin, Some("")), None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = raw(
+        &s,
+        Method::POST,
+        "/api/v1/auth/logout",
+        (&cookie, Some(&csrf)),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = raw(&s, Method::GET, "/api/v1/vms", (&cookie, Some("")), None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let audit = s.get_ok("/api/v1/audit?action=token.&limit=10").await;
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        2,
+        "create and revoke: {audit}"
+    );
 }
