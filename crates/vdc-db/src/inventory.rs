@@ -357,6 +357,9 @@ impl DataStore {
     pub async fn record_cluster_days(&self, days: &[ClusterDay]) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
         for d in days {
+            write_first(&mut *tx, "clusters", &d.cluster_id.to_string())
+                .await
+                .map_err(q("lock cluster"))?;
             let row = sqlx::query(AssertSqlSafe(format!(
                 "SELECT {CLUSTER_DAY_COLS} FROM cluster_days WHERE cluster_id = $1 AND day = $2"
             )))

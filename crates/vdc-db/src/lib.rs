@@ -61,9 +61,12 @@ impl From<DbError> for vdc_types::Error {
         match e {
             DbError::Conflict(m) => vdc_types::Error::conflict(m),
             DbError::NotFound { kind, id } => vdc_types::Error::NotFound { kind, id },
-            // The cause goes to the server log (the caller logs the chain); the client gets
-            // no SQL detail.
-            other => vdc_types::Error::internal(other.to_string()),
+            // The cause goes to the server log; the client gets no SQL detail.
+            other => {
+                let cause = std::error::Error::source(&other).map(ToString::to_string);
+                tracing::error!(error = %other, cause = cause.as_deref().unwrap_or("-"), "store failure");
+                vdc_types::Error::internal(other.to_string())
+            }
         }
     }
 }
@@ -96,6 +99,28 @@ pub struct DataStore {
 
 pub(crate) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |source| DbError::Query { what, source }
+}
+
+/// Takes the write lock first thing in a transaction that reads before it writes: a no-op
+/// update of row `id` of `table`. On SQLite (WAL) a deferred transaction that read a snapshot
+/// cannot upgrade to writing once another connection has committed (`database is locked` at
+/// once, whatever the busy timeout); writing first waits for the lock instead. On PostgreSQL
+/// it locks the row, like `SELECT … FOR UPDATE`. `table` is one of ours, never user input.
+pub(crate) async fn write_first<E>(
+    exec: &mut E,
+    table: &'static str,
+    id: &str,
+) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET id = id WHERE id = $1"
+    )))
+    .bind(id)
+    .execute(&mut *exec)
+    .await?;
+    Ok(())
 }
 
 /// Current time in unix milliseconds.

@@ -612,6 +612,9 @@ impl DataStore {
         expected_generation: Option<i64>,
     ) -> DbResult<Vm> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        write_first(&mut *tx, "vms", &id.to_string())
+            .await
+            .map_err(q("lock vm"))?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {VM_COLS} FROM vms WHERE id = $1"
         )))
