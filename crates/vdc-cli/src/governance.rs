@@ -144,6 +144,9 @@ pub enum RequestCmd {
         /// Lease end, RFC 3339.
         #[arg(long)]
         lease: Option<String>,
+        /// Department id or name (default: yours).
+        #[arg(long)]
+        department: Option<String>,
     },
     /// Requests you may see, newest first.
     List,
@@ -171,7 +174,9 @@ pub async fn request(client: &Client, cmd: RequestCmd, out: Output) -> Result<()
             memory_mib,
             disk_gib,
             lease,
+            department,
         } => {
+            let department = department_id(client, department).await?;
             let names: Vec<String> = if count <= 1 {
                 vec![name]
             } else {
@@ -183,7 +188,7 @@ pub async fn request(client: &Client, cmd: RequestCmd, out: Output) -> Result<()
                     serde_json::from_value(serde_json::json!({
                         "name": n, "vcpus": vcpus, "memory_mib": memory_mib, "start": true,
                         "disks": disk_gib.map(|g| vec![serde_json::json!({"size_gib": g})]).unwrap_or_default(),
-                        "lease_expires_at": lease,
+                        "lease_expires_at": lease, "department_id": department,
                     }))
                 })
                 .collect::<Result<Vec<VmCreateParams>, _>>()?;

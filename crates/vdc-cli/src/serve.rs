@@ -50,9 +50,10 @@ pub struct ServeArgs {
     /// How long a VM whose lease ended stays (powered off) before it is deleted.
     #[arg(long, default_value = "30d", value_parser = humantime_duration)]
     lease_retention: Duration,
-    /// Provisioning requests costing at most this a month (all VMs) are approved by rule.
-    #[arg(long, default_value_t = 100.0)]
-    auto_approve_cost: f64,
+    /// Provisioning requests costing at most this a month (all VMs) are approved by rule;
+    /// without it every request waits for approvers.
+    #[arg(long)]
+    auto_approve_cost: Option<f64>,
     /// … and only when no VM has more vCPUs than this.
     #[arg(long, default_value_t = 4)]
     auto_approve_vcpus: u32,

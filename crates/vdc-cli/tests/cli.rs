@@ -890,6 +890,8 @@ fn hosts_rogue_vms_snapshots_and_migration_from_the_cli() {
         "cli-req",
         "--vcpus",
         "8",
+        "--department",
+        "labs",
         "-o",
         "json",
     ]);

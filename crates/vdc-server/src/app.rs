@@ -266,7 +266,11 @@ impl App {
                 g.permissions.retain(|p| limit.contains(p));
             }
         }
-        Ok(Actor { grants, user })
+        Ok(Actor {
+            grants,
+            user,
+            token_limit: rec.permissions,
+        })
     }
 
     /// The caller behind a bearer token.
@@ -486,13 +490,7 @@ impl App {
         if p.department_id.is_some() {
             // Moving a VM to another department needs the right there too.
             check = check.and_then(|_| {
-                actor.require(
-                    Permission::VmOperate,
-                    On {
-                        department: p.department_id,
-                        cluster: vm.cluster_id,
-                    },
-                )
+                actor.require(Permission::VmOperate, On::department(p.department_id))
             });
         }
         self.authorize(actor, "vm.update", ("vm", Some(id.to_string())), check)

@@ -115,6 +115,8 @@ pub struct ReadScope {
 pub struct Actor {
     pub user: User,
     pub grants: Vec<Grant>,
+    /// The permissions the caller's token is limited to, if it is.
+    pub token_limit: Option<Vec<Permission>>,
 }
 
 impl Actor {

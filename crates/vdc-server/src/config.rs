@@ -50,16 +50,18 @@ impl Default for LeaseConfig {
 /// `approvals` distinct approvers, in order.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestPolicy {
-    pub auto_max_cost: f64,
+    /// `None`: every request needs approvers.
+    pub auto_max_cost: Option<f64>,
     pub auto_max_vcpus: u32,
     pub approvals: u32,
 }
 
 impl Default for RequestPolicy {
-    /// Auto-approve up to 100 a month and 4 vCPUs per VM; one approver otherwise.
+    /// No approval without approvers (set a cost to allow it, e.g. 100 a month and 4 vCPUs
+    /// per VM); one approver.
     fn default() -> Self {
         RequestPolicy {
-            auto_max_cost: 100.0,
+            auto_max_cost: None,
             auto_max_vcpus: 4,
             approvals: 1,
         }

@@ -44,6 +44,18 @@ impl App {
     ) -> Result<RequestView, Error> {
         p.validate()?;
         let department = p.vms[0].department_id.or(actor.user.department_id);
+        let Some(_) = department else {
+            return Err(Error::invalid(
+                "vms[0].department_id",
+                "a request belongs to a department (yours, or the one given)",
+            ));
+        };
+        if let Some(i) = p.vms.iter().position(|v| v.boot.is_some()) {
+            return Err(Error::invalid(
+                format!("vms[{i}].boot"),
+                "requested VMs boot from their disks",
+            ));
+        }
         if p.vms
             .iter()
             .any(|v| v.department_id.is_some_and(|d| Some(d) != department))
@@ -62,12 +74,19 @@ impl App {
         });
         self.check_quota(actor, department, ask).await?;
         let policy = self.config.requests;
-        let rule = AutoApproval {
-            max_cost: policy.auto_max_cost,
-            max_vcpus: policy.auto_max_vcpus,
-        };
         let vcpus: Vec<u32> = p.vms.iter().map(|v| v.vcpus).collect();
-        let decided = auto_approval(&rule, ask.money, &vcpus, &currency);
+        let decided = match policy.auto_max_cost {
+            Some(max_cost) => auto_approval(
+                &AutoApproval {
+                    max_cost,
+                    max_vcpus: policy.auto_max_vcpus,
+                },
+                ask.money,
+                &vcpus,
+                &currency,
+            ),
+            None => Err("no request is approved without approvers".to_string()),
+        };
         let now = db::now_ms();
         let vms = p
             .vms
@@ -128,25 +147,42 @@ impl App {
         Ok(view(&r))
     }
 
-    /// Creates an approved request's VMs as a group on the requester's behalf; records the
-    /// outcome.
+    /// Claims a pending request as approved (409 when someone decided meanwhile), then
+    /// creates its VMs as a group on the requester's behalf and records the outcome.
     async fn fulfil(&self, r: &mut db::Request) -> Result<(), Error> {
+        r.state = RequestState::Approved;
+        r.updated_at = db::now_ms();
+        self.db.update_request(r, RequestState::Pending).await?;
         let user = self
             .db
             .user_by_name(&r.requester)
             .await?
             .ok_or_else(|| Error::not_found("user", &r.requester))?;
-        let on_behalf = Actor {
-            user,
-            grants: vec![Grant {
-                role: "approved request".into(),
-                permissions: vec![Permission::VmCreate, Permission::InventoryRead],
-                department: r.department_id,
-                cluster: None,
-            }],
+        // The requester must still be allowed to ask in the department; the VMs are then
+        // created with that right only.
+        let requester = Actor {
+            grants: self.grants_of(user.id).await?,
+            user: user.clone(),
+            token_limit: None,
         };
-        let group = VmGroupCreateParams { vms: r.vms.clone() };
-        let outcome = self.create_vm_group(&on_behalf, group).await;
+        let outcome =
+            match requester.require(Permission::RequestCreate, On::department(r.department_id)) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let on_behalf = Actor {
+                        user,
+                        grants: vec![Grant {
+                            role: "approved request".into(),
+                            permissions: vec![Permission::VmCreate, Permission::InventoryRead],
+                            department: r.department_id,
+                            cluster: None,
+                        }],
+                        token_limit: None,
+                    };
+                    let group = VmGroupCreateParams { vms: r.vms.clone() };
+                    self.create_vm_group(&on_behalf, group).await
+                }
+            };
         r.updated_at = db::now_ms();
         let detail = match outcome {
             Ok(accepted) => {
@@ -160,7 +196,7 @@ impl App {
                 format!("failed: {e}")
             }
         };
-        self.db.update_request(r, RequestState::Pending).await?;
+        self.db.update_request(r, RequestState::Approved).await?;
         self.notify(
             &format!("request.{}", r.state),
             serde_json::json!({"request": view(r)}),

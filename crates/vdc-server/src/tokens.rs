@@ -21,13 +21,16 @@ fn view(t: &db::TokenRecord) -> TokenView {
 
 impl App {
     /// Makes a named token for the caller; it may be limited only to permissions the caller
-    /// holds.
+    /// holds, and a caller whose own token is limited makes tokens within that limit.
     pub async fn create_token(
         &self,
         actor: &Actor,
-        p: TokenCreateParams,
+        mut p: TokenCreateParams,
     ) -> Result<TokenCreated, Error> {
         p.validate()?;
+        if p.permissions.is_none() {
+            p.permissions = actor.token_limit.clone();
+        }
         if let Some(missing) = p
             .permissions
             .iter()

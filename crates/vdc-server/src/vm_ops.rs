@@ -151,6 +151,16 @@ impl App {
         let action = spec.kind();
         self.authorize_vm(actor, &action, &vm, Permission::VmOperate)
             .await?;
+        // A revert may return the VM to running: not for an expired or quarantined VM.
+        if op == SnapshotOp::Revert {
+            crate::lease::check_not_expired(&vm, vdc_db::now_ms())?;
+            if vm.management == Management::Quarantined {
+                return Err(Error::conflict(format!(
+                    "VM {} is quarantined: an admin must adopt it before it runs again",
+                    vm.name
+                )));
+            }
+        }
         if op == SnapshotOp::Revert
             && !self
                 .list_snapshots(actor, id)

@@ -239,12 +239,14 @@ pub enum RequestState {
     Pending,
     /// Refused by an approver (the reason says why).
     Rejected,
+    /// Approved; its VMs are being placed and created.
+    Approved,
     /// Approved, and its VMs are being created (their jobs run).
     Created,
     /// Approved, but its VMs could not be created (the reason says why).
     Failed,
 }
-wire_enum!(RequestState { Pending => "pending", Rejected => "rejected", Created => "created", Failed => "failed" });
+wire_enum!(RequestState { Pending => "pending", Rejected => "rejected", Approved => "approved", Created => "created", Failed => "failed" });
 
 /// How a department's quota applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -275,6 +275,18 @@ pub(super) async fn roles_at_department_and_cluster_scope(store: Store) {
     )
     .await;
 
+    // Moving a VM to another department needs the right in that department itself.
+    let finance = super::department_id(&s, "finance").await;
+    let (st, b) = call(
+        &s,
+        &clara,
+        "PATCH",
+        &format!("/api/v1/vms/{mine}"),
+        json!({"department_id": finance}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+
     // A custom role that manages hosts, held in cluster 1 only.
     expect(
         &s,
@@ -641,6 +653,16 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
         "warned only once"
     );
 
+    let snap = expect(
+        &s,
+        &op,
+        "POST",
+        &format!("{vm_path}/snapshots"),
+        json!({"name": "s1"}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    s.wait_job(&op, snap["job"]["id"].as_str().unwrap()).await;
     // At expiry: powered off by the controller, and it cannot be started.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = app.lease_round(vdc_db::now_ms()).await.unwrap();
@@ -664,6 +686,20 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
     )
     .await;
     assert!(b["message"].as_str().unwrap().contains("extend it"), "{b}");
+
+    let b = expect(
+        &s,
+        &op,
+        "POST",
+        &format!("{vm_path}/snapshots/s1/revert"),
+        json!({}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        b["message"].as_str().unwrap().contains("extend it"),
+        "a revert does not run it either: {b}"
+    );
 
     // Reversible: a new lease, and the VM starts again.
     set_lease(&s, &op, &vm_path, 2 * day, StatusCode::OK).await;
@@ -942,6 +978,7 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
     let s = TestStack::start_with(StackOptions {
         configure: Some(|c| {
             c.requests.approvals = 2;
+            c.requests.auto_max_cost = Some(100.0);
             c.notify_url = HOOK_URL.get().cloned();
         }),
         ..StackOptions::new(store)
@@ -1138,6 +1175,27 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
     .await;
     assert_eq!(b["field"], "purpose");
 
+    // A request belongs to a department, and its VMs boot from their disks.
+    let ned = super::create_user(&s, "ned", "requester", None).await;
+    let b = ask(
+        &s,
+        &ned,
+        json!({"purpose": "x", "vms": [vm("rq-n", 1, 512)]}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "vms[0].department_id", "{b}");
+    let mut booting = vm("rq-b", 1, 512);
+    booting["boot"] = json!({"kernel": "/etc/shadow"});
+    let b = ask(
+        &s,
+        &rita,
+        json!({"purpose": "x", "vms": [booting]}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "vms[0].boot", "{b}");
+
     // Who sees what.
     let seen = |t: &str| {
         let (s, t) = (&s, t.to_string());
@@ -1268,6 +1326,36 @@ pub(super) async fn scoped_tokens_and_cookie_sessions_with_csrf(store: Store) {
         )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    // A limited token makes only tokens within its limit.
+    let (st, child) = s
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&ro),
+            Some(json!({"name": "child"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{child}");
+    assert_eq!(child["permissions"], json!(["inventory.read"]), "{child}");
+    let child_token = child["token"].as_str().unwrap().to_string();
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(&child_token),
+            Some(json!({"name": "x", "cost_centre": "y"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/tokens/{}", child["id"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
     let list = expect(
         &s,
         &admin,
@@ -1394,7 +1482,7 @@ pub(super) async fn scoped_tokens_and_cookie_sessions_with_csrf(store: Store) {
     let audit = s.get_ok("/api/v1/audit?action=token.&limit=10").await;
     assert_eq!(
         audit["items"].as_array().unwrap().len(),
-        2,
-        "create and revoke: {audit}"
+        4,
+        "two created and revoked: {audit}"
     );
 }
