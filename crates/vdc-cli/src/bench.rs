@@ -82,7 +82,7 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     let mut config = Config::new(url);
     config.listen = "127.0.0.1:0".parse()?;
     config.sync_interval = None;
-    config.admin_password = Some("bench-password".into());
+    config.admin_password = Some(vdc_server::config::Secret::new("bench-password"));
     config.sim = Some(SimConfig {
         hosts: a.hosts,
         vms: a.vms,

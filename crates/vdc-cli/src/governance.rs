@@ -587,6 +587,9 @@ fn print_users(users: &[UserView], out: Output) -> Result<()> {
                 u.department_id
                     .map_or_else(|| "-".into(), |d| d.to_string()),
                 roles_text(std::slice::from_ref(b)),
+                b.from_group
+                    .as_ref()
+                    .map_or_else(|| "vdc".into(), |g| format!("directory group {g}")),
                 b.id.clone(),
             ]);
         }
@@ -596,10 +599,14 @@ fn print_users(users: &[UserView], out: Output) -> Result<()> {
                 "-".into(),
                 "(no role)".into(),
                 "-".into(),
+                "-".into(),
             ]);
         }
     }
-    table(&["USER", "DEPARTMENT", "ROLE", "BINDING"], rows);
+    table(
+        &["USER", "DEPARTMENT", "ROLE", "GRANTED BY", "BINDING"],
+        rows,
+    );
     Ok(())
 }
 

@@ -47,7 +47,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the vdc server (API on an embedded SQLite store; a simulated fleet unless disabled).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Log in and save the session token.
     Login(commands::LoginArgs),
     /// End the saved session.
@@ -140,7 +140,7 @@ fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = cli.output;
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Openapi => {
             print!("{}", vdc_server::http::openapi_json());
             Ok(())

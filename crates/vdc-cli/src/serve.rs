@@ -63,6 +63,81 @@ pub struct ServeArgs {
     /// Webhook that gets notifications (requests, decisions, lease warnings) as JSON POSTs.
     #[arg(long, env = "VDC_NOTIFY_URL")]
     notify_url: Option<String>,
+    #[command(flatten)]
+    ldap: LdapArgs,
+}
+
+/// Users from an LDAP directory, beside local users.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "LDAP directory")]
+pub struct LdapArgs {
+    /// Let users log in through this directory: ldap://host[:port] or ldaps://host[:port].
+    #[arg(long, env = "VDC_LDAP_URL")]
+    ldap_url: Option<String>,
+    /// Upgrade ldap:// with StartTLS (required: without it the login fails).
+    #[arg(long, env = "VDC_LDAP_STARTTLS")]
+    ldap_starttls: bool,
+    /// PEM file of the CA that signs the directory's certificate (default: system roots).
+    #[arg(long, env = "VDC_LDAP_CA")]
+    ldap_ca: Option<PathBuf>,
+    /// The service account's DN vdc searches with (default: anonymous).
+    #[arg(long, env = "VDC_LDAP_BIND_DN")]
+    ldap_bind_dn: Option<String>,
+    /// The service account's password (from the environment, so it stays out of `ps`).
+    #[arg(long, env = "VDC_LDAP_BIND_PASSWORD", hide_env_values = true)]
+    ldap_bind_password: Option<String>,
+    /// The directory's base DN; users default to ou=people and groups to ou=groups under it.
+    #[arg(long, env = "VDC_LDAP_BASE_DN", default_value = "")]
+    ldap_base_dn: String,
+    /// Where users are searched (default: ou=people,BASE).
+    #[arg(long, env = "VDC_LDAP_USER_BASE")]
+    ldap_user_base: Option<String>,
+    /// The user's entry; {username} is the escaped login name.
+    #[arg(long, env = "VDC_LDAP_USER_FILTER", default_value = vdc_server::ldap::DEFAULT_USER_FILTER)]
+    ldap_user_filter: String,
+    /// Where groups are searched (default: ou=groups,BASE).
+    #[arg(long, env = "VDC_LDAP_GROUP_BASE")]
+    ldap_group_base: Option<String>,
+    /// The user's groups; {dn} is the user's entry, {username} the login name.
+    #[arg(long, env = "VDC_LDAP_GROUP_FILTER", default_value = vdc_server::ldap::DEFAULT_GROUP_FILTER)]
+    ldap_group_filter: String,
+    /// A directory group (cn or DN) and the role its members get: GROUP=ROLE (global),
+    /// GROUP=ROLE@DEPARTMENT or GROUP=ROLE@cluster:CLUSTER. Repeat for more groups.
+    #[arg(long = "ldap-group", value_name = "GROUP=ROLE[@SCOPE]")]
+    ldap_groups: Vec<vdc_server::ldap::GroupMapping>,
+    /// How long a login may wait for the directory.
+    #[arg(long, default_value = "5s", value_parser = humantime_duration)]
+    ldap_timeout: Duration,
+}
+
+impl LdapArgs {
+    fn config(self) -> Result<Option<vdc_server::ldap::LdapConfig>> {
+        let Some(url) = self.ldap_url.filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let base = self.ldap_base_dn;
+        if base.is_empty() && (self.ldap_user_base.is_none() || self.ldap_group_base.is_none()) {
+            anyhow::bail!(
+                "--ldap-url needs --ldap-base-dn (or both --ldap-user-base and --ldap-group-base)"
+            );
+        }
+        let mut c = vdc_server::ldap::LdapConfig::new(url, &base);
+        c.starttls = self.ldap_starttls;
+        c.ca_file = self.ldap_ca;
+        c.bind_dn = self.ldap_bind_dn;
+        c.bind_password = self.ldap_bind_password.map(vdc_server::config::Secret::new);
+        if let Some(b) = self.ldap_user_base {
+            c.user_base = b;
+        }
+        if let Some(b) = self.ldap_group_base {
+            c.group_base = b;
+        }
+        c.user_filter = self.ldap_user_filter;
+        c.group_filter = self.ldap_group_filter;
+        c.groups = self.ldap_groups;
+        c.timeout = self.ldap_timeout;
+        Ok(Some(c))
+    }
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -110,7 +185,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     config.admin_password = std::env::var("VDC_ADMIN_PASSWORD")
         .ok()
-        .filter(|p| !p.is_empty());
+        .filter(|p| !p.is_empty())
+        .map(vdc_server::config::Secret::new);
+    config.ldap = args.ldap.config()?;
     config.sim = (!args.no_sim).then_some(SimConfig {
         hosts: args.sim_hosts,
         vms: args.sim_vms,

@@ -25,6 +25,11 @@ impl Drop for Served {
 
 /// Starts `vdc serve` and reads its stdout up to the login hint.
 fn serve(data: &Path, log: &Path) -> Served {
+    serve_with(data, log, &[], &[])
+}
+
+/// [`serve`] with more arguments and environment.
+fn serve_with(data: &Path, log: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(VDC)
         .args([
             "serve",
@@ -37,6 +42,8 @@ fn serve(data: &Path, log: &Path) -> Served {
             "--sync-interval",
             "1s",
         ])
+        .args(args)
+        .envs(env.iter().copied())
         .arg("--data-dir")
         .arg(data)
         .env("RUST_LOG", "debug")
@@ -268,6 +275,91 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
             "a secret leaked into the server log"
         );
     }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Directory users through `vdc serve --ldap-…` and `vdc login`, against a real slapd over
+/// StartTLS; the directory's passwords stay out of the server's debug log; a misconfigured
+/// directory stops the start with one clear line.
+#[test]
+fn directory_login_through_vdc_serve() {
+    let d = vdc_test_utils::LdapServer::start();
+    let root = temp("ldap");
+    let (data, cfg, log) = (root.join("data"), root.join("cfg"), root.join("server.log"));
+    let ca = d.ca.to_string_lossy().to_string();
+    let server = serve_with(
+        &data,
+        &log,
+        &[
+            "--ldap-url",
+            &d.url,
+            "--ldap-starttls",
+            "--ldap-ca",
+            &ca,
+            "--ldap-base-dn",
+            &d.base_dn,
+            "--ldap-bind-dn",
+            &d.bind_dn,
+            "--ldap-group",
+            "vdc-admins=admin",
+        ],
+        &[("VDC_LDAP_BIND_PASSWORD", &d.bind_password)],
+    );
+    let out = vdc(
+        &cfg,
+        &server.url,
+        &["login", "--username", "alice"],
+        &[("VDC_PASSWORD", "alicepw")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let users = vdc(&cfg, &server.url, &["user", "list"], &[]);
+    let table = String::from_utf8_lossy(&users.stdout);
+    assert!(
+        table.contains("alice") && table.contains("directory group vdc-admins"),
+        "{table}"
+    );
+    // bob's group maps to nothing here: a clear refusal, no session.
+    let err = one_line_error(&vdc(
+        &cfg,
+        &server.url,
+        &["login", "--username", "bob"],
+        &[("VDC_PASSWORD", "bobpw")],
+    ));
+    assert!(err.contains("none of the directory groups"), "{err}");
+    drop(server);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("vdc serving"),
+        "the log is too empty to prove anything"
+    );
+    for secret in ["alicepw", "bobpw", d.bind_password.as_str()] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into the server log"
+        );
+    }
+
+    let out = Command::new(VDC)
+        .args(["serve", "--listen", "127.0.0.1:0", "--ldap-url", &d.url])
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "--ldap-base-dn",
+            &d.base_dn,
+            "--ldap-ca",
+            "/nonexistent/ca.pem",
+        ])
+        .output()
+        .unwrap();
+    let err = one_line_error(&out);
+    assert!(
+        err.contains("LDAP directory is misconfigured") && err.contains("CA file"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 

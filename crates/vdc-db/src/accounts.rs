@@ -21,11 +21,12 @@ fn user_from_row(r: &AnyRow) -> DbResult<User> {
         username: get(r, "username")?,
         password_hash: get(r, "password_hash")?,
         department_id: opt_id("department id", get(r, "department_id")?)?,
+        directory_dn: get(r, "directory_dn")?,
         created_at: get(r, "created_at")?,
     })
 }
 
-const USER_COLS: &str = "id, username, password_hash, department_id, created_at";
+const USER_COLS: &str = "id, username, password_hash, department_id, directory_dn, created_at";
 
 fn binding_from_row(r: &AnyRow) -> DbResult<RoleBinding> {
     Ok(RoleBinding {
@@ -34,6 +35,7 @@ fn binding_from_row(r: &AnyRow) -> DbResult<RoleBinding> {
         role: get(r, "role")?,
         department_id: opt_id("department id", get(r, "department_id")?)?,
         cluster_id: opt_id("cluster id", get(r, "cluster_id")?)?,
+        from_group: get(r, "from_group")?,
         created_at: get(r, "created_at")?,
     })
 }
@@ -64,7 +66,7 @@ fn token_from_row(
     })
 }
 
-const BINDING_COLS: &str = "id, user_id, role, department_id, cluster_id, created_at";
+const BINDING_COLS: &str = "id, user_id, role, department_id, cluster_id, from_group, created_at";
 
 /// Inserts a role binding through `exec`.
 async fn insert_binding_in<E>(exec: &mut E, b: &RoleBinding) -> Result<(), sqlx::Error>
@@ -72,17 +74,42 @@ where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO role_bindings ({BINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO role_bindings ({BINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )))
     .bind(&b.id)
     .bind(b.user_id.to_string())
     .bind(&b.role)
     .bind(b.department_id.map(|d| d.to_string()))
     .bind(b.cluster_id.map(|c| c.to_string()))
+    .bind(b.from_group.as_deref())
     .bind(b.created_at)
     .execute(&mut *exec)
     .await?;
     Ok(())
+}
+
+/// Adds a user through `exec` (none when `skip_taken` and the name is taken); rows added.
+async fn insert_user_in<E>(exec: &mut E, u: &User, skip_taken: bool) -> Result<u64, sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let on_conflict = if skip_taken {
+        " ON CONFLICT (username) DO NOTHING"
+    } else {
+        ""
+    };
+    let res = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6){on_conflict}"
+    )))
+    .bind(u.id.to_string())
+    .bind(&u.username)
+    .bind(&u.password_hash)
+    .bind(u.department_id.map(|d| d.to_string()))
+    .bind(u.directory_dn.as_deref())
+    .bind(u.created_at)
+    .execute(&mut *exec)
+    .await?;
+    Ok(res.rows_affected())
 }
 
 impl DataStore {
@@ -139,27 +166,96 @@ impl DataStore {
     /// conflict.
     pub async fn insert_user(&self, u: &User, first: &RoleBinding) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, department_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(u.id.to_string())
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(u.department_id.map(|d| d.to_string()))
-        .bind(u.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
+        insert_user_in(&mut *tx, u, false).await.map_err(|e| {
             if is_unique_violation(&e) {
                 DbError::Conflict(format!("user {} already exists", u.username))
             } else {
-                DbError::Query { what: "insert user", source: e }
+                DbError::Query {
+                    what: "insert user",
+                    source: e,
+                }
             }
         })?;
         insert_binding_in(&mut *tx, first)
             .await
             .map_err(q("insert role binding"))?;
         tx.commit().await.map_err(q("commit"))
+    }
+
+    /// Records a directory user at login: adds it when new (`u`, whose password stays in the
+    /// directory), else updates its entry and, when `u` has one, its department; then makes
+    /// the role bindings that came from directory groups those of `mapped` (unchanged ones
+    /// keep their ids), keeping the roles granted in vdc. A local user of that name is a conflict. Returns the user, its bindings
+    /// before and whether it was added.
+    pub async fn sync_directory_user(
+        &self,
+        u: &User,
+        mapped: &[RoleBinding],
+    ) -> DbResult<(User, Vec<RoleBinding>, bool)> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        // Writing first takes the write lock (see `write_first`) and adds a new user.
+        let added = insert_user_in(&mut *tx, u, true)
+            .await
+            .map_err(q("add directory user"))?
+            == 1;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users WHERE username = $1"
+        )))
+        .bind(&u.username)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(q("directory user"))?;
+        let mut user = user_from_row(&row)?;
+        if user.directory_dn.is_none() {
+            return Err(DbError::Conflict(format!(
+                "{} is a local user, not one from the directory",
+                u.username
+            )));
+        }
+        user.directory_dn = u.directory_dn.clone();
+        user.department_id = u.department_id.or(user.department_id);
+        sqlx::query("UPDATE users SET directory_dn = $1, department_id = $2 WHERE id = $3")
+            .bind(user.directory_dn.as_deref())
+            .bind(user.department_id.map(|d| d.to_string()))
+            .bind(user.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("update directory user"))?;
+        let before = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {BINDING_COLS} FROM role_bindings WHERE user_id = $1 ORDER BY created_at, id"
+        )))
+        .bind(user.id.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("role bindings"))?
+        .iter()
+        .map(binding_from_row)
+        .collect::<DbResult<Vec<_>>>()?;
+        // Bindings that still hold keep their ids; the others go, the new ones come.
+        let same = |a: &RoleBinding, b: &RoleBinding| {
+            (&a.role, a.department_id, a.cluster_id, &a.from_group)
+                == (&b.role, b.department_id, b.cluster_id, &b.from_group)
+        };
+        for old in before.iter().filter(|b| b.from_group.is_some()) {
+            if !mapped.iter().any(|m| same(m, old)) {
+                sqlx::query("DELETE FROM role_bindings WHERE id = $1")
+                    .bind(&old.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("drop directory role"))?;
+            }
+        }
+        for m in mapped.iter().filter(|m| !before.iter().any(|b| same(m, b))) {
+            let b = RoleBinding {
+                user_id: user.id,
+                ..m.clone()
+            };
+            insert_binding_in(&mut *tx, &b)
+                .await
+                .map_err(q("insert role binding"))?;
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok((user, before, added))
     }
 
     /// One user.
@@ -332,7 +428,7 @@ impl DataStore {
         now: UnixMs,
     ) -> DbResult<Option<(User, TokenRecord)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.department_id, u.created_at, \
+            "SELECT u.id, u.username, u.password_hash, u.department_id, u.directory_dn, u.created_at, \
              t.id AS token_id, t.name, t.kind, t.permissions, t.csrf_hash, t.created_at AS token_created_at, t.expires_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2",
         )

@@ -250,10 +250,13 @@ pub struct Department {
 pub struct User {
     pub id: UserId,
     pub username: String,
-    /// PHC-format argon2 hash.
+    /// PHC-format argon2 hash; a directory user's password stays in the directory (this
+    /// holds no valid hash then).
     pub password_hash: String,
     /// The department the user belongs to.
     pub department_id: Option<DepartmentId>,
+    /// A directory user's entry; `None` for a local user.
+    pub directory_dn: Option<String>,
     pub created_at: UnixMs,
 }
 
@@ -266,6 +269,9 @@ pub struct RoleBinding {
     pub role: String,
     pub department_id: Option<DepartmentId>,
     pub cluster_id: Option<ClusterId>,
+    /// The directory group this role comes from (replaced at each of the user's logins);
+    /// `None` for a role granted in vdc.
+    pub from_group: Option<String>,
     pub created_at: UnixMs,
 }
 

@@ -18,7 +18,7 @@ fn binding_id() -> String {
 
 impl App {
     /// The permissions of a role by name: a built-in one, or a custom one from `custom`.
-    fn role_permissions(
+    pub(crate) fn role_permissions(
         name: &str,
         custom: &HashMap<String, Vec<Permission>>,
     ) -> Option<Vec<Permission>> {
@@ -28,7 +28,7 @@ impl App {
         }
     }
 
-    async fn custom_role_map(&self) -> Result<HashMap<String, Vec<Permission>>, Error> {
+    pub(crate) async fn custom_role_map(&self) -> Result<HashMap<String, Vec<Permission>>, Error> {
         Ok(self
             .db
             .custom_roles()
@@ -127,6 +127,7 @@ impl App {
             username: p.username,
             password_hash: hash,
             department_id: p.department_id,
+            directory_dn: None,
             created_at: now,
         };
         let first = db::RoleBinding {
@@ -135,6 +136,7 @@ impl App {
             role: p.role,
             department_id: p.department_id,
             cluster_id: p.cluster_id,
+            from_group: None,
             created_at: now,
         };
         self.db.insert_user(&u, &first).await?;
@@ -167,6 +169,7 @@ impl App {
             role: p.role,
             department_id: p.department_id,
             cluster_id: p.cluster_id,
+            from_group: None,
             created_at: db::now_ms(),
         };
         self.db.insert_binding(&b).await?;
@@ -195,6 +198,12 @@ impl App {
             .iter()
             .find(|b| b.id == binding)
             .ok_or_else(|| Error::not_found("role binding", binding))?;
+        if let Some(group) = &gone.from_group {
+            return Err(Error::conflict(format!(
+                "this role comes from the directory group {group} and returns at the next login: take {} out of the group in the directory",
+                u.username
+            )));
+        }
         self.db.delete_binding(user, binding).await?;
         self.audit(
             actor.name(),
@@ -257,7 +266,7 @@ impl App {
 }
 
 /// `role=R scope=…` for audit details.
-fn binding_text(b: &db::RoleBinding) -> String {
+pub(crate) fn binding_text(b: &db::RoleBinding) -> String {
     let scope = match (b.department_id, b.cluster_id) {
         (Some(d), _) => format!("department:{d}"),
         (None, Some(c)) => format!("cluster:{c}"),

@@ -30,6 +30,8 @@ pub struct App {
     pub(crate) load_readings: crate::monitor::Readings,
     /// Per VM, the load sampler's CPU readings.
     pub(crate) vm_cpu: crate::monitor::VmCpuReadings,
+    /// The LDAP directory users may log in through, when configured.
+    pub(crate) directory: Option<Arc<crate::ldap::Directory>>,
 }
 
 /// Where a VM lives, for scope checks.
@@ -54,6 +56,7 @@ impl App {
             storage_seen: Arc::default(),
             load_readings: Arc::default(),
             vm_cpu: Arc::default(),
+            directory: None,
         }
     }
 
@@ -126,9 +129,16 @@ impl App {
 
     // ---- auth
 
-    /// Checks a username and password; audits the attempt.
+    /// Checks a username and password, locally or (for a user vdc does not know, or knows from
+    /// the directory) against the LDAP directory; audits the attempt.
     async fn check_login(&self, p: &LoginParams) -> Result<db::User, Error> {
         let user = self.db.user_by_name(&p.username).await?;
+        if let Some(dir) = &self.directory
+            && user.as_ref().is_none_or(|u| u.directory_dn.is_some())
+            && validate_name("username", &p.username).is_ok()
+        {
+            return self.directory_login(dir, &p.username, &p.password).await;
+        }
         let hash = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -255,9 +265,18 @@ impl App {
             }
             let presented = csrf.map(auth::token_hash);
             if !safe && (presented.is_none() || presented != rec.csrf_hash) {
-                return Err(Error::forbidden(
+                let e = Error::forbidden(
                     "CSRF token missing or wrong: send the session's csrf_token in X-CSRF-Token",
-                ));
+                );
+                self.audit(
+                    &user.username,
+                    "auth.csrf",
+                    ("user", Some(user.id.to_string())),
+                    AuditResult::Denied,
+                    Some(e.to_string()),
+                )
+                .await;
+                return Err(e);
             }
         }
         let mut grants = self.grants_of(user.id).await?;

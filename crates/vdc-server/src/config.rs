@@ -68,6 +68,27 @@ impl Default for RequestPolicy {
     }
 }
 
+/// A secret from the configuration (a password): never printed, not even in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Everything `vdc serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -80,7 +101,7 @@ pub struct Config {
     /// (tests drive syncs explicitly).
     pub sync_interval: Option<Duration>,
     /// Password of the first admin; generated (and returned once) when `None`.
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     /// How long a login token stays valid.
     pub token_ttl: Duration,
     /// A shell command that powers a host on or off out of band (its BMC); it gets
@@ -92,6 +113,8 @@ pub struct Config {
     /// Where notifications (requests to approve, decisions, lease warnings) are POSTed as
     /// JSON, besides the audit log.
     pub notify_url: Option<String>,
+    /// The LDAP directory users may also log in through.
+    pub ldap: Option<crate::ldap::LdapConfig>,
 }
 
 impl Config {
@@ -108,6 +131,7 @@ impl Config {
             lease: LeaseConfig::default(),
             requests: RequestPolicy::default(),
             notify_url: None,
+            ldap: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
+pub mod ldap;
 pub mod lease;
 pub mod monitor;
 pub mod notify;
@@ -115,7 +116,14 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     let addr = listener
         .local_addr()
         .map_err(|e| E::Bind(config.listen, e))?;
-    let app = App::new(db, fleet, Arc::new(config.clone()));
+    let directory = config
+        .ldap
+        .clone()
+        .map(ldap::Directory::new)
+        .transpose()
+        .map_err(E::Directory)?;
+    let mut app = App::new(db, fleet, Arc::new(config.clone()));
+    app.directory = directory.map(Arc::new);
     let resumed = app
         .jobs
         .resume_unfinished(&app)
@@ -157,6 +165,8 @@ pub enum StartError {
     Store(#[source] vdc_db::DbError),
     #[error("cannot prepare the store")]
     Bootstrap(#[source] vdc_types::Error),
+    #[error("the LDAP directory is misconfigured: {0}")]
+    Directory(String),
     #[error("cannot listen on {0}")]
     Bind(std::net::SocketAddr, #[source] std::io::Error),
 }
@@ -177,7 +187,7 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         db.insert_department(&d).await?;
     }
     let (password, generated) = match &config.admin_password {
-        Some(p) => (p.clone(), None),
+        Some(p) => (p.expose().to_string(), None),
         None => {
             let p = auth::random_secret();
             (p.clone(), Some(p))
@@ -190,6 +200,7 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         username: "admin".into(),
         password_hash: hash,
         department_id: None,
+        directory_dn: None,
         created_at: now,
     };
     let global_admin = vdc_db::RoleBinding {
@@ -198,6 +209,7 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         role: Role::Admin.to_string(),
         department_id: None,
         cluster_id: None,
+        from_group: None,
         created_at: now,
     };
     db.insert_user(&admin, &global_admin).await?;

@@ -50,6 +50,7 @@ pub fn user(u: &db::User, bindings: &[db::RoleBinding]) -> UserView {
         id: u.id,
         username: u.username.clone(),
         department_id: u.department_id,
+        directory_dn: u.directory_dn.clone(),
         roles: bindings
             .iter()
             .map(|b| RoleBindingView {
@@ -57,6 +58,7 @@ pub fn user(u: &db::User, bindings: &[db::RoleBinding]) -> UserView {
                 role: b.role.clone(),
                 department_id: b.department_id,
                 cluster_id: b.cluster_id,
+                from_group: b.from_group.clone(),
             })
             .collect(),
         created_at: rfc3339(u.created_at),

@@ -23,6 +23,10 @@ use access::*;
 mod balancing;
 use balancing::*;
 
+#[path = "api/ldap.rs"]
+mod ldap;
+use ldap::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -68,6 +72,8 @@ on_both_stores!(
     every_endpoint_by_every_role,
     roles_at_department_and_cluster_scope,
     audit_log_search_and_export,
+    directory_users_log_in_with_their_groups_roles,
+    ldaps_and_an_unreachable_directory,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

@@ -62,6 +62,8 @@ pub struct StackOptions {
     pub hosts_per_cluster: usize,
     /// Changes to the server's configuration.
     pub configure: Option<fn(&mut Config)>,
+    /// The LDAP directory users may log in through.
+    pub ldap: Option<vdc_server::ldap::LdapConfig>,
 }
 
 impl StackOptions {
@@ -75,7 +77,80 @@ impl StackOptions {
             power_command: None,
             hosts_per_cluster: SimConfig::default().hosts_per_cluster,
             configure: None,
+            ldap: None,
         }
+    }
+}
+
+/// A throwaway OpenLDAP for one test (`scripts/ldap-test-server.sh`: users alice, bob, carol
+/// (disabled) and dave, groups vdc-admins and web-devs), with a CA-signed certificate for
+/// LDAPS and StartTLS; stopped on drop. Fails loudly when slapd cannot start.
+#[derive(Debug)]
+pub struct LdapServer {
+    /// `ldap://127.0.0.1:PORT` (StartTLS offered).
+    pub url: String,
+    /// `ldaps://127.0.0.1:PORT`.
+    pub ldaps_url: String,
+    /// The CA that signed the server's certificate (PEM).
+    pub ca: PathBuf,
+    pub base_dn: String,
+    pub bind_dn: String,
+    pub bind_password: String,
+    dir: String,
+}
+
+impl LdapServer {
+    fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ldap-test-server.sh")
+    }
+
+    pub fn start() -> LdapServer {
+        let out = std::process::Command::new(Self::script())
+            .arg("start")
+            .output()
+            .expect("run scripts/ldap-test-server.sh");
+        assert!(
+            out.status.success(),
+            "slapd did not start (LDAP tests need it; scripts/install-test-deps.sh installs it): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let var = |k: &str| vars.get(k).unwrap_or_else(|| panic!("{k} missing")).clone();
+        LdapServer {
+            url: var("LDAP_URL"),
+            ldaps_url: var("LDAPS_URL"),
+            ca: var("LDAP_CA").into(),
+            base_dn: var("LDAP_BASE_DN"),
+            bind_dn: var("LDAP_BIND_DN"),
+            bind_password: var("LDAP_BIND_PW"),
+            dir: var("LDAPTEST_DIR"),
+        }
+    }
+
+    /// vdc's configuration for this directory at `url` (one of its URLs), with the service
+    /// account and these group mappings.
+    pub fn config(&self, url: &str, groups: &[&str]) -> vdc_server::ldap::LdapConfig {
+        let mut c = vdc_server::ldap::LdapConfig::new(url, &self.base_dn);
+        c.bind_dn = Some(self.bind_dn.clone());
+        c.bind_password = Some(vdc_server::config::Secret::new(&self.bind_password));
+        c.ca_file = Some(self.ca.clone());
+        c.groups = groups
+            .iter()
+            .map(|g| g.parse().expect("group mapping"))
+            .collect();
+        c
+    }
+}
+
+impl Drop for LdapServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(Self::script())
+            .args(["stop", &self.dir])
+            .status();
     }
 }
 
@@ -93,6 +168,7 @@ pub struct TestStack {
     power_command: Option<String>,
     hosts_per_cluster: usize,
     configure: Option<fn(&mut Config)>,
+    ldap: Option<vdc_server::ldap::LdapConfig>,
 }
 
 /// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
@@ -161,6 +237,7 @@ impl TestStack {
             power_command: o.power_command,
             hosts_per_cluster: o.hosts_per_cluster,
             configure: o.configure,
+            ldap: o.ldap,
         };
         stack.boot(o.hosts).await;
         stack.sync().await;
@@ -171,11 +248,12 @@ impl TestStack {
         let mut config = Config::new(self.database_url.clone());
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.sync_interval = None;
-        config.admin_password = Some(ADMIN_PASSWORD.into());
+        config.admin_password = Some(vdc_server::config::Secret::new(ADMIN_PASSWORD));
         config.power_command = self.power_command.clone();
         if let Some(f) = self.configure {
             f(&mut config);
         }
+        config.ldap = self.ldap.clone();
         config.sim = Some(SimConfig {
             hosts,
             hosts_per_cluster: self.hosts_per_cluster,

@@ -69,6 +69,8 @@ pub struct UserView {
     pub username: String,
     /// The department (cost centre) the user belongs to.
     pub department_id: Option<DepartmentId>,
+    /// For a user from the LDAP directory, its entry (its password stays there).
+    pub directory_dn: Option<String>,
     /// The roles the user holds, each at its scope.
     pub roles: Vec<RoleBindingView>,
     pub created_at: String,
@@ -83,6 +85,9 @@ pub struct RoleBindingView {
     pub role: String,
     pub department_id: Option<DepartmentId>,
     pub cluster_id: Option<ClusterId>,
+    /// The directory group this role comes from (set again at each login); absent for a
+    /// role granted in vdc.
+    pub from_group: Option<String>,
 }
 
 /// One approver's decision on a request.

@@ -1456,6 +1456,14 @@ pub(super) async fn scoped_tokens_and_cookie_sessions_with_csrf(store: Store) {
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+    let refused = s
+        .get_ok("/api/v1/audit?action=auth.csrf&result=denied")
+        .await;
+    assert_eq!(
+        refused["items"].as_array().unwrap().len(),
+        2,
+        "CSRF refusals are audited: {refused}"
+    );
     let (st, b) = raw(
         &s,
         Method::POST,
