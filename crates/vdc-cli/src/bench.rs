@@ -23,6 +23,9 @@ pub enum BenchCmd {
     /// The load balancer over a week of real VM load (Bitbrains), against no balancing and a
     /// naive threshold balancer.
     Balance(crate::bench_balance::BalanceArgs),
+    /// Host-side metrics: ingest into vdc's store and a 7-day chart of one VM, against one
+    /// row per value.
+    Metrics(crate::bench_metrics::MetricsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +51,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Forecast(a) => crate::bench_forecast::run(a),
         BenchCmd::Consolidation(a) => crate::bench_consolidation::run(a),
         BenchCmd::Balance(a) => crate::bench_balance::run(a),
+        BenchCmd::Metrics(a) => crate::bench_metrics::run(a).await,
     }
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod bench_balance;
 mod bench_consolidation;
 mod bench_forecast;
+mod bench_metrics;
 mod bench_placement;
 mod client;
 mod commands;

@@ -63,6 +63,13 @@ pub struct ServeArgs {
     /// Webhook that gets notifications (requests, decisions, lease warnings) as JSON POSTs.
     #[arg(long, env = "VDC_NOTIFY_URL")]
     notify_url: Option<String>,
+    /// How often every host and VM is sampled for monitoring; 0s turns it off.
+    #[arg(long, default_value = "20s", value_parser = humantime_duration)]
+    metrics_interval: Duration,
+    /// How long raw samples are kept (at least a day: the daily roll-up reads them);
+    /// roll-ups stay longer (5-minute 30 days, hourly a year, daily 5 years).
+    #[arg(long, default_value = "2d", value_parser = humantime_duration)]
+    metrics_raw_retention: Duration,
     #[command(flatten)]
     ldap: LdapArgs,
 }
@@ -188,6 +195,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .filter(|p| !p.is_empty())
         .map(vdc_server::config::Secret::new);
     config.ldap = args.ldap.config()?;
+    anyhow::ensure!(
+        args.metrics_raw_retention >= Duration::from_secs(86_400),
+        "--metrics-raw-retention must be at least 1d (the daily roll-up reads the day's samples)"
+    );
+    config.metrics.interval = (!args.metrics_interval.is_zero()).then_some(args.metrics_interval);
+    config.metrics.raw_retention = args.metrics_raw_retention;
     config.sim = (!args.no_sim).then_some(SimConfig {
         hosts: args.sim_hosts,
         vms: args.sim_vms,

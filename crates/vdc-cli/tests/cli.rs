@@ -1122,3 +1122,21 @@ fn bench_balance_relieves_contention_with_few_migrations() {
     assert!(migrations("vdc") < migrations("naive"), "{last}");
     assert_eq!(migrations("off"), 0);
 }
+
+/// The metrics bench on a small fleet: every figure is printed, the 7-day chart has its
+/// 5-minute points, and the baseline ran in the same process (no timing is asserted).
+#[test]
+fn bench_metrics_prints_ingest_and_chart_figures_beside_the_baseline() {
+    let last = bench_json(&["metrics", "--vms", "2", "--queries", "5"]);
+    assert_eq!(last["chart_points"], 7 * 288, "{last}");
+    assert_eq!(last["values"], 2 * 7 * 4320 * 12, "{last}");
+    for k in [
+        "ingest_samples_per_s",
+        "query_p99_ms",
+        "baseline_ingest_samples_per_s",
+        "baseline_query_p99_ms",
+        "bytes_per_sample",
+    ] {
+        assert!(last[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {last}");
+    }
+}

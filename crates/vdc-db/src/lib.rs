@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod inventory;
 mod jobs;
+pub mod metrics;
 mod quotas;
 mod requests;
 mod rows;

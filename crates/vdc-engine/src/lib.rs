@@ -8,5 +8,6 @@ pub mod forecast;
 pub mod inventory;
 pub mod lease;
 pub mod load;
+pub mod metrics;
 pub mod quota;
 pub mod rating;

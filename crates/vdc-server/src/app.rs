@@ -32,6 +32,8 @@ pub struct App {
     pub(crate) vm_cpu: crate::monitor::VmCpuReadings,
     /// The LDAP directory users may log in through, when configured.
     pub(crate) directory: Option<Arc<crate::ldap::Directory>>,
+    /// Monitoring samples and roll-ups.
+    pub metrics: Arc<crate::metrics::MetricStore>,
 }
 
 /// Where a VM lives, for scope checks.
@@ -48,6 +50,7 @@ pub type Target<'a> = (&'a str, Option<String>);
 impl App {
     pub(crate) fn new(db: DataStore, fleet: Arc<Fleet>, config: Arc<Config>) -> App {
         App {
+            metrics: Arc::new(crate::metrics::MetricStore::new(db.clone())),
             db,
             fleet,
             config,

@@ -115,6 +115,8 @@ pub struct Config {
     pub notify_url: Option<String>,
     /// The LDAP directory users may also log in through.
     pub ldap: Option<crate::ldap::LdapConfig>,
+    /// Host-side monitoring: how often, how long kept.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -132,6 +134,7 @@ impl Config {
             requests: RequestPolicy::default(),
             notify_url: None,
             ldap: None,
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod ldap;
 pub mod lease;
+pub mod metrics;
 pub mod monitor;
 pub mod notify;
 pub mod placement;
@@ -56,6 +57,7 @@ pub struct Server {
     pub generated_admin_password: Option<String>,
     task: tokio::task::JoinHandle<()>,
     sync_task: Option<tokio::task::JoinHandle<()>>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
     event_task: tokio::task::JoinHandle<()>,
 }
 
@@ -67,12 +69,15 @@ impl Server {
             .map_err(|e| Error::internal(format!("server task failed: {e}")))
     }
 
-    /// Stops serving and the background loops.
+    /// Stops serving and the background loops; writes out the samples held.
     pub async fn stop(self) {
         self.task.abort();
         self.event_task.abort();
-        if let Some(t) = self.sync_task {
+        for t in [self.sync_task, self.metrics_task].into_iter().flatten() {
             t.abort();
+        }
+        if let Err(e) = self.app.metrics.flush(vdc_db::now_ms()).await {
+            tracing::warn!(error = %e, "writing metrics at stop failed");
         }
         self.app.db.close().await;
     }
@@ -132,6 +137,14 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished jobs");
     }
+    let held = app
+        .metrics
+        .load(vdc_db::now_ms())
+        .await
+        .map_err(E::Bootstrap)?;
+    if held > 0 {
+        tracing::info!(series = held, "took back this hour's samples");
+    }
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -147,6 +160,10 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     let sync_task = config
         .sync_interval
         .map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
+    let metrics_task = config
+        .metrics
+        .interval
+        .map(|every| tokio::spawn(metrics::run_loop(app.clone(), every)));
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
     Ok(Server {
         addr,
@@ -154,6 +171,7 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         generated_admin_password,
         task,
         sync_task,
+        metrics_task,
         event_task,
     })
 }

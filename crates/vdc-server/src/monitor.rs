@@ -90,71 +90,52 @@ pub(crate) type VmCpuReadings = Arc<std::sync::Mutex<HashMap<uuid::Uuid, VmCpu>>
 /// Samples every connected host once; returns how many answered. A host that fails is left
 /// as it was (the inventory sync reports it).
 pub async fn sample_all(app: &App) -> Result<usize, Error> {
-    let hosts: Vec<db::Host> = app
-        .db
-        .all_hosts()
-        .await?
-        .into_iter()
-        .filter(|h| h.state == HostState::Connected)
-        .collect();
     let now = db::now_ms();
     let hour = ((now / 3_600_000) % 24) as u32;
-    let mut loads = Vec::with_capacity(hosts.len());
-    for chunk in hosts.chunks(BATCH) {
-        let drivers: Vec<_> = chunk
-            .iter()
-            .map(|h| app.fleet.driver(&h.uri).ok())
-            .collect();
-        let samples: Vec<Option<Sample>> = tokio::task::spawn_blocking(move || {
-            drivers
-                .into_iter()
-                .map(|d| {
-                    let d = d?;
-                    let cpu = d.host_stats().ok()?.cpu_utilisation;
-                    let vms = d.all_vm_stats().ok()?;
-                    let reading = WaitReading {
-                        at_ns: d.clock_ns(),
-                        delay_ns: vms
-                            .iter()
-                            .flat_map(|(_, s)| &s.vcpu_delay_ns)
-                            .map(|&d| u128::from(d))
-                            .sum(),
-                        vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
-                    };
-                    let (mut given, mut taken) = (0u64, 0u64);
-                    for (_, s) in &vms {
-                        if let (Some(b), Some(max)) = (s.balloon_current_mib, s.balloon_maximum_mib)
-                        {
-                            given += max;
-                            taken += max.saturating_sub(b);
-                        }
-                    }
-                    Some(Sample {
-                        cpu,
-                        reading,
-                        vms: vms
-                            .iter()
-                            .map(|(id, s)| VmReading {
-                                id: *id,
-                                cpu_ns: s.cpu_time_ns,
-                                vcpus: s.vcpu_delay_ns.len() as u32,
-                                swap_kib: s.swap_in_kib.zip(s.swap_out_kib).map(|(i, o)| i + o),
-                            })
-                            .collect(),
-                        balloon: if given > 0 {
-                            taken as f64 / given as f64
-                        } else {
-                            0.0
-                        },
-                    })
+    let read = read_connected_hosts(app, |d| {
+        let cpu = d.host_stats().ok()?.cpu_utilisation;
+        let vms = d.all_vm_stats().ok()?;
+        let reading = WaitReading {
+            at_ns: d.clock_ns(),
+            delay_ns: vms
+                .iter()
+                .flat_map(|(_, s)| &s.vcpu_delay_ns)
+                .map(|&d| u128::from(d))
+                .sum(),
+            vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
+        };
+        let (mut given, mut taken) = (0u64, 0u64);
+        for (_, s) in &vms {
+            if let (Some(b), Some(max)) = (s.balloon_current_mib, s.balloon_maximum_mib) {
+                given += max;
+                taken += max.saturating_sub(b);
+            }
+        }
+        Some(Sample {
+            cpu,
+            reading,
+            vms: vms
+                .iter()
+                .map(|(id, s)| VmReading {
+                    id: *id,
+                    cpu_ns: s.cpu_time_ns,
+                    vcpus: s.vcpu_delay_ns.len() as u32,
+                    swap_kib: s.swap_in_kib.zip(s.swap_out_kib).map(|(i, o)| i + o),
                 })
-                .collect()
+                .collect(),
+            balloon: if given > 0 {
+                taken as f64 / given as f64
+            } else {
+                0.0
+            },
         })
-        .await
-        .map_err(|e| Error::internal(format!("sampler task panicked: {e}")))?;
+    })
+    .await?;
+    let mut loads = Vec::with_capacity(read.len());
+    {
         let mut readings = app.load_readings.lock().expect("readings lock");
         let mut vm_cpu = app.vm_cpu.lock().expect("vm cpu lock");
-        for (h, s) in chunk.iter().zip(samples) {
+        for (h, s) in &read {
             let Some(s) = s else { continue };
             // Swap traffic of the host's VMs, KiB/s; `None` until a VM's two readings compare.
             let mut swap_kib_s: Option<f64> = None;
@@ -223,10 +204,44 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
         }
     }
     app.db.record_host_loads(&loads).await?;
+    let hosts: Vec<db::Host> = read.into_iter().map(|(h, _)| h).collect();
     let cpu: HashMap<HostId, f64> = loads.iter().map(|(h, l)| (*h, l.cpu_load)).collect();
     let days = cluster_readings(app, &hosts, &cpu, day_of(now)).await?;
     app.db.record_cluster_days(&days).await?;
     Ok(loads.len())
+}
+
+/// Every connected host with what `read` got from its driver (`None`: the host did not
+/// answer), reading batches of hosts on the blocking pool.
+pub(crate) async fn read_connected_hosts<T, F>(
+    app: &App,
+    read: F,
+) -> Result<Vec<(db::Host, Option<T>)>, Error>
+where
+    T: Send + 'static,
+    F: Fn(&dyn vdc_driver::HostDriver) -> Option<T> + Send + Copy + 'static,
+{
+    let hosts: Vec<db::Host> = app
+        .db
+        .all_hosts()
+        .await?
+        .into_iter()
+        .filter(|h| h.state == HostState::Connected)
+        .collect();
+    let mut out = Vec::with_capacity(hosts.len());
+    for chunk in hosts.chunks(BATCH) {
+        let drivers: Vec<_> = chunk
+            .iter()
+            .map(|h| app.fleet.driver(&h.uri).ok())
+            .collect();
+        let got: Vec<Option<T>> = tokio::task::spawn_blocking(move || {
+            drivers.into_iter().map(|d| read(d?.as_ref())).collect()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("host reading task panicked: {e}")))?;
+        out.extend(chunk.iter().cloned().zip(got));
+    }
+    Ok(out)
 }
 
 /// Days since 1970-01-01 (UTC) of a Unix time in milliseconds.

@@ -27,6 +27,10 @@ use balancing::*;
 mod ldap;
 use ldap::*;
 
+#[path = "api/metrics.rs"]
+mod metrics;
+use metrics::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -74,6 +78,8 @@ on_both_stores!(
     audit_log_search_and_export,
     directory_users_log_in_with_their_groups_roles,
     ldaps_and_an_unreachable_directory,
+    metric_store_rolls_up_restarts_and_prunes,
+    vm_and_host_metrics_through_the_api,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

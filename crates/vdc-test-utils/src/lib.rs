@@ -248,6 +248,7 @@ impl TestStack {
         let mut config = Config::new(self.database_url.clone());
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.sync_interval = None;
+        config.metrics.interval = None;
         config.admin_password = Some(vdc_server::config::Secret::new(ADMIN_PASSWORD));
         config.power_command = self.power_command.clone();
         if let Some(f) = self.configure {

@@ -1306,3 +1306,44 @@ mod tests {
         assert!(err.contains("unknown field `x`"), "{err}");
     }
 }
+
+/// `GET /api/v1/vms/{id}/metrics` and `GET /api/v1/hosts/{id}/metrics`: one metric over a
+/// range ending at `until`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MetricQuery {
+    /// Default `cpu`.
+    pub metric: Option<crate::Metric>,
+    /// How far back, e.g. `1h`, `7d` (default `1h`; from 1 minute to 5 years).
+    pub range: Option<String>,
+    /// The end (RFC 3339); default now.
+    pub until: Option<String>,
+}
+
+impl MetricQuery {
+    /// The metric and the range `[from, to)` in ms, with `now` as the default end.
+    pub fn resolve(
+        &self,
+        now: crate::UnixMs,
+    ) -> Result<(crate::Metric, crate::UnixMs, crate::UnixMs), Error> {
+        let range = match &self.range {
+            None => std::time::Duration::from_secs(3600),
+            Some(r) => humantime::parse_duration(r)
+                .map_err(|_| Error::invalid("range", "expected a duration such as 1h or 7d"))?,
+        };
+        let (min, max) = (60, 5 * 366 * 86_400);
+        if range.as_secs() < min || range.as_secs() > max {
+            return Err(Error::invalid("range", "from 1 minute to 5 years"));
+        }
+        let to = match &self.until {
+            None => now,
+            Some(u) => crate::parse_rfc3339("until", u)?,
+        };
+        Ok((
+            self.metric.unwrap_or(crate::Metric::Cpu),
+            to - range.as_millis() as i64,
+            to,
+        ))
+    }
+}

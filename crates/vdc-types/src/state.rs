@@ -312,6 +312,70 @@ pub enum AuditResult {
 }
 wire_enum!(AuditResult { Ok => "ok", Denied => "denied", Failed => "failed" });
 
+/// What host-side monitoring records for every VM and host, as seen from the host (never from
+/// inside the guest). The order is the storage order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// CPU busy, % of the VM's vCPUs (a host: of its logical CPUs).
+    Cpu,
+    /// Time the vCPUs were runnable but waited for a host CPU (CPU ready / steal), % per vCPU.
+    VcpuDelay,
+    /// Memory in use on the host, MiB: the VM process's resident memory (a host: all of it).
+    MemoryMib,
+    /// Memory the balloon leaves the guest, MiB (a host: taken back from its VMs).
+    BalloonMib,
+    /// Guest swap traffic, KiB/s.
+    SwapInKibS,
+    SwapOutKibS,
+    /// Disk traffic over all disks, bytes/s and operations/s.
+    DiskReadBytesS,
+    DiskWriteBytesS,
+    DiskReadOpsS,
+    DiskWriteOpsS,
+    /// Network traffic over all NICs, bytes/s.
+    NetRxBytesS,
+    NetTxBytesS,
+}
+wire_enum!(Metric {
+    Cpu => "cpu",
+    VcpuDelay => "vcpu_delay",
+    MemoryMib => "memory_mib",
+    BalloonMib => "balloon_mib",
+    SwapInKibS => "swap_in_kib_s",
+    SwapOutKibS => "swap_out_kib_s",
+    DiskReadBytesS => "disk_read_bytes_s",
+    DiskWriteBytesS => "disk_write_bytes_s",
+    DiskReadOpsS => "disk_read_ops_s",
+    DiskWriteOpsS => "disk_write_ops_s",
+    NetRxBytesS => "net_rx_bytes_s",
+    NetTxBytesS => "net_tx_bytes_s",
+});
+
+impl Metric {
+    /// How many metrics each sample has.
+    pub const COUNT: usize = 12;
+
+    /// Its position in a sample.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its unit, for people.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Cpu | Metric::VcpuDelay => "%",
+            Metric::MemoryMib | Metric::BalloonMib => "MiB",
+            Metric::SwapInKibS | Metric::SwapOutKibS => "KiB/s",
+            Metric::DiskReadBytesS
+            | Metric::DiskWriteBytesS
+            | Metric::NetRxBytesS
+            | Metric::NetTxBytesS => "B/s",
+            Metric::DiskReadOpsS | Metric::DiskWriteOpsS => "ops/s",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +389,11 @@ mod tests {
         }
         for a in VmAction::ALL {
             assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{a}\""));
+        }
+        assert_eq!(Metric::ALL.len(), Metric::COUNT);
+        for (i, m) in Metric::ALL.iter().enumerate() {
+            assert_eq!(m.index(), i, "storage order");
+            assert_eq!(serde_json::to_string(m).unwrap(), format!("\"{m}\""));
         }
         assert!(
             "sleeping"

@@ -591,3 +591,22 @@ pub struct AuditView {
     pub result: AuditResult,
     pub detail: Option<String>,
 }
+
+/// One metric of a VM or host over a range, column by column (for charts): per point its time
+/// and the min / mean / max / p95 of the samples it stands for. Raw samples (`resolution_s`
+/// 0: all four equal) for short ranges, else 5-minute, hourly or daily roll-ups. Points
+/// without a value are left out.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MetricSeriesView {
+    pub metric: crate::Metric,
+    pub unit: String,
+    pub resolution_s: u32,
+    pub from: String,
+    pub to: String,
+    /// Unix milliseconds.
+    pub t: Vec<i64>,
+    pub min: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub max: Vec<f32>,
+    pub p95: Vec<f32>,
+}

@@ -41,6 +41,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             "/hosts"
             | "/hosts/{id}"
             | "/hosts/{id}/stats"
+            | "/hosts/{id}/metrics"
+            | "/vms/{id}/metrics"
             | "/vms"
             | "/vms/{id}"
             | "/vms/{id}/stats"

@@ -53,6 +53,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(list_hosts, ops::add_host))
         .routes(routes!(get_host, ops::remove_host, ops::update_host))
         .routes(routes!(ops::host_stats))
+        .routes(routes!(ops::host_metrics))
+        .routes(routes!(ops::vm_metrics))
         .routes(routes!(list_vms, create_vm))
         .routes(routes!(get_vm, create_vm_with_id, update_vm, delete_vm))
         .routes(routes!(vm_action))

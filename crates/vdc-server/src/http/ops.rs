@@ -62,6 +62,30 @@ pub(super) async fn vm_stats(
     Ok(Json(app.vm_stats(&actor, path_id("id", &id)?).await?))
 }
 
+/// One metric of a VM over a range, as the host measured it (raw samples or roll-ups).
+#[utoipa::path(get, path = "/api/v1/vms/{id}/metrics", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path), MetricQuery),
+    responses((status = 200, body = MetricSeriesView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn vm_metrics(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<MetricQuery>,
+) -> ApiResult<Json<MetricSeriesView>> {
+    Ok(Json(app.vm_metrics(&actor, path_id("id", &id)?, &q).await?))
+}
+
+/// One metric of a host over a range (its own CPU and memory; its VMs' I/O summed).
+#[utoipa::path(get, path = "/api/v1/hosts/{id}/metrics", tag = "inventory", security(("bearer" = [])), params(("id" = HostId, Path), MetricQuery),
+    responses((status = 200, body = MetricSeriesView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn host_metrics(
+    State(app): State<App>,
+    _actor: Actor,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<MetricQuery>,
+) -> ApiResult<Json<MetricSeriesView>> {
+    Ok(Json(app.host_metrics(path_id("id", &id)?, &q).await?))
+}
+
 /// Takes an unmanaged VM under management with an owner and department (admin).
 #[utoipa::path(post, path = "/api/v1/vms/{id}/adopt", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     request_body = AdoptParams,

@@ -1,0 +1,194 @@
+//! Host-side monitoring: the metric store's roll-ups against a direct computation, across a
+//! restart and retention; collection from the simulated fleet and charts through the API.
+
+use reqwest::StatusCode;
+use std::time::Duration;
+use vdc_server::metrics::{MetricStore, MetricsConfig};
+use vdc_test_utils::{Store, TestStack};
+use vdc_types::Metric;
+
+const S: i64 = 1000;
+const DAY: i64 = 86_400 * S;
+
+/// The test series: CPU cycles through 0–96, memory counts samples, one value missing now
+/// and then.
+fn sample(i: i64) -> [f32; Metric::COUNT] {
+    let mut s = [f32::NAN; Metric::COUNT];
+    s[Metric::Cpu.index()] = (i % 97) as f32;
+    if i % 50 != 7 {
+        s[Metric::MemoryMib.index()] = i as f32;
+    }
+    s
+}
+
+/// Min, mean, max and nearest-rank p95 computed directly.
+fn oracle(values: &[f32]) -> [f32; 4] {
+    let mut v: Vec<f32> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
+    let rank = (n * 95).div_ceil(100) - 1;
+    [v[0], mean as f32, v[n - 1], v[rank]]
+}
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-3 * b.abs().max(1.0)
+}
+
+pub(super) async fn metric_store_rolls_up_restarts_and_prunes(store: Store) {
+    let s = TestStack::start(store).await;
+    let db = s.app().db.clone();
+    let t0 = 20_000 * DAY;
+    let step = 20 * S;
+    let total = 2 * 4320 + 180; // two days and an hour at 20 s
+    let at = |i: i64| t0 + i * step;
+    let a = MetricStore::new(db.clone());
+    let cut = 2 * 4320 + 100; // a restart in the middle of the last hour
+    for i in 0..cut {
+        assert!(a.ingest("vm:t", at(i), sample(i)));
+        if i % 15 == 14 {
+            a.flush(at(i) + 1).await.unwrap();
+        }
+    }
+    assert!(
+        !a.ingest("vm:t", at(cut - 1), sample(0)),
+        "not newer: dropped"
+    );
+    a.flush(at(cut - 1) + 1).await.unwrap();
+    let b = MetricStore::new(db.clone());
+    assert_eq!(
+        b.load(at(cut - 1) + 1).await.unwrap(),
+        1,
+        "the open hour comes back"
+    );
+    for i in cut..total {
+        assert!(b.ingest("vm:t", at(i), sample(i)));
+    }
+    let end = at(total);
+    b.flush(end).await.unwrap();
+
+    let every = Duration::from_secs(20);
+    let cpu: Vec<f32> = (0..total).map(|i| sample(i)[Metric::Cpu.index()]).collect();
+    let mem: Vec<f32> = (0..total)
+        .map(|i| sample(i)[Metric::MemoryMib.index()])
+        .collect();
+    let check = |got: &vdc_types::MetricSeriesView, values: &[f32], per: usize| {
+        assert_eq!(got.t.len(), values.len().div_ceil(per), "points");
+        for (k, t) in got.t.iter().enumerate() {
+            assert_eq!(*t, t0 + (k * per) as i64 * step);
+            let want = oracle(&values[k * per..((k + 1) * per).min(values.len())]);
+            let have = [got.min[k], got.mean[k], got.max[k], got.p95[k]];
+            for (h, w) in have.iter().zip(want) {
+                assert!(close(*h, w), "point {k}: {have:?} vs {want:?}");
+            }
+        }
+    };
+    // Two days and an hour: 5-minute roll-ups, across the restart.
+    let got = b.series("vm:t", Metric::Cpu, t0, end, every).await.unwrap();
+    assert_eq!(got.resolution_s, 300);
+    check(&got, &cpu, 15);
+    let got = b
+        .series("vm:t", Metric::MemoryMib, t0, end, every)
+        .await
+        .unwrap();
+    check(&got, &mem, 15);
+    // Ten days: hourly.
+    let got = b
+        .series("vm:t", Metric::Cpu, end - 10 * DAY, end, every)
+        .await
+        .unwrap();
+    assert_eq!(got.resolution_s, 3600);
+    check(&got, &cpu, 180);
+    // Two years: daily, for the two whole days.
+    let got = b
+        .series("vm:t", Metric::MemoryMib, end - 730 * DAY, end, every)
+        .await
+        .unwrap();
+    assert_eq!(got.resolution_s, 86_400);
+    check(&got, &mem[..2 * 4320], 4320);
+    // An hour: the raw samples.
+    let got = b
+        .series("vm:t", Metric::Cpu, end - 3600 * S, end, every)
+        .await
+        .unwrap();
+    assert_eq!(got.resolution_s, 0);
+    assert_eq!(got.t.len(), 180);
+    assert_eq!(got.mean[0], cpu[total as usize - 180]);
+
+    // Retention: three days later raw samples of the first day are gone, roll-ups stay.
+    let config = MetricsConfig::default();
+    let pruned = b.prune(end + 3 * DAY, &config).await.unwrap();
+    assert!(pruned >= 24, "the first day's chunks: {pruned}");
+    let raw = b
+        .series("vm:t", Metric::Cpu, t0, t0 + 3600 * S, every)
+        .await
+        .unwrap();
+    assert!(raw.t.is_empty(), "raw samples pruned");
+    let kept = b.series("vm:t", Metric::Cpu, t0, end, every).await.unwrap();
+    check(&kept, &cpu, 15);
+}
+
+pub(super) async fn vm_and_host_metrics_through_the_api(store: Store) {
+    let mut s = TestStack::start(store).await;
+    let vms = s.get_ok("/api/v1/vms?state=running&limit=1").await;
+    let vm = vms["items"][0]["id"].as_str().unwrap().to_string();
+    let host = vms["items"][0]["host_id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert!(s.app().collect_metrics().await.unwrap() > 0);
+        s.sim.advance(Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let url = |what: &str, q: &str| format!("/api/v1/{what}/metrics?{q}");
+    let cpu = s
+        .get_ok(&url(&format!("vms/{vm}"), "metric=cpu&range=1h"))
+        .await;
+    assert_eq!(cpu["resolution_s"], 0);
+    assert_eq!(cpu["unit"], "%");
+    // The first reading has no rate yet: two CPU points from three readings.
+    assert_eq!(cpu["t"].as_array().unwrap().len(), 2, "{cpu}");
+    let busy = cpu["mean"][1].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&busy), "{cpu}");
+    let mem = s
+        .get_ok(&url(&format!("vms/{vm}"), "metric=memory_mib"))
+        .await;
+    assert_eq!(mem["t"].as_array().unwrap().len(), 3, "{mem}");
+    let hcpu = s.get_ok(&url(&format!("hosts/{host}"), "range=30m")).await;
+    assert_eq!(hcpu["metric"], "cpu");
+    assert_eq!(hcpu["t"].as_array().unwrap().len(), 3, "{hcpu}");
+
+    // Bad input names its field.
+    for (q, field) in [
+        ("metric=loudness", "metric"),
+        ("range=forever", "range"),
+        ("range=1s", "range"),
+        ("until=yesterday", "until"),
+    ] {
+        let (st, b) = s
+            .call(
+                "GET",
+                &url(&format!("vms/{vm}"), q),
+                Some(&s.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{q}: {b}");
+        assert_eq!(b["field"], field, "{q}: {b}");
+    }
+    // An unknown VM is 404.
+    let (st, _) = s
+        .call(
+            "GET",
+            &url(&format!("vms/{}", uuid::Uuid::new_v4()), ""),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // The samples survive a restart (written at stop, taken back at start).
+    s.restart().await;
+    let mem = s
+        .get_ok(&url(&format!("vms/{vm}"), "metric=memory_mib"))
+        .await;
+    assert_eq!(mem["t"].as_array().unwrap().len(), 3, "{mem}");
+}
