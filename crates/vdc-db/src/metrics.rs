@@ -83,6 +83,24 @@ impl MetricChunk {
     }
 }
 
+/// Chunks from rows of `entity, start_ms, part, data` in (entity, hour, part) order.
+fn chunks_from_rows(rows: &[sqlx::any::AnyRow]) -> DbResult<Vec<MetricChunk>> {
+    let parts = rows
+        .iter()
+        .map(|r| {
+            let (entity, start): (String, i64) = (get(r, "entity")?, get(r, "start_ms")?);
+            let (part, data): (i64, Vec<u8>) = (get(r, "part")?, get(r, "data")?);
+            MetricChunk::decode(entity.clone(), start, part, &data).ok_or_else(|| {
+                DbError::Corrupt {
+                    what: "metric chunk",
+                    detail: format!("{entity} at {start}"),
+                }
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok(join_parts(parts))
+}
+
 /// Chunks with the parts of each entity's hour joined, in (entity, hour) order; `parts` in
 /// (entity, hour, part) order.
 fn join_parts(parts: Vec<MetricChunk>) -> Vec<MetricChunk> {
@@ -134,25 +152,22 @@ impl DataStore {
         rollups: &[RollupRow],
     ) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        for batch in chunks.chunks(BATCH) {
-            let values = placeholders(batch.len(), 5);
-            let mut query = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO metric_chunks (entity, start_ms, part, samples, data) VALUES {values} \
-                 ON CONFLICT (entity, start_ms, part) DO UPDATE SET samples = excluded.samples, data = excluded.data"
-            )));
-            for c in batch {
-                query = query
+        insert_rows(
+            &mut *tx,
+            "metric_chunks (entity, start_ms, part, samples, data)",
+            "ON CONFLICT (entity, start_ms, part) DO UPDATE SET samples = excluded.samples, data = excluded.data",
+            chunks,
+            |query, c| {
+                query
                     .bind(c.entity.clone())
                     .bind(c.start_ms)
                     .bind(c.part)
                     .bind(c.offsets.len() as i64)
-                    .bind(c.encode());
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(q("write metric chunks"))?;
-        }
+                    .bind(c.encode())
+            },
+        )
+        .await
+        .map_err(q("write metric chunks"))?;
         // A whole hour replaces the parts written while it was open.
         for c in chunks.iter().filter(|c| c.part == 0) {
             sqlx::query(
@@ -164,65 +179,54 @@ impl DataStore {
             .await
             .map_err(q("drop chunk parts"))?;
         }
-        for batch in rollups.chunks(BATCH) {
-            let values = placeholders(batch.len(), 4);
-            let mut query = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO metric_rollups (entity, resolution_s, start_ms, data) VALUES {values} \
-                 ON CONFLICT (entity, resolution_s, start_ms) DO UPDATE SET data = excluded.data"
-            )));
-            for r in batch {
-                query = query
+        insert_rows(
+            &mut *tx,
+            "metric_rollups (entity, resolution_s, start_ms, data)",
+            "ON CONFLICT (entity, resolution_s, start_ms) DO UPDATE SET data = excluded.data",
+            rollups,
+            |query, r| {
+                query
                     .bind(r.entity.clone())
                     .bind(r.resolution_s)
                     .bind(r.start_ms)
-                    .bind(r.encode());
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(q("write metric rollups"))?;
-        }
+                    .bind(r.encode())
+            },
+        )
+        .await
+        .map_err(q("write metric rollups"))?;
         tx.commit().await.map_err(q("commit"))
     }
 
-    /// An entity's chunks of the hours that overlap `[from, to)`, oldest first; or every
-    /// entity's chunk of the hour starting at `from` when `entity` is `None`. Parts are joined.
+    /// An entity's chunks of the hours that overlap `[from, to)`, oldest first, parts joined.
     pub async fn metric_chunks(
         &self,
-        entity: Option<&str>,
+        entity: &str,
         from: UnixMs,
         to: UnixMs,
     ) -> DbResult<Vec<MetricChunk>> {
-        let rows = match entity {
-            Some(e) => sqlx::query(
-                "SELECT entity, start_ms, part, data FROM metric_chunks \
-                 WHERE entity = $1 AND start_ms > $2 AND start_ms < $3 ORDER BY start_ms, part",
-            )
-            .bind(e)
-            .bind(from - 3_600_000)
-            .bind(to)
-            .fetch_all(self.pool())
-            .await,
-            None => sqlx::query("SELECT entity, start_ms, part, data FROM metric_chunks WHERE start_ms = $1 ORDER BY entity, part")
-                .bind(from)
-                .fetch_all(self.pool())
-                .await,
-        }
+        let rows = sqlx::query(
+            "SELECT entity, start_ms, part, data FROM metric_chunks \
+             WHERE entity = $1 AND start_ms > $2 AND start_ms < $3 ORDER BY start_ms, part",
+        )
+        .bind(entity)
+        .bind(from - 3_600_000)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await
         .map_err(q("metric chunks"))?;
-        let parts = rows
-            .iter()
-            .map(|r| {
-                let (entity, start): (String, i64) = (get(r, "entity")?, get(r, "start_ms")?);
-                let (part, data): (i64, Vec<u8>) = (get(r, "part")?, get(r, "data")?);
-                MetricChunk::decode(entity.clone(), start, part, &data).ok_or_else(|| {
-                    DbError::Corrupt {
-                        what: "metric chunk",
-                        detail: format!("{entity} at {start}"),
-                    }
-                })
-            })
-            .collect::<DbResult<Vec<_>>>()?;
-        Ok(join_parts(parts))
+        chunks_from_rows(&rows)
+    }
+
+    /// Every entity's chunk of the hour starting at `start`, parts joined.
+    pub async fn metric_chunks_of_hour(&self, start: UnixMs) -> DbResult<Vec<MetricChunk>> {
+        let rows = sqlx::query(
+            "SELECT entity, start_ms, part, data FROM metric_chunks WHERE start_ms = $1 ORDER BY entity, part",
+        )
+        .bind(start)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("metric chunks of an hour"))?;
+        chunks_from_rows(&rows)
     }
 
     /// An entity's roll-ups at a resolution with buckets starting in `[from, to)`, oldest first.
@@ -305,23 +309,21 @@ impl DataStore {
     /// Inserts samples (entity, metric, time, value) in one transaction, 100 rows a statement.
     pub async fn baseline_insert(&self, rows: &[(&str, i64, i64, f32)]) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        for batch in rows.chunks(BATCH) {
-            let values = placeholders(batch.len(), 4);
-            let mut query = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO bench_samples (entity, metric, t, v) VALUES {values}"
-            )));
-            for (e, m, t, v) in batch {
-                query = query
+        insert_rows(
+            &mut *tx,
+            "bench_samples (entity, metric, t, v)",
+            "",
+            rows,
+            |query, (e, m, t, v)| {
+                query
                     .bind(e.to_string())
                     .bind(*m)
                     .bind(*t)
-                    .bind(f64::from(*v));
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(q("baseline insert"))?;
-        }
+                    .bind(f64::from(*v))
+            },
+        )
+        .await
+        .map_err(q("baseline insert"))?;
         tx.commit().await.map_err(q("commit"))
     }
 
@@ -351,6 +353,35 @@ impl DataStore {
             .map(|r| Ok((get(r, "b")?, get(r, "lo")?, get(r, "mean")?, get(r, "hi")?)))
             .collect()
     }
+}
+
+/// A query being built through `sqlx::Any`.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Inserts `rows` into `target` (`table (columns)`) through `exec`, `BATCH` rows a statement,
+/// each row's values bound by `bind`; `tail` follows the values (e.g. `ON CONFLICT …`).
+async fn insert_rows<E, T>(
+    exec: &mut E,
+    target: &str,
+    tail: &str,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
+) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let cols = target.matches(',').count() + 1;
+    for batch in rows.chunks(BATCH) {
+        let values = placeholders(batch.len(), cols);
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {target} VALUES {values} {tail}"
+        )));
+        for row in batch {
+            query = bind(query, row);
+        }
+        query.execute(&mut *exec).await?;
+    }
+    Ok(())
 }
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` values.

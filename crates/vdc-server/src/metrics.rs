@@ -94,29 +94,39 @@ fn summaries(r: [Option<Rollup>; Metric::COUNT]) -> [Summary; Metric::COUNT] {
     r.map(|r| r.map_or([f32::NAN; 4], |r| [r.min, r.mean, r.max, r.p95]))
 }
 
-impl Inner {
-    /// Rolls samples `from..to` of `o` up into the bucket of `resolution_s` starting at `start`.
-    fn roll(&mut self, o: &Open, from: usize, to: usize, resolution_s: i64) {
-        if from >= to {
-            return;
-        }
-        let first = o.chunk.start_ms + i64::from(o.chunk.offsets[from]);
-        let start = first - first.rem_euclid(resolution_s * 1000);
-        let r = math::rollup_all(o.chunk.samples[from..to].iter(), &mut self.scratch);
-        self.rollups.push(RollupRow {
-            entity: o.chunk.entity.clone(),
-            resolution_s,
-            start_ms: start,
-            summaries: summaries(r),
-        });
+/// Rolls samples `from..to` of `chunk` up into the bucket of `resolution_s` they start in.
+fn roll(
+    rollups: &mut Vec<RollupRow>,
+    scratch: &mut Vec<f32>,
+    chunk: &MetricChunk,
+    (from, to): (usize, usize),
+    resolution_s: i64,
+) {
+    if from >= to {
+        return;
     }
+    let first = chunk.start_ms + i64::from(chunk.offsets[from]);
+    rollups.push(RollupRow {
+        entity: chunk.entity.clone(),
+        resolution_s,
+        start_ms: first - first.rem_euclid(resolution_s * 1000),
+        summaries: summaries(math::rollup_all(chunk.samples[from..to].iter(), scratch)),
+    });
+}
 
+impl Inner {
     /// Ends an entity's hour: its last 5-minute bucket and the hour are rolled up, the chunk
     /// queued, and the day marked due when it was the day's last hour.
     fn close(&mut self, o: Open) {
         let n = o.chunk.samples.len();
-        self.roll(&o, o.rolled, n, 300);
-        self.roll(&o, 0, n, 3600);
+        roll(
+            &mut self.rollups,
+            &mut self.scratch,
+            &o.chunk,
+            (o.rolled, n),
+            300,
+        );
+        roll(&mut self.rollups, &mut self.scratch, &o.chunk, (0, n), 3600);
         if (o.chunk.start_ms + HOUR).rem_euclid(DAY) == 0 {
             self.days_due
                 .push((o.chunk.entity.clone(), o.chunk.start_ms + HOUR - DAY));
@@ -153,20 +163,23 @@ impl MetricStore {
             }
             _ => {}
         }
-        let o = inner
-            .open
-            .entry(entity.to_string())
-            .or_insert_with(|| Open {
-                chunk: MetricChunk {
-                    entity: entity.to_string(),
-                    start_ms: hour,
-                    part: 0,
-                    offsets: Vec::with_capacity(180),
-                    samples: Vec::with_capacity(180),
+        if !inner.open.contains_key(entity) {
+            inner.open.insert(
+                entity.to_string(),
+                Open {
+                    chunk: MetricChunk {
+                        entity: entity.to_string(),
+                        start_ms: hour,
+                        part: 0,
+                        offsets: Vec::with_capacity(180),
+                        samples: Vec::with_capacity(180),
+                    },
+                    rolled: 0,
+                    flushed: 0,
                 },
-                rolled: 0,
-                flushed: 0,
-            });
+            );
+        }
+        let o = inner.open.get_mut(entity).expect("open chunk");
         let offset = (at_ms - hour) as u32;
         if let Some(&last) = o.chunk.offsets.last() {
             if offset <= last {
@@ -175,14 +188,11 @@ impl MetricStore {
             let bucket = |t: u32| t / 300_000;
             if bucket(offset) != bucket(last) {
                 // The previous 5-minute bucket is complete.
-                let (from, to) = (o.rolled, o.chunk.samples.len());
-                o.rolled = to;
-                let o = inner.open.remove(entity).expect("open chunk");
-                inner.roll(&o, from, to, 300);
-                inner.open.insert(entity.to_string(), o);
+                let span = (o.rolled, o.chunk.samples.len());
+                o.rolled = span.1;
+                roll(&mut inner.rollups, &mut inner.scratch, &o.chunk, span, 300);
             }
         }
-        let o = inner.open.get_mut(entity).expect("open chunk");
         o.chunk.offsets.push(offset);
         o.chunk.samples.push(sample);
         true
@@ -240,7 +250,7 @@ impl MetricStore {
         let mut daily = Vec::new();
         let mut scratch = Vec::new();
         for (entity, day) in &days {
-            let chunks = self.db.metric_chunks(Some(entity), *day, day + DAY).await?;
+            let chunks = self.db.metric_chunks(entity, *day, day + DAY).await?;
             let samples = chunks
                 .iter()
                 .filter(|c| c.start_ms >= *day)
@@ -260,7 +270,7 @@ impl MetricStore {
     /// continue.
     pub async fn load(&self, now: i64) -> Result<usize, Error> {
         let hour = now - now.rem_euclid(HOUR);
-        let chunks = self.db.metric_chunks(None, hour, hour + HOUR).await?;
+        let chunks = self.db.metric_chunks_of_hour(hour).await?;
         let mut g = self.lock();
         let n = chunks.len();
         for c in chunks {
@@ -342,7 +352,7 @@ impl MetricStore {
             out.p95.push(s[3]);
         };
         if resolution_s == 0 {
-            let mut chunks = self.db.metric_chunks(Some(entity), from, to).await?;
+            let mut chunks = self.db.metric_chunks(entity, from, to).await?;
             if let Some(o) = self.lock().open.get(entity) {
                 chunks.retain(|c| c.start_ms != o.chunk.start_ms);
                 chunks.push(o.chunk.clone());
