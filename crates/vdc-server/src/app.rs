@@ -3,6 +3,7 @@
 //! department (403), existence (404), state and conflicts (409), capacity (507); only then is
 //! anything written, and every change or refusal past validation is audited.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use vdc_db::{self as db, DataStore, VmFilter, VmPatch};
 use vdc_types::*;
@@ -25,7 +26,7 @@ pub struct App {
     pub(crate) sync_lock: Arc<tokio::sync::Mutex<()>>,
     /// Per host, a hash of the storage (datastores, networks, volumes) last written for it,
     /// so a sync writes storage only when a host reports a change.
-    pub(crate) storage_seen: Arc<std::sync::Mutex<std::collections::HashMap<HostId, u64>>>,
+    pub(crate) storage_seen: Arc<std::sync::Mutex<HashMap<HostId, u64>>>,
     /// Per host, the last vCPU counter reading of the load sampler.
     pub(crate) load_readings: crate::monitor::Readings,
     /// Per VM, the load sampler's CPU readings.
@@ -367,6 +368,33 @@ impl App {
             items: vms.iter().map(views::vm).collect(),
             next_page_token: next,
         })
+    }
+
+    /// Cluster names by id.
+    pub(crate) async fn cluster_names(&self) -> Result<HashMap<ClusterId, String>, Error> {
+        let clusters = self.db.list_clusters().await?;
+        Ok(clusters.into_iter().map(|c| (c.id, c.name)).collect())
+    }
+
+    /// Department names by id.
+    pub(crate) async fn department_names(&self) -> Result<HashMap<DepartmentId, String>, Error> {
+        let departments = self.db.list_departments().await?;
+        Ok(departments.into_iter().map(|d| (d.id, d.name)).collect())
+    }
+
+    /// Every VM matching `f` (its cursor and limit aside), paging through the store.
+    pub(crate) async fn every_vm(&self, mut f: db::VmFilter) -> Result<Vec<db::Vm>, Error> {
+        let mut out = Vec::new();
+        f.limit = 1000;
+        f.after = None;
+        loop {
+            let (page, more) = self.db.list_vms(&f).await?;
+            f.after = page.last().map(|v| (v.name.clone(), v.id.to_string()));
+            out.extend(page);
+            if !more {
+                return Ok(out);
+            }
+        }
     }
 
     /// A VM the caller may see (404 otherwise, so other departments' VMs are not revealed).

@@ -43,26 +43,13 @@ pub(crate) fn migration_classes(hosts: &[&db::Host]) -> Vec<u32> {
         .collect()
 }
 
-/// Every VM of a cluster (paging through the store).
+/// Every VM of a cluster.
 pub(crate) async fn cluster_vms(app: &App, cluster: ClusterId) -> Result<Vec<db::Vm>, Error> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let (page, more) = app
-            .db
-            .list_vms(&db::VmFilter {
-                cluster_id: Some(cluster),
-                after: after.clone(),
-                limit: 1000,
-                ..db::VmFilter::default()
-            })
-            .await?;
-        after = page.last().map(|v| (v.name.clone(), v.id.to_string()));
-        out.extend(page);
-        if !more {
-            return Ok(out);
-        }
-    }
+    app.every_vm(db::VmFilter {
+        cluster_id: Some(cluster),
+        ..db::VmFilter::default()
+    })
+    .await
 }
 
 impl App {

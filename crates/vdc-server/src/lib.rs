@@ -21,6 +21,7 @@ pub mod notify;
 pub mod placement;
 pub mod plans;
 pub mod power;
+pub mod prometheus;
 pub mod quota;
 pub mod requests;
 pub mod sync;

@@ -78,6 +78,8 @@ struct Inner {
     /// (entity, day start) whose day ended: the daily roll-up is due.
     days_due: Vec<(String, i64)>,
     scratch: Vec<f32>,
+    /// Each entity's last sample and when it was taken.
+    latest: HashMap<String, (i64, Sample)>,
 }
 
 /// An entity's current hour.
@@ -195,7 +197,23 @@ impl MetricStore {
         }
         o.chunk.offsets.push(offset);
         o.chunk.samples.push(sample);
+        match inner.latest.get_mut(entity) {
+            Some(l) => *l = (at_ms, sample),
+            None => {
+                inner.latest.insert(entity.to_string(), (at_ms, sample));
+            }
+        }
         true
+    }
+
+    /// The last sample of every entity that reported since `since`.
+    pub fn latest(&self, since: i64) -> HashMap<String, Sample> {
+        self.lock()
+            .latest
+            .iter()
+            .filter(|(_, (t, _))| *t >= since)
+            .map(|(k, (_, s))| (k.clone(), *s))
+            .collect()
     }
 
     /// Writes out what is held: hours that ended (also of entities that stopped reporting
@@ -215,6 +233,8 @@ impl MetricStore {
                 let o = g.open.remove(&k).expect("open chunk");
                 g.close(o);
             }
+            // Entities gone for an hour (deleted VMs, removed hosts) are forgotten.
+            g.latest.retain(|_, (t, _)| *t >= now - HOUR);
             // Of each current hour, the samples since the last write, as a part.
             let open: Vec<MetricChunk> = g
                 .open

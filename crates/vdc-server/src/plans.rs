@@ -50,13 +50,7 @@ impl App {
         for d in self.db.cluster_days(since).await? {
             by_cluster.entry(d.cluster_id).or_default().push(d);
         }
-        let names: BTreeMap<ClusterId, String> = self
-            .db
-            .list_clusters()
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect();
+        let names = self.cluster_names().await?;
         let mut out: Vec<ClusterForecastView> = by_cluster
             .into_iter()
             .filter_map(|(id, days)| {

@@ -80,6 +80,7 @@ on_both_stores!(
     ldaps_and_an_unreachable_directory,
     metric_store_rolls_up_restarts_and_prunes,
     vm_and_host_metrics_through_the_api,
+    prometheus_scrapes_hosts_and_vms_with_their_labels,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

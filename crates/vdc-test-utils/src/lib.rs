@@ -154,6 +154,96 @@ impl Drop for LdapServer {
     }
 }
 
+/// A port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// A real Prometheus (Debian's `prometheus`) scraping `target` (`host:port`) every second
+/// at `/metrics` with `token` as bearer credentials; stopped on drop. Fails loudly when it
+/// cannot start.
+#[derive(Debug)]
+pub struct PrometheusServer {
+    /// `http://127.0.0.1:PORT`: its query API is under `/api/v1`.
+    pub url: String,
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl PrometheusServer {
+    pub async fn start(target: &str, token: &str) -> PrometheusServer {
+        let dir = std::env::temp_dir().join(format!("vdc-prom-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("prometheus dir");
+        std::fs::write(dir.join("token"), token).expect("token file");
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: vdc\n    metrics_path: /metrics\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: ['{target}']\n",
+            dir.join("token").display()
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus config");
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+        let child = std::process::Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus (scripts/install-test-deps.sh installs it)");
+        let server = PrometheusServer {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+        };
+        let ready = format!("{}/-/ready", server.url);
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(&ready).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "prometheus did not become ready: {}",
+            std::fs::read_to_string(server.dir.join("prometheus.log")).unwrap_or_default()
+        );
+    }
+
+    /// The result vector of an instant query.
+    pub async fn query(&self, promql: &str) -> Vec<Value> {
+        let r: Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", promql)])
+            .send()
+            .await
+            .expect("query prometheus")
+            .json()
+            .await
+            .expect("prometheus answers JSON");
+        assert_eq!(r["status"], "success", "{promql}: {r}");
+        r["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A running stack; the temp dir and server go away on drop.
 #[derive(Debug)]
 pub struct TestStack {

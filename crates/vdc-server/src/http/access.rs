@@ -25,6 +25,9 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
     use Access::*;
     use Permission::*;
     let m = method.as_str();
+    if path == "/metrics" {
+        return (m == "GET").then_some(Needs(InventoryRead));
+    }
     let route = path.strip_prefix("/api/v1")?;
     Some(match (m, route) {
         ("GET", "/health") | ("POST", "/auth/login" | "/auth/session") => Public,

@@ -97,6 +97,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::wake_host))
         .routes(routes!(list_networks))
         .routes(routes!(sync_now))
+        .routes(routes!(prometheus_metrics))
 }
 
 /// The OpenAPI document generated from the handlers.
@@ -225,6 +226,21 @@ async fn logout(
     Ok((
         StatusCode::NO_CONTENT,
         [(axum::http::header::SET_COOKIE, clear)],
+    ))
+}
+
+/// Hosts and the VMs the caller may see, with their latest samples, in the OpenMetrics text
+/// format for Prometheus (labels: host, cluster, department, owner).
+#[utoipa::path(get, path = "/metrics", tag = "inventory", security(("bearer" = [])),
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn prometheus_metrics(State(app): State<App>, actor: Actor) -> ApiResult<impl IntoResponse> {
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::prometheus::CONTENT_TYPE,
+        )],
+        app.prometheus(&actor).await?,
     ))
 }
 

@@ -74,6 +74,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/api/v1/hosts/{id}", ADMIN),
     ("GET", "/api/v1/hosts/{id}/stats", EVERYONE),
     ("GET", "/api/v1/hosts/{id}/metrics", EVERYONE),
+    ("GET", "/metrics", EVERYONE),
     ("POST", "/api/v1/hosts/{id}/evacuate", ADMIN),
     ("POST", "/api/v1/hosts/{id}/standby", ADMIN),
     ("POST", "/api/v1/hosts/{id}/wake", ADMIN),

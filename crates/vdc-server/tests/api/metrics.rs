@@ -2,9 +2,10 @@
 //! restart and retention; collection from the simulated fleet and charts through the API.
 
 use reqwest::StatusCode;
+use serde_json::Value;
 use std::time::Duration;
 use vdc_server::metrics::{MetricStore, MetricsConfig};
-use vdc_test_utils::{Store, TestStack};
+use vdc_test_utils::{PrometheusServer, Store, TestStack, wait_for_condition};
 use vdc_types::Metric;
 
 const S: i64 = 1000;
@@ -191,4 +192,175 @@ pub(super) async fn vm_and_host_metrics_through_the_api(store: Store) {
         .get_ok(&url(&format!("vms/{vm}"), "metric=memory_mib"))
         .await;
     assert_eq!(mem["t"].as_array().unwrap().len(), 3, "{mem}");
+}
+
+/// The value of `metric` in the OpenMetrics text for the series whose labels include
+/// `label`.
+fn exposed_value(text: &str, metric: &str, label: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(label))
+        .find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+pub(super) async fn prometheus_scrapes_hosts_and_vms_with_their_labels(store: Store) {
+    let s = TestStack::start(store).await;
+    for _ in 0..2 {
+        assert!(s.app().collect_metrics().await.unwrap() > 0);
+        s.sim.advance(Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let names = |list: Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["id"].as_str().unwrap().to_string(),
+                    x["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let departments = names(s.get_ok("/api/v1/departments").await);
+    let clusters = names(s.get_ok("/api/v1/clusters").await);
+    let vms = super::all_vms(&s, &s.admin_token, "limit=1000").await;
+    let vm = vms
+        .iter()
+        .find(|v| {
+            v["power_state"] == "running"
+                && v["department_id"].is_string()
+                && v["owner"].is_string()
+        })
+        .expect("a running VM with an owner and a department")
+        .clone();
+    let id = vm["id"].as_str().unwrap();
+    let department = &departments[vm["department_id"].as_str().unwrap()];
+    let host = s
+        .get_ok(&format!(
+            "/api/v1/hosts/{}",
+            vm["host_id"].as_str().unwrap()
+        ))
+        .await;
+    let cluster = &clusters[host["cluster_id"].as_str().unwrap()];
+    let cpu = s
+        .get_ok(&format!("/api/v1/vms/{id}/metrics?metric=cpu&range=1h"))
+        .await;
+    let last_cpu = cpu["mean"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_f64()
+        .unwrap();
+
+    // Without a token: 401. With one: the OpenMetrics text.
+    let (st, _) = s.call("GET", "/metrics", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let r = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let label = format!("vm_id=\"{id}\"");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("vdc_vm_cpu_percent{") && l.contains(&label))
+        .unwrap_or_else(|| panic!("no CPU line of {id}: {text}"));
+    for (k, v) in [
+        ("owner", vm["owner"].as_str().unwrap()),
+        ("department", department.as_str()),
+        ("cluster", cluster.as_str()),
+        ("vm", vm["name"].as_str().unwrap()),
+    ] {
+        assert!(line.contains(&format!("{k}=\"{v}\"")), "{k}: {line}");
+    }
+    let exposed = exposed_value(&text, "vdc_vm_cpu_percent", &label).unwrap();
+    assert!(
+        (exposed - last_cpu).abs() < 1e-3 * last_cpu.max(1.0),
+        "{exposed} vs {last_cpu}"
+    );
+    assert_eq!(
+        exposed_value(&text, "vdc_vm_vcpus", &label),
+        vm["vcpus"].as_f64()
+    );
+    assert_eq!(
+        exposed_value(&text, "vdc_vm_memory_allocated_bytes", &label),
+        Some(vm["memory_mib"].as_f64().unwrap() * 1048576.0)
+    );
+    let running = vms.iter().filter(|v| v["power_state"] == "running").count();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("vdc_vm_running{") && l.ends_with(" 1.0"))
+            .count(),
+        running
+    );
+    let hosts = s.get_ok("/api/v1/hosts?limit=1000").await;
+    let hosts = hosts["items"].as_array().unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("vdc_host_cpu_percent{"))
+            .count(),
+        hosts.len(),
+        "every host has its CPU"
+    );
+
+    // A department's operator sees that department's VMs only.
+    let op = super::create_user(&s, "mona", "operator", vm["department_id"].as_str()).await;
+    let r = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&op)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let theirs = r.text().await.unwrap();
+    let seen: Vec<&str> = theirs
+        .lines()
+        .filter(|l| l.starts_with("vdc_vm_vcpus{"))
+        .collect();
+    let expected = vms
+        .iter()
+        .filter(|v| v["department_id"] == vm["department_id"])
+        .count();
+    assert_eq!(seen.len(), expected);
+    assert!(
+        seen.iter()
+            .all(|l| l.contains(&format!("department=\"{department}\"")))
+    );
+
+    // A real Prometheus scrapes it with a token and stores the series with their labels.
+    let target = s.base.trim_start_matches("http://").to_string();
+    let prom = PrometheusServer::start(&target, &s.admin_token).await;
+    let found = wait_for_condition(Duration::from_millis(200), Duration::from_secs(30), || {
+        let q = format!("vdc_vm_cpu_percent{{vm_id=\"{id}\"}}");
+        let prom = &prom;
+        async move {
+            let r = prom.query(&q).await;
+            (!r.is_empty()).then_some(r)
+        }
+    })
+    .await;
+    let m = &found[0]["metric"];
+    assert_eq!(m["owner"], vm["owner"]);
+    assert_eq!(m["department"], department.as_str());
+    assert_eq!(m["cluster"], cluster.as_str());
+    assert_eq!(m["job"], "vdc");
+    let scraped: f64 = found[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((scraped - last_cpu).abs() < 1e-3 * last_cpu.max(1.0));
+    let up = prom.query("up{job=\"vdc\"}").await;
+    assert_eq!(up[0]["value"][1], "1", "{up:?}");
+    let count = prom.query("count(vdc_vm_running == 1)").await;
+    assert_eq!(count[0]["value"][1], running.to_string());
 }
