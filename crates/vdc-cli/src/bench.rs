@@ -26,6 +26,9 @@ pub enum BenchCmd {
     /// Host-side metrics: ingest into vdc's store and a 7-day chart of one VM, against one
     /// row per value.
     Metrics(crate::bench_metrics::MetricsArgs),
+    /// Behaviour profiles on Bitbrains traces with injected anomalies, against fixed
+    /// thresholds.
+    Anomalies(crate::bench_anomalies::AnomaliesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +55,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Consolidation(a) => crate::bench_consolidation::run(a),
         BenchCmd::Balance(a) => crate::bench_balance::run(a),
         BenchCmd::Metrics(a) => crate::bench_metrics::run(a).await,
+        BenchCmd::Anomalies(a) => crate::bench_anomalies::run(a),
     }
 }
 

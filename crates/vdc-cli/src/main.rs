@@ -3,6 +3,7 @@
 
 mod azure;
 mod bench;
+mod bench_anomalies;
 mod bench_balance;
 mod bench_consolidation;
 mod bench_forecast;

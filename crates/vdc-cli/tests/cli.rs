@@ -1140,3 +1140,28 @@ fn bench_metrics_prints_ingest_and_chart_figures_beside_the_baseline() {
         assert!(last[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {last}");
     }
 }
+
+/// The anomaly bench on the Bitbrains traces: both detectors scored on the same injected
+/// anomalies, each figure a share or a count that follows from the others.
+#[test]
+fn bench_anomalies_scores_profiles_and_fixed_thresholds_on_the_same_injections() {
+    let last = bench_json(&["anomalies"]);
+    let injected = last["injected"].as_u64().unwrap();
+    // 8 quarter VMs × 6 and every week VM with enough data × 3.
+    assert!(injected >= 8 * 6 + 200 * 3, "{last}");
+    for k in [
+        "precision",
+        "recall",
+        "baseline_precision",
+        "baseline_recall",
+    ] {
+        let v = last[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{k}: {last}");
+    }
+    // The profiles find injected anomalies: most of them, within a few samples.
+    assert!(last["recall"].as_f64().unwrap() > 0.5, "{last}");
+    let delay = last["detection_delay_samples"].as_f64().unwrap();
+    assert!((0.0..20.0).contains(&delay), "{last}");
+    // The baseline ran on the same injections.
+    assert!(last["baseline_episodes"].as_u64().unwrap() > 0, "{last}");
+}

@@ -2,6 +2,7 @@
 //! network or randomness inside. The server gathers a snapshot, calls an engine, and commits
 //! the plan it returns.
 
+pub mod anomaly;
 pub mod balance;
 pub mod consolidation;
 pub mod forecast;
