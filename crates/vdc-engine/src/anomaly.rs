@@ -10,7 +10,7 @@
 //! expected and by how much it differs, and suggests a remedy.
 
 use serde::Serialize;
-use vdc_types::Metric;
+use vdc_types::{Metric, Remedy};
 
 use crate::metrics::Sample;
 
@@ -241,29 +241,6 @@ impl Default for Thresholds {
         Thresholds {
             sustained: 4.0,
             run: 2,
-        }
-    }
-}
-
-/// What an operator should do about an anomaly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Remedy {
-    /// The host does not serve the VM: move it to a host with room.
-    Migrate,
-    AddVcpu,
-    AddMemory,
-    /// Nothing vdc can size away: a change in the workload to look into.
-    Investigate,
-}
-
-impl Remedy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Remedy::Migrate => "migrate",
-            Remedy::AddVcpu => "add_vcpu",
-            Remedy::AddMemory => "add_memory",
-            Remedy::Investigate => "investigate",
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct App {
     pub(crate) directory: Option<Arc<crate::ldap::Directory>>,
     /// Monitoring samples and roll-ups.
     pub metrics: Arc<crate::metrics::MetricStore>,
+    /// Behaviour profiles and open anomaly alerts.
+    pub(crate) watch: Arc<crate::anomalies::Watch>,
 }
 
 /// Where a VM lives, for scope checks.
@@ -52,6 +54,7 @@ impl App {
     pub(crate) fn new(db: DataStore, fleet: Arc<Fleet>, config: Arc<Config>) -> App {
         App {
             metrics: Arc::new(crate::metrics::MetricStore::new(db.clone())),
+            watch: Arc::default(),
             db,
             fleet,
             config,

@@ -3,6 +3,7 @@
 //! drivers of the fleet ([`fleet`]).
 
 pub mod access;
+pub mod anomalies;
 pub mod app;
 pub mod audit;
 pub mod auth;

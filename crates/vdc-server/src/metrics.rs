@@ -80,6 +80,8 @@ struct Inner {
     scratch: Vec<f32>,
     /// Each entity's last sample and when it was taken.
     latest: HashMap<String, (i64, Sample)>,
+    /// Each entity's last closed 5-minute bucket: its start and the mean of each metric.
+    buckets: HashMap<String, (i64, Sample)>,
 }
 
 /// An entity's current hour.
@@ -252,6 +254,18 @@ impl MetricStore {
                     }
                 })
                 .collect();
+            let g = &mut *g;
+            for r in g.rollups.iter().filter(|r| r.resolution_s == 300) {
+                let means = r.summaries.map(|s| s[1]);
+                match g.buckets.get_mut(&r.entity) {
+                    Some(b) if b.0 >= r.start_ms => {}
+                    Some(b) => *b = (r.start_ms, means),
+                    None => {
+                        g.buckets.insert(r.entity.clone(), (r.start_ms, means));
+                    }
+                }
+            }
+            g.buckets.retain(|_, (t, _)| *t >= now - HOUR);
             (
                 std::mem::take(&mut g.closed),
                 std::mem::take(&mut g.rollups),
@@ -284,6 +298,11 @@ impl MetricStore {
         }
         self.db.write_metrics(&[], &daily).await?;
         Ok(())
+    }
+
+    /// Each entity's last closed 5-minute bucket (start, means), as of the last flush.
+    pub fn last_buckets(&self) -> HashMap<String, (i64, Sample)> {
+        self.lock().buckets.clone()
     }
 
     /// Takes back the current hours written before a restart, so their samples and buckets
@@ -541,9 +560,14 @@ pub async fn run_loop(app: App, every: Duration) {
             if let Err(e) = app.metrics.flush(db::now_ms()).await {
                 tracing::warn!(error = %e, "writing metrics failed");
             }
+            app.detect_anomalies();
         }
         if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
             last_prune = Some(tokio::time::Instant::now());
+            match app.learn_profiles(db::now_ms()).await {
+                Ok(n) => tracing::debug!(vms = n, "behaviour profiles learnt"),
+                Err(e) => tracing::warn!(error = %e, "learning behaviour profiles failed"),
+            }
             match app.metrics.prune(db::now_ms(), &app.config.metrics).await {
                 Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old metrics"),
                 Ok(_) => {}

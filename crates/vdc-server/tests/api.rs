@@ -81,6 +81,7 @@ on_both_stores!(
     metric_store_rolls_up_restarts_and_prunes,
     vm_and_host_metrics_through_the_api,
     prometheus_scrapes_hosts_and_vms_with_their_labels,
+    anomalies_open_and_close_against_the_profile,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

@@ -352,6 +352,19 @@ wire_enum!(Metric {
     NetTxBytesS => "net_tx_bytes_s",
 });
 
+/// What an operator should do about an anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Remedy {
+    /// The host does not serve the VM: move it to a host with room.
+    Migrate,
+    AddVcpu,
+    AddMemory,
+    /// Nothing vdc can size away: a change in the workload to look into.
+    Investigate,
+}
+wire_enum!(Remedy { Migrate => "migrate", AddVcpu => "add_vcpu", AddMemory => "add_memory", Investigate => "investigate" });
+
 impl Metric {
     /// How many metrics each sample has.
     pub const COUNT: usize = 12;

@@ -592,6 +592,34 @@ pub struct AuditView {
     pub detail: Option<String>,
 }
 
+/// A VM behaving unlike its profile (the same hour of the week, or of the day while it has
+/// less than two weeks of history): the dimensions that diverged and what to do.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertView {
+    pub vm_id: crate::VmId,
+    pub vm_name: String,
+    pub host_id: Option<crate::HostId>,
+    /// When it began (RFC 3339) and the 5-minute period last seen diverging.
+    pub since: String,
+    pub last_seen: String,
+    /// Most diverging first.
+    pub dimensions: Vec<DivergenceView>,
+    pub remedy: crate::Remedy,
+    /// Why that remedy.
+    pub reason: String,
+}
+
+/// One diverging dimension: its 5-minute mean, the usual median for this hour, and how many
+/// robust spreads apart (negative: below).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DivergenceView {
+    pub metric: crate::Metric,
+    pub unit: String,
+    pub value: f32,
+    pub expected: f32,
+    pub score: f32,
+}
+
 /// One metric of a VM or host over a range, column by column (for charts): per point its time
 /// and the min / mean / max / p95 of the samples it stands for. Raw samples (`resolution_s`
 /// 0: all four equal) for short ranges, else 5-minute, hourly or daily roll-ups. Points

@@ -46,6 +46,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/hosts/{id}/stats"
             | "/hosts/{id}/metrics"
             | "/vms/{id}/metrics"
+            | "/alerts"
             | "/vms"
             | "/vms/{id}"
             | "/vms/{id}/stats"

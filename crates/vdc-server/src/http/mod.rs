@@ -55,6 +55,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::host_stats))
         .routes(routes!(ops::host_metrics))
         .routes(routes!(ops::vm_metrics))
+        .routes(routes!(ops::list_alerts))
         .routes(routes!(list_vms, create_vm))
         .routes(routes!(get_vm, create_vm_with_id, update_vm, delete_vm))
         .routes(routes!(vm_action))

@@ -86,6 +86,17 @@ pub(super) async fn host_metrics(
     Ok(Json(app.host_metrics(path_id("id", &id)?, &q).await?))
 }
 
+/// Open anomaly alerts of the VMs the caller may see: which dimensions left the VM's usual
+/// behaviour for this hour, by how much, and the suggested remedy.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "vms", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AlertView>), (status = 401, body = ErrorBody)))]
+pub(super) async fn list_alerts(
+    State(app): State<App>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<AlertView>>> {
+    Ok(Json(app.alerts(&actor).await?))
+}
+
 /// Takes an unmanaged VM under management with an owner and department (admin).
 #[utoipa::path(post, path = "/api/v1/vms/{id}/adopt", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     request_body = AdoptParams,

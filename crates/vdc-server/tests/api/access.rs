@@ -75,6 +75,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/hosts/{id}/stats", EVERYONE),
     ("GET", "/api/v1/hosts/{id}/metrics", EVERYONE),
     ("GET", "/metrics", EVERYONE),
+    ("GET", "/api/v1/alerts", EVERYONE),
     ("POST", "/api/v1/hosts/{id}/evacuate", ADMIN),
     ("POST", "/api/v1/hosts/{id}/standby", ADMIN),
     ("POST", "/api/v1/hosts/{id}/wake", ADMIN),

@@ -364,3 +364,96 @@ pub(super) async fn prometheus_scrapes_hosts_and_vms_with_their_labels(store: St
     let count = prom.query("count(vdc_vm_running == 1)").await;
     assert_eq!(count[0]["value"][1], running.to_string());
 }
+
+pub(super) async fn anomalies_open_and_close_against_the_profile(store: Store) {
+    let s = TestStack::start(store).await;
+    let vms = super::all_vms(&s, &s.admin_token, "state=running&limit=1000").await;
+    let vm = vms
+        .iter()
+        .find(|v| v["department_id"].is_string())
+        .expect("a running VM of a department");
+    let id = vm["id"].as_str().unwrap();
+    let entity = format!("vm:{id}");
+    let m = &s.app().metrics;
+    let now = vdc_db::now_ms();
+    let base = now - now % (300 * S) - 1800 * S;
+    let at = |cpu: f32| {
+        let mut x = [f32::NAN; Metric::COUNT];
+        x[Metric::Cpu.index()] = cpu;
+        x[Metric::MemoryMib.index()] = 1000.0;
+        x
+    };
+    // Two days at a steady 20 % (± 3) every minute.
+    let mut t = base - 2 * DAY;
+    let mut i = 0;
+    while t < base {
+        assert!(m.ingest(&entity, t, at(20.0 + (i % 7) as f32 - 3.0)));
+        t += 60 * S;
+        i += 1;
+    }
+    m.flush(base).await.unwrap();
+    assert_eq!(
+        s.app().learn_profiles(now).await.unwrap(),
+        1,
+        "one VM has a day of history"
+    );
+    let alerts = || async { s.get_ok("/api/v1/alerts").await.as_array().unwrap().clone() };
+    // A 5-minute bucket at 95 %, closed by the next bucket's first sample.
+    for k in 0..5 {
+        assert!(m.ingest(&entity, base + k * 60 * S, at(95.0)));
+    }
+    assert!(m.ingest(&entity, base + 300 * S, at(95.0)));
+    m.flush(base + 300 * S + 1).await.unwrap();
+    assert_eq!(
+        s.app().detect_anomalies(),
+        0,
+        "one diverging bucket is not an anomaly"
+    );
+    assert!(alerts().await.is_empty());
+    for k in 1..5 {
+        assert!(m.ingest(&entity, base + 300 * S + k * 60 * S, at(95.0)));
+    }
+    assert!(m.ingest(&entity, base + 600 * S, at(20.0)));
+    m.flush(base + 600 * S + 1).await.unwrap();
+    assert_eq!(s.app().detect_anomalies(), 1);
+    let open = alerts().await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    let a = &open[0];
+    assert_eq!(a["vm_id"], id);
+    assert_eq!(a["remedy"], "add_vcpu", "{a}");
+    let d = &a["dimensions"][0];
+    assert_eq!(d["metric"], "cpu", "{a}");
+    assert_eq!(d["unit"], "%");
+    assert!((d["value"].as_f64().unwrap() - 95.0).abs() < 0.01, "{a}");
+    assert!((d["expected"].as_f64().unwrap() - 20.0).abs() <= 3.0, "{a}");
+    assert!(d["score"].as_f64().unwrap() >= 4.0, "{a}");
+    assert_eq!(
+        a["dimensions"].as_array().unwrap().len(),
+        1,
+        "memory stayed usual: {a}"
+    );
+    assert!(a["reason"].as_str().unwrap().contains("95 %"), "{a}");
+    // Another department's operator does not see it.
+    let departments = s.get_ok("/api/v1/departments").await;
+    let other = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] != vm["department_id"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let op = super::create_user(&s, "otto", "operator", Some(&other)).await;
+    let (st, theirs) = s.call("GET", "/api/v1/alerts", Some(&op), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(theirs, serde_json::json!([]));
+    // Back to usual: the alert closes.
+    for k in 1..5 {
+        assert!(m.ingest(&entity, base + 600 * S + k * 60 * S, at(20.0)));
+    }
+    assert!(m.ingest(&entity, base + 900 * S, at(20.0)));
+    m.flush(base + 900 * S + 1).await.unwrap();
+    assert_eq!(s.app().detect_anomalies(), 0);
+    assert!(alerts().await.is_empty());
+}
