@@ -2,7 +2,8 @@
 # Installs what the test suite needs on Debian 12, skipping whatever is already there:
 # a C compiler and pkg-config (bundled SQLite, ring), PostgreSQL 15 (store tests), OpenLDAP's
 # slapd with ldap-utils and openssl (directory login tests, over TLS), Prometheus (scrapes
-# /metrics in a test), python3 (free-port helper) and cargo-nextest (the test runner).
+# /metrics in a test), Chromium and its WebDriver (web UI tests, headless), python3
+# (free-port helper) and cargo-nextest (the test runner).
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
@@ -13,6 +14,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15 post
 command -v ldapmodify >/dev/null || need+=(ldap-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   sudo_cmd=""

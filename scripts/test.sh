@@ -22,4 +22,6 @@ trap cleanup EXIT
 echo "test PostgreSQL: ${DATABASE_URL}; libvirt lab guest: ${VDC_LAB_GUEST}" >&2
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+export VDC_TEST_ARTIFACTS=${VDC_TEST_ARTIFACTS:-$PWD/test-artifacts}
 cargo nextest run --workspace --all-features --profile ci "$@"
+echo "browser screenshots: $VDC_TEST_ARTIFACTS/ui" >&2

@@ -209,7 +209,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     });
     let server = vdc_server::start(config).await?;
     let url = format!("http://{}", server.addr);
-    println!("vdc is serving on {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)");
+    println!(
+        "vdc is serving on {url}  (web UI: {url}/, API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)"
+    );
     println!("store: {}", server.app.db.backend().as_str());
     if let Some(sim) = server.app.fleet.sim() {
         println!(

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/browser.rs"]
+mod browser;
+
 const VDC: &str = env!("CARGO_BIN_EXE_vdc");
 
 struct Served {
@@ -1164,4 +1167,176 @@ fn bench_anomalies_scores_profiles_and_fixed_thresholds_on_the_same_injections()
     assert!((0.0..20.0).contains(&delay), "{last}");
     // The baseline ran on the same injections.
     assert!(last["baseline_episodes"].as_u64().unwrap() > 0, "{last}");
+}
+
+/// The web UI in headless Chromium against `vdc serve` (simulated fleet, metrics every
+/// second): log in, the dashboard's totals, a VM page whose CPU chart is drawn on its canvas,
+/// a power action whose new state the page shows, the range buttons and skip link by
+/// keyboard, no sideways scrolling on a phone-sized screen; screenshots kept as artefacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_in_a_real_browser() {
+    let root = temp("browser");
+    let server = serve_with(
+        &root.join("data"),
+        &root.join("server.log"),
+        &["--metrics-interval", "1s"],
+        &[],
+    );
+    let password = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("first start: user 'admin', password "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("generated admin password in the banner")
+        .to_string();
+    let url = server.url.clone();
+    let b = browser::Browser::start().await;
+
+    // Any page sends a stranger to the login form; a wrong password says so.
+    b.goto(&format!("{url}/vms")).await;
+    b.wait_for("the login page", "return location.pathname === '/login'")
+        .await;
+    b.type_into("#username", "admin").await;
+    b.type_into("#password", "not-the-password").await;
+    b.click("form.login button").await;
+    let error = b
+        .wait_for(
+            "the login error",
+            "const e = document.querySelector('.error'); return e && e.textContent",
+        )
+        .await;
+    assert!(error.as_str().unwrap().contains("password"), "{error}");
+    b.type_into("#password", &password).await;
+    b.click("form.login button").await;
+    b.wait_for(
+        "the dashboard",
+        "return document.querySelector('h1')?.textContent === 'Dashboard'",
+    )
+    .await;
+    let cards = b
+        .js("return [...document.querySelectorAll('.cards .big')].map(e => e.textContent)")
+        .await;
+    assert_eq!(cards[0], "3 / 3", "hosts connected: {cards}");
+    assert!(cards[1].as_str().unwrap().ends_with("/ 10"), "VMs: {cards}");
+    b.screenshot("dashboard").await;
+
+    // The VM list filters to running VMs; open the first.
+    b.goto(&format!("{url}/vms?state=running")).await;
+    let states = b
+        .js("return [...document.querySelectorAll('#rows tbody .state')].map(e => e.textContent)")
+        .await;
+    let states = states.as_array().unwrap();
+    assert!(
+        !states.is_empty() && states.iter().all(|s| s == "running"),
+        "{states:?}"
+    );
+    b.click("#rows tbody a").await;
+    b.wait_for(
+        "the VM page",
+        "return document.querySelector('h1')?.textContent.startsWith('VM ')",
+    )
+    .await;
+    // Two collection rounds give a CPU rate; reload until the chart has points.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let points = b
+            .wait_for(
+                "the CPU chart loaded",
+                "const c = document.querySelector('.chart[data-src$=\"metric=cpu\"]'); return c.dataset.points || null",
+            )
+            .await;
+        if points.as_str().is_some_and(|p| p != "0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CPU samples after 30 s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.js("location.reload()").await;
+    }
+    // The series is drawn: pixels of the mean's stroke colour (#0550ae) on the canvas.
+    let drawn = b
+        .js("const c = document.querySelector('.chart[data-src$=\"metric=cpu\"] canvas');
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0;
+             for (let i = 0; i < d.length; i += 4) {
+               if (d[i + 3] > 0 && d[i] < 60 && d[i + 1] > 50 && d[i + 1] < 120 && d[i + 2] > 140) n++;
+             }
+             return n;")
+        .await;
+    assert!(drawn.as_u64().unwrap() > 20, "CPU line pixels: {drawn}");
+    let summary = b
+        .js("return document.querySelector('.chart[data-src$=\"metric=cpu\"]').parentElement.querySelector('.chart-summary').textContent")
+        .await;
+    assert!(
+        summary.as_str().unwrap().contains("raw samples"),
+        "{summary}"
+    );
+    b.screenshot("vm-page").await;
+
+    // The range buttons work from the keyboard.
+    b.js("document.querySelector('button.range[data-range=\"24h\"]').focus()")
+        .await;
+    b.press("\u{E007}").await; // Enter
+    b.wait_for(
+        "24h pressed",
+        "return document.querySelector('button.range[data-range=\"24h\"]').getAttribute('aria-pressed') === 'true'",
+    )
+    .await;
+    // On a fresh page the first Tab stop is the skip link.
+    let here = b.js("return location.href").await;
+    b.goto(here.as_str().unwrap()).await;
+    b.press("\u{E004}").await; // Tab
+    let first = b.js("return document.activeElement.className").await;
+    assert_eq!(first, "skip");
+
+    // Act on the VM: stop it and see the page show the new state.
+    b.click("button[data-action=stop]").await;
+    let toast = b
+        .wait_for(
+            "the action's answer",
+            "return document.getElementById('toast').textContent",
+        )
+        .await;
+    assert!(toast.as_str().unwrap().contains("accepted"), "{toast}");
+    b.wait_for(
+        "the VM shown shut off",
+        "return document.querySelector('[data-testid=power-state]').textContent === 'shutoff'",
+    )
+    .await;
+    let offered = b
+        .js("return [...document.querySelectorAll('.actions button')].map(e => e.dataset.action)")
+        .await;
+    assert_eq!(
+        offered,
+        serde_json::json!(["start"]),
+        "a shut-off VM can only start"
+    );
+    b.screenshot("vm-stopped").await;
+
+    // The job is listed with its progress.
+    b.goto(&format!("{url}/jobs")).await;
+    let jobs = b
+        .js("return [...document.querySelectorAll('#job-rows tr')].map(r => r.textContent)")
+        .await;
+    assert!(
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j.as_str().unwrap().contains("vm.stop")),
+        "{jobs}"
+    );
+
+    // A phone-sized screen: the pages do not scroll sideways.
+    b.resize(390, 844).await;
+    for page in ["/", "/vms", "/hosts"] {
+        b.goto(&format!("{url}{page}")).await;
+        let overflow = b
+            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{page} scrolls sideways by {overflow}"
+        );
+    }
+    b.screenshot("narrow-hosts").await;
+    b.quit().await;
 }

@@ -27,6 +27,7 @@ pub mod quota;
 pub mod requests;
 pub mod sync;
 pub mod tokens;
+pub mod ui;
 pub mod views;
 pub mod vm_ops;
 

@@ -359,7 +359,9 @@ impl MetricStore {
     ) -> Result<MetricSeriesView, Error> {
         let span = (to - from).max(1);
         let step = (nominal_interval.as_millis() as i64).max(1000);
-        let resolution_s = if span / step <= MAX_POINTS {
+        // Up to two hours are always raw: roll-ups would leave a short range (of a short
+        // interval) empty until its first 5-minute bucket closes.
+        let resolution_s = if span / step <= MAX_POINTS || span <= 2 * HOUR {
             0
         } else {
             *RESOLUTIONS

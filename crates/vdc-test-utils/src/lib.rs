@@ -175,6 +175,7 @@ pub struct PrometheusServer {
 
 impl PrometheusServer {
     pub async fn start(target: &str, token: &str) -> PrometheusServer {
+        init_logs();
         let dir = std::env::temp_dir().join(format!("vdc-prom-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("prometheus dir");
         std::fs::write(dir.join("token"), token).expect("token file");

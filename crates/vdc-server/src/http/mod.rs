@@ -8,7 +8,7 @@ mod ops;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -123,17 +123,13 @@ pub fn router(app: App) -> axum::Router {
         app.clone(),
         access::check,
     ))
-    .route("/", axum::routing::get(index))
+    .merge(crate::ui::routes())
     .route(
         "/api/v1/openapi.json",
         axum::routing::get(move || async move { Json(doc) }),
     )
     .fallback(|| async { extract::ApiError(Error::not_found("path", "requested")) })
     .with_state(app)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
 
 /// Liveness and store backend.
@@ -157,8 +153,8 @@ async fn login(
 }
 
 /// Opens a browser session: the token goes in the `vdc_session` cookie (HttpOnly, Secure,
-/// SameSite=Strict); the answer carries the CSRF token every change must send back in the
-/// `X-CSRF-Token` header.
+/// SameSite=Strict); the answer (and the `vdc_csrf` cookie, readable by the page's script)
+/// carries the CSRF token every change must send back in the `X-CSRF-Token` header.
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = LoginParams,
     responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn open_session(
@@ -166,12 +162,15 @@ async fn open_session(
     ApiJson(p): ApiJson<LoginParams>,
 ) -> ApiResult<impl IntoResponse> {
     let (token, session) = app.open_session(&p).await?;
-    let cookie = format!(
-        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
-        extract::SESSION_COOKIE,
-        app.config.token_ttl.as_secs()
-    );
-    Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(session)))
+    let [a, b] =
+        crate::ui::session_cookies(&token, &session.csrf_token, app.config.token_ttl.as_secs());
+    Ok((
+        axum::response::AppendHeaders([
+            (axum::http::header::SET_COOKIE, a),
+            (axum::http::header::SET_COOKIE, b),
+        ]),
+        Json(session),
+    ))
 }
 
 /// Makes a named API token for the caller, optionally limited to some of their permissions;

@@ -1,0 +1,819 @@
+//! The web UI at `/`: server-rendered pages (askama templates, checked at compile time) with
+//! htmx for live filters, polling and actions, and uPlot charts fed by the metrics API; both
+//! vendored and embedded in the binary (rust-embed), nothing fetched at run time. Pages use
+//! the browser session (HttpOnly cookie); changes go through the API with the session's CSRF
+//! token, which the login leaves in a second, script-readable cookie (double submit).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+use vdc_db::{self as db};
+use vdc_types::*;
+
+use crate::app::App;
+use crate::auth::Actor;
+use crate::http::extract::{SESSION_COOKIE, session_cookie};
+
+/// The script-readable cookie holding the session's CSRF token.
+pub const CSRF_COOKIE: &str = "vdc_csrf";
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "web/"]
+struct Assets;
+
+/// The UI's routes.
+pub fn routes() -> axum::Router<App> {
+    axum::Router::new()
+        .route("/", get(dashboard))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/hosts", get(hosts))
+        .route("/hosts/{id}", get(host))
+        .route("/vms", get(vms))
+        .route("/vms/{id}", get(vm))
+        .route("/vms/{id}/state", get(vm_state))
+        .route("/jobs", get(jobs))
+        .route("/static/{*path}", get(asset))
+}
+
+/// The cookies that open a browser session: the token (HttpOnly) and its CSRF token (read by
+/// the page's script to send back in `X-CSRF-Token`).
+pub fn session_cookies(token: &str, csrf: &str, ttl_s: u64) -> [String; 2] {
+    [
+        format!(
+            "{SESSION_COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={ttl_s}"
+        ),
+        format!("{CSRF_COOKIE}={csrf}; Secure; SameSite=Strict; Path=/; Max-Age={ttl_s}"),
+    ]
+}
+
+/// A page that failed: the login page when the session is missing or over, else the error.
+enum UiError {
+    Login,
+    Failed(Error),
+}
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Unauthenticated => UiError::Login,
+            e => UiError::Failed(e),
+        }
+    }
+}
+
+impl From<vdc_db::DbError> for UiError {
+    fn from(e: vdc_db::DbError) -> Self {
+        UiError::Failed(e.into())
+    }
+}
+
+impl From<askama::Error> for UiError {
+    fn from(e: askama::Error) -> Self {
+        UiError::Failed(Error::internal(format!("rendering a page: {e}")))
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        match self {
+            UiError::Login => Redirect::to("/login").into_response(),
+            UiError::Failed(e) => {
+                let status =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let page = ErrorPage {
+                    user: String::new(),
+                    status: status.as_u16(),
+                    message: e.to_string(),
+                };
+                (
+                    status,
+                    Html(page.render().unwrap_or_else(|_| e.to_string())),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+type Page = Result<Response, UiError>;
+
+/// The signed-in caller of a page (a session cookie; GET only, so no CSRF token needed).
+async fn caller(app: &App, headers: &HeaderMap) -> Result<Actor, UiError> {
+    let token = session_cookie(headers).ok_or(UiError::Login)?;
+    Ok(app.authenticate_with(token, true, None, true).await?)
+}
+
+/// Whether htmx asked (it then swaps part of the page).
+fn from_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+fn html(t: &impl Template) -> Page {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// An empty form field is no filter.
+fn field<T: std::str::FromStr>(v: &Option<String>) -> Option<T> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+fn mib(m: u64) -> String {
+    if m >= 1024 {
+        format!("{:.1} GiB", m as f64 / 1024.0)
+    } else {
+        format!("{m} MiB")
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    user: String,
+    error: Option<String>,
+    username: String,
+}
+
+async fn login_page() -> Page {
+    html(&LoginPage {
+        user: String::new(),
+        error: None,
+        username: String::new(),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login(State(app): State<App>, Form(f): Form<LoginForm>) -> Page {
+    let p = LoginParams {
+        username: f.username.clone(),
+        password: f.password,
+    };
+    match app.open_session(&p).await {
+        Ok((token, session)) => {
+            let [a, b] =
+                session_cookies(&token, &session.csrf_token, app.config.token_ttl.as_secs());
+            Ok((
+                StatusCode::SEE_OTHER,
+                AppendHeaders([
+                    (header::SET_COOKIE, a),
+                    (header::SET_COOKIE, b),
+                    (header::LOCATION, "/".to_string()),
+                ]),
+            )
+                .into_response())
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let page = LoginPage {
+                user: String::new(),
+                error: Some(e.to_string()),
+                username: f.username,
+            };
+            Ok((status, Html(page.render()?)).into_response())
+        }
+    }
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Page {
+    if let Some(token) = session_cookie(&headers)
+        && let Ok(actor) = app.authenticate_with(token, true, None, true).await
+    {
+        app.logout(&actor, token).await?;
+    }
+    let gone = |name: &str| format!("{name}=; Secure; SameSite=Strict; Path=/; Max-Age=0");
+    Ok((
+        StatusCode::SEE_OTHER,
+        AppendHeaders([
+            (header::SET_COOKIE, gone(SESSION_COOKIE)),
+            (header::SET_COOKIE, gone(CSRF_COOKIE)),
+            (header::LOCATION, "/login".to_string()),
+        ]),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- dashboard
+
+struct Totals {
+    hosts: usize,
+    hosts_connected: usize,
+    cpus: u32,
+    memory_mib: u64,
+    vms: usize,
+    running: usize,
+    vcpus: u32,
+    vm_memory_mib: u64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    user: String,
+    t: Totals,
+    memory: String,
+    vm_memory: String,
+    alerts: Vec<AlertView>,
+    unmanaged: Vec<VmRow>,
+    unmanaged_count: usize,
+    jobs: Vec<JobView>,
+}
+
+async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let hosts = app.db.all_hosts().await?;
+    let vms = app
+        .every_vm(db::VmFilter {
+            scope: actor.read_scope().map(|s| (s.departments, s.clusters)),
+            ..db::VmFilter::default()
+        })
+        .await?;
+    let t = Totals {
+        hosts: hosts.len(),
+        hosts_connected: hosts
+            .iter()
+            .filter(|h| h.state == HostState::Connected)
+            .count(),
+        cpus: hosts
+            .iter()
+            .map(|h| h.sockets * h.cores_per_socket * h.threads_per_core)
+            .sum(),
+        memory_mib: hosts.iter().map(|h| h.memory_mib).sum(),
+        vms: vms.len(),
+        running: vms
+            .iter()
+            .filter(|v| v.power_state == PowerState::Running)
+            .count(),
+        vcpus: vms.iter().map(|v| v.vcpus).sum(),
+        vm_memory_mib: vms.iter().map(|v| v.memory_mib).sum(),
+    };
+    let names = Names::load(&app).await?;
+    let unmanaged: Vec<&db::Vm> = vms
+        .iter()
+        .filter(|v| v.management != Management::Managed)
+        .collect();
+    let jobs = app
+        .list_jobs(
+            &actor,
+            &PageQuery {
+                limit: Some(5),
+                page_token: None,
+            },
+        )
+        .await?;
+    html(&Dashboard {
+        user: actor.name().to_string(),
+        memory: mib(t.memory_mib),
+        vm_memory: mib(t.vm_memory_mib),
+        t,
+        alerts: app.alerts(&actor).await?,
+        unmanaged_count: unmanaged.len(),
+        unmanaged: unmanaged
+            .iter()
+            .take(10)
+            .map(|v| names.vm_row(&crate::views::vm(v)))
+            .collect(),
+        jobs: jobs.items,
+    })
+}
+
+// ---------------------------------------------------------------- hosts
+
+/// Names of what ids point at, for people.
+struct Names {
+    clusters: HashMap<ClusterId, String>,
+    departments: HashMap<DepartmentId, String>,
+    hosts: HashMap<HostId, String>,
+}
+
+impl Names {
+    async fn load(app: &App) -> Result<Names, Error> {
+        Ok(Names {
+            clusters: app.cluster_names().await?,
+            departments: app.department_names().await?,
+            hosts: app
+                .db
+                .all_hosts()
+                .await?
+                .into_iter()
+                .map(|h| (h.id, h.name))
+                .collect(),
+        })
+    }
+
+    fn vm_row(&self, v: &VmView) -> VmRow {
+        VmRow {
+            id: v.id.to_string(),
+            name: v.name.clone(),
+            state: v.power_state.to_string(),
+            management: v.management.to_string(),
+            host: v
+                .host_id
+                .and_then(|h| self.hosts.get(&h).cloned())
+                .unwrap_or_default(),
+            host_id: v.host_id.map(|h| h.to_string()).unwrap_or_default(),
+            vcpus: v.vcpus,
+            memory: mib(v.memory_mib),
+            owner: v.owner.clone().unwrap_or_default(),
+            department: v
+                .department_id
+                .and_then(|d| self.departments.get(&d).cloned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The query of a list's next page: the same filters and the page token.
+fn next_query(filters: &[(&str, &Option<String>)], token: &str) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in filters {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    q.append_pair("page", token);
+    q.finish()
+}
+
+/// A choice in a filter's drop-down.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+fn choices(
+    options: impl Iterator<Item = (String, String)>,
+    current: &Option<String>,
+) -> Vec<Choice> {
+    let mut out: Vec<Choice> = options
+        .map(|(value, label)| Choice {
+            selected: current.as_deref() == Some(value.as_str()),
+            value,
+            label,
+        })
+        .collect();
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    out
+}
+
+fn states<'a, T: std::fmt::Display + 'a>(
+    all: impl Iterator<Item = &'a T>,
+) -> Vec<(String, String)> {
+    all.map(|s| (s.to_string(), s.to_string())).collect()
+}
+
+struct HostRow {
+    id: String,
+    name: String,
+    cluster: String,
+    state: String,
+    maintenance: bool,
+    cpus: u32,
+    memory: String,
+    load: String,
+    vcpu_wait: String,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("–".to_string(), |v| format!("{:.0} %", v * 100.0))
+}
+
+impl Names {
+    fn host_row(&self, h: &HostView) -> HostRow {
+        HostRow {
+            id: h.id.to_string(),
+            name: h.name.clone(),
+            cluster: self
+                .clusters
+                .get(&h.cluster_id)
+                .cloned()
+                .unwrap_or_default(),
+            state: h.state.to_string(),
+            maintenance: h.maintenance,
+            cpus: h.sockets * h.cores_per_socket * h.threads_per_core,
+            memory: mib(h.memory_mib),
+            load: pct(h.cpu_load),
+            vcpu_wait: pct(h.vcpu_wait),
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HostFilter {
+    cluster: Option<String>,
+    state: Option<String>,
+    name: Option<String>,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "hosts.html")]
+struct HostsPage {
+    user: String,
+    rows: Vec<HostRow>,
+    clusters: Vec<Choice>,
+    states: Vec<Choice>,
+    name: String,
+    next: Option<String>,
+}
+
+async fn hosts(State(app): State<App>, headers: HeaderMap, Query(f): Query<HostFilter>) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let page = app
+        .list_hosts(&HostListQuery {
+            cluster_id: field(&f.cluster),
+            state: field(&f.state),
+            name_prefix: field(&f.name),
+            limit: Some(100),
+            page_token: field(&f.page),
+        })
+        .await?;
+    let names = Names::load(&app).await?;
+    let next = page.next_page_token.map(|t| {
+        next_query(
+            &[
+                ("cluster", &f.cluster),
+                ("state", &f.state),
+                ("name", &f.name),
+            ],
+            &t,
+        )
+    });
+    html(&HostsPage {
+        user: actor.name().to_string(),
+        rows: page.items.iter().map(|h| names.host_row(h)).collect(),
+        clusters: choices(
+            names
+                .clusters
+                .iter()
+                .map(|(id, n)| (id.to_string(), n.clone())),
+            &f.cluster,
+        ),
+        states: choices(states(HostState::ALL.iter()).into_iter(), &f.state),
+        name: f.name.clone().unwrap_or_default(),
+        next,
+    })
+}
+
+/// A chart on a page: the metric and its title; the script fetches the series.
+struct Chart {
+    metric: &'static str,
+    title: &'static str,
+}
+
+const CHARTS: [Chart; 6] = [
+    Chart {
+        metric: "cpu",
+        title: "CPU (%)",
+    },
+    Chart {
+        metric: "vcpu_delay",
+        title: "vCPU delay — CPU ready (%)",
+    },
+    Chart {
+        metric: "balloon_mib",
+        title: "Balloon (MiB)",
+    },
+    Chart {
+        metric: "memory_mib",
+        title: "Memory used (MiB)",
+    },
+    Chart {
+        metric: "disk_write_bytes_s",
+        title: "Disk writes (B/s)",
+    },
+    Chart {
+        metric: "net_rx_bytes_s",
+        title: "Network received (B/s)",
+    },
+];
+
+/// Ranges a chart can show.
+const RANGES: [&str; 5] = ["1h", "6h", "24h", "7d", "30d"];
+
+#[derive(Template)]
+#[template(path = "host.html")]
+struct HostPage {
+    user: String,
+    h: HostRow,
+    uri: String,
+    cpu_model: String,
+    state_reason: String,
+    vms: Vec<VmRow>,
+    charts: &'static [Chart],
+    ranges: &'static [&'static str],
+    source: String,
+}
+
+async fn host(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let id: HostId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let h = app.get_host(id).await?;
+    let names = Names::load(&app).await?;
+    let on_host = app
+        .list_vms(
+            &actor,
+            &VmListQuery {
+                host_id: Some(id),
+                limit: Some(500),
+                ..VmListQuery::default()
+            },
+        )
+        .await?;
+    html(&HostPage {
+        user: actor.name().to_string(),
+        uri: h.uri.clone(),
+        cpu_model: h.cpu_model.clone(),
+        state_reason: h.state_reason.clone().unwrap_or_default(),
+        h: names.host_row(&h),
+        vms: on_host.items.iter().map(|v| names.vm_row(v)).collect(),
+        charts: &CHARTS,
+        ranges: &RANGES,
+        source: format!("/api/v1/hosts/{id}/metrics"),
+    })
+}
+
+// ---------------------------------------------------------------- VMs
+
+struct VmRow {
+    id: String,
+    name: String,
+    state: String,
+    management: String,
+    host: String,
+    host_id: String,
+    vcpus: u32,
+    memory: String,
+    owner: String,
+    department: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct VmFilterForm {
+    state: Option<String>,
+    management: Option<String>,
+    department: Option<String>,
+    owner: Option<String>,
+    name: Option<String>,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "vms.html")]
+struct VmsPage {
+    user: String,
+    rows: Vec<VmRow>,
+    states: Vec<Choice>,
+    managements: Vec<Choice>,
+    departments: Vec<Choice>,
+    owner: String,
+    name: String,
+    next: Option<String>,
+}
+
+async fn vms(State(app): State<App>, headers: HeaderMap, Query(f): Query<VmFilterForm>) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let page = app
+        .list_vms(
+            &actor,
+            &VmListQuery {
+                state: field(&f.state),
+                management: field(&f.management),
+                department_id: field(&f.department),
+                owner: field(&f.owner),
+                name_prefix: field(&f.name),
+                limit: Some(100),
+                page_token: field(&f.page),
+                ..VmListQuery::default()
+            },
+        )
+        .await?;
+    let names = Names::load(&app).await?;
+    let next = page.next_page_token.map(|t| {
+        next_query(
+            &[
+                ("state", &f.state),
+                ("management", &f.management),
+                ("department", &f.department),
+                ("owner", &f.owner),
+                ("name", &f.name),
+            ],
+            &t,
+        )
+    });
+    html(&VmsPage {
+        user: actor.name().to_string(),
+        rows: page.items.iter().map(|v| names.vm_row(v)).collect(),
+        states: choices(states(PowerState::ALL.iter()).into_iter(), &f.state),
+        managements: choices(states(Management::ALL.iter()).into_iter(), &f.management),
+        departments: choices(
+            names
+                .departments
+                .iter()
+                .map(|(id, n)| (id.to_string(), n.clone())),
+            &f.department,
+        ),
+        owner: f.owner.clone().unwrap_or_default(),
+        name: f.name.clone().unwrap_or_default(),
+        next,
+    })
+}
+
+/// A host as placement rates it for a VM now.
+struct RatingRow {
+    name: String,
+    stars: String,
+    score: String,
+    reasons: String,
+    chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "vm.html")]
+struct VmPage {
+    user: String,
+    v: VmRow,
+    purpose: String,
+    tags: String,
+    lease: String,
+    actions: Vec<&'static str>,
+    alert: Option<AlertView>,
+    ratings: Vec<RatingRow>,
+    rating_note: String,
+    charts: &'static [Chart],
+    ranges: &'static [&'static str],
+    source: String,
+}
+
+/// The actions the VM's state allows.
+fn actions(state: PowerState) -> Vec<&'static str> {
+    VmAction::ALL
+        .iter()
+        .filter(|a| vdc_driver::transition(state, **a).is_ok())
+        .map(|a| a.as_str())
+        .collect()
+}
+
+async fn vm(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let id: VmId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let v = app.get_vm(&actor, id).await?;
+    let names = Names::load(&app).await?;
+    let alert = app
+        .alerts(&actor)
+        .await?
+        .into_iter()
+        .find(|a| a.vm_id == id);
+    let (ratings, rating_note) = match app
+        .rate_placement(
+            &actor,
+            PlacementParams {
+                vm_id: Some(id),
+                ..PlacementParams::default()
+            },
+        )
+        .await
+    {
+        Ok(r) => (
+            r.hosts
+                .iter()
+                .map(|h| RatingRow {
+                    name: h.name.clone(),
+                    stars: format!("{:.1}", h.stars),
+                    score: format!("{:.2}", h.score),
+                    reasons: match &h.rejected_by {
+                        Some(why) => format!("refused: {why}"),
+                        None => h
+                            .contributions
+                            .iter()
+                            .map(|(k, c)| format!("{k} {c:+.2}"))
+                            .chain(h.unmet.iter().map(|u| format!("breaks {u}")))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
+                    chosen: r.chosen == Some(h.host_id),
+                })
+                .collect(),
+            r.rejected
+                .iter()
+                .map(|(f, n)| format!("{f} refused {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Err(e) => (Vec::new(), e.to_string()),
+    };
+    html(&VmPage {
+        user: actor.name().to_string(),
+        purpose: v.purpose.clone().unwrap_or_default(),
+        tags: v.tags.join(", "),
+        lease: v.lease_expires_at.clone().unwrap_or_default(),
+        actions: actions(v.power_state),
+        v: names.vm_row(&v),
+        alert,
+        ratings,
+        rating_note,
+        charts: &CHARTS,
+        ranges: &RANGES,
+        source: format!("/api/v1/vms/{id}/metrics"),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "vm_state.html")]
+struct VmState {
+    id: String,
+    state: String,
+    actions: Vec<&'static str>,
+}
+
+/// The VM's power state and the actions it allows (polled by the VM page).
+async fn vm_state(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let id: VmId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let v = app.get_vm(&actor, id).await?;
+    html(&VmState {
+        id: id.to_string(),
+        state: v.power_state.to_string(),
+        actions: actions(v.power_state),
+    })
+}
+
+// ---------------------------------------------------------------- jobs
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    user: String,
+    jobs: Vec<JobView>,
+}
+
+/// The job table's rows alone (polled by the jobs page).
+#[derive(Template)]
+#[template(path = "job_rows.html")]
+struct JobRows {
+    jobs: Vec<JobView>,
+}
+
+async fn jobs(State(app): State<App>, headers: HeaderMap) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let page = app
+        .list_jobs(
+            &actor,
+            &PageQuery {
+                limit: Some(50),
+                page_token: None,
+            },
+        )
+        .await?;
+    if from_htmx(&headers) {
+        return html(&JobRows { jobs: page.items });
+    }
+    html(&JobsPage {
+        user: actor.name().to_string(),
+        jobs: page.items,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    user: String,
+    status: u16,
+    message: String,
+}
+
+/// A vendored or own static file, embedded in the binary.
+async fn asset(Path(path): Path<String>) -> Response {
+    match Assets::get(&path) {
+        Some(f) => {
+            let mime = match path.rsplit_once('.').map(|(_, e)| e) {
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "public, max-age=3600"),
+                ],
+                f.data,
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
