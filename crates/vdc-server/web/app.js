@@ -40,7 +40,7 @@ const fmt = (v) => {
   if (a >= 1e9) return (v / 1e9).toFixed(1) + "G";
   if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
   if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
-  return a >= 10 ? v.toFixed(0) : v.toFixed(1);
+  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
 };
 
 let range = "1h";
