@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod balance;
 pub mod consolidation;
 pub mod forecast;
+pub mod ha;
 pub mod inventory;
 pub mod lease;
 pub mod load;

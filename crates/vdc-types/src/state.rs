@@ -352,6 +352,42 @@ wire_enum!(Metric {
     NetTxBytesS => "net_tx_bytes_s",
 });
 
+/// Which VMs come back first after their host died: all VMs of a higher priority are placed
+/// and started before any of a lower one (a VM's dependencies are raised to its priority).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartPriority {
+    Highest,
+    High,
+    Medium,
+    Low,
+    Lowest,
+}
+wire_enum!(RestartPriority { Highest => "highest", High => "high", Medium => "medium", Low => "low", Lowest => "lowest" });
+
+/// What HA does with a VM whose host died.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HaPolicy {
+    /// Restart it on a surviving host (if it was running).
+    Restart,
+    /// Leave it off (a test VM, or one that an operator brings back by hand).
+    LeaveOff,
+}
+wire_enum!(HaPolicy { Restart => "restart", LeaveOff => "leave_off" });
+
 /// What an operator should do about an anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
