@@ -113,6 +113,20 @@ pub enum VmCmd {
     Delete(ActionArgs),
     /// Change owner, department, purpose, tags or lease.
     Update(VmUpdateArgs),
+    /// A VM's HA settings; with options, change them.
+    Ha {
+        /// VM id or name.
+        vm: String,
+        /// highest, high, medium, low or lowest.
+        #[arg(long)]
+        priority: Option<RestartPriority>,
+        /// restart or leave_off.
+        #[arg(long)]
+        policy: Option<HaPolicy>,
+        /// A VM started before this one (repeat; `--depends-on ''` clears).
+        #[arg(long)]
+        depends_on: Vec<String>,
+    },
     /// Live counters from the VM's host (CPU, vCPU wait, memory, I/O).
     Stats {
         /// VM id or name.
@@ -680,6 +694,41 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
             accepted(client, acc, a.no_wait, out).await
         }
         VmCmd::Stats { vm } => crate::ops::vm_stats(client, &vm, out).await,
+        VmCmd::Ha {
+            vm,
+            priority,
+            policy,
+            depends_on,
+        } => {
+            let id = resolve_vm(client, &vm).await?;
+            let path = format!("/vms/{id}/ha");
+            let v: VmHaView = if priority.is_none() && policy.is_none() && depends_on.is_empty() {
+                client.get(&path, &[]).await?
+            } else {
+                let mut deps = Vec::new();
+                for d in depends_on.iter().filter(|d| !d.is_empty()) {
+                    deps.push(resolve_vm(client, d).await?);
+                }
+                let p = VmHaParams {
+                    priority,
+                    policy,
+                    depends_on: (!depends_on.is_empty()).then_some(deps),
+                };
+                client.put(&path, &p).await?
+            };
+            match out {
+                Output::Json => print_json(&v),
+                Output::Table => {
+                    println!(
+                        "{vm}: priority {}, {}, {} dependencies",
+                        v.priority,
+                        v.policy,
+                        v.depends_on.len()
+                    );
+                    Ok(())
+                }
+            }
+        }
         VmCmd::Adopt(a) => crate::ops::adopt(client, a, out).await,
         VmCmd::Quarantine(a) => crate::ops::quarantine(client, &a.vm, a.no_wait, out).await,
         VmCmd::Migrate(a) => crate::ops::migrate(client, a, out).await,

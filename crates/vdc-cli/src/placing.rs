@@ -344,6 +344,56 @@ pub enum ClusterCmd {
         #[arg(long)]
         power_saving: Option<bool>,
     },
+    /// A cluster's failover reserve and admission figures; with --reserve, set it (admin).
+    Ha {
+        /// Cluster id or name.
+        cluster: String,
+        /// `none`, `hosts:N` (room for N failed hosts), `percent:CPU[:MEMORY]`, or
+        /// `failover:HOST[,HOST…]` (hosts kept empty).
+        #[arg(long)]
+        reserve: Option<String>,
+    },
+}
+
+/// Parses a `--reserve` value (hosts by id or name).
+async fn parse_reserve(client: &Client, spec: &str) -> Result<HaReserve> {
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let num = |s: &str| -> Result<f64> {
+        s.parse()
+            .map_err(|_| anyhow::anyhow!("--reserve: {s:?} is not a number"))
+    };
+    Ok(match kind {
+        "none" => HaReserve::None,
+        "hosts" => HaReserve::HostFailures {
+            hosts: num(rest)? as u32,
+        },
+        "percent" => {
+            let (cpu, memory) = rest.split_once(':').unwrap_or((rest, rest));
+            HaReserve::Percent {
+                cpu: num(cpu)?,
+                memory: num(memory)?,
+            }
+        }
+        "failover" => {
+            let mut hosts = Vec::new();
+            for h in rest.split(',').filter(|h| !h.is_empty()) {
+                hosts.push(resolve_host(client, h).await?);
+            }
+            HaReserve::FailoverHosts { hosts }
+        }
+        _ => bail!("--reserve: none, hosts:N, percent:CPU[:MEMORY] or failover:HOST[,HOST]"),
+    })
+}
+
+fn reserve_text(r: &HaReserve) -> String {
+    match r {
+        HaReserve::None => "none".into(),
+        HaReserve::HostFailures { hosts } => format!("room for {hosts} failed host(s)"),
+        HaReserve::Percent { cpu, memory } => format!("{cpu} % of vCPUs, {memory} % of memory"),
+        HaReserve::FailoverHosts { hosts } => {
+            format!("{} failover host(s) kept empty", hosts.len())
+        }
+    }
 }
 
 pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()> {
@@ -378,6 +428,43 @@ pub async fn cluster(client: &Client, cmd: ClusterCmd, out: Output) -> Result<()
                 Ok(())
             }
         },
+        ClusterCmd::Ha { cluster, reserve } => {
+            let Some(c) = clusters
+                .iter()
+                .find(|c| c.name == cluster || c.id.to_string() == cluster)
+            else {
+                bail!("no cluster {cluster}");
+            };
+            let path = format!("/clusters/{}/ha", c.id);
+            let v: ClusterHaView = match reserve {
+                Some(spec) => {
+                    let reserve = parse_reserve(client, &spec).await?;
+                    client.put(&path, &ClusterHaParams { reserve }).await?
+                }
+                None => client.get(&path, &[]).await?,
+            };
+            match out {
+                Output::Json => print_json(&v),
+                Output::Table => {
+                    println!("{}: failover reserve {}", c.name, reserve_text(&v.reserve));
+                    table(
+                        &["", "VCPUS", "MEMORY MIB"],
+                        [
+                            ("capacity", v.capacity),
+                            ("reserved", v.reserved),
+                            ("used", v.used),
+                            ("headroom", v.headroom),
+                        ]
+                        .iter()
+                        .map(|(k, a)| {
+                            vec![k.to_string(), a.vcpus.to_string(), a.memory_mib.to_string()]
+                        })
+                        .collect(),
+                    );
+                    Ok(())
+                }
+            }
+        }
         ClusterCmd::Set {
             cluster,
             vcpu_ratio,

@@ -1218,6 +1218,14 @@ async fn web_ui_in_a_real_browser() {
         .await;
     assert_eq!(cards[0], "3 / 3", "hosts connected: {cards}");
     assert!(cards[1].as_str().unwrap().ends_with("/ 10"), "VMs: {cards}");
+    let reserve = b
+        .js("return [...document.querySelectorAll('[aria-labelledby=reserve-h] tbody tr')].map(r => r.cells[1].textContent)")
+        .await;
+    assert_eq!(
+        reserve,
+        serde_json::json!(["none"]),
+        "one cluster, no reserve yet"
+    );
     b.screenshot("dashboard").await;
 
     // The VM list filters to running VMs; open the first.
@@ -1339,4 +1347,76 @@ async fn web_ui_in_a_real_browser() {
     }
     b.screenshot("narrow-hosts").await;
     b.quit().await;
+}
+
+/// HA settings from the CLI: a cluster's failover reserve set and shown with its figures, a
+/// VM's restart priority and dependencies, and a bad reserve refused with one line.
+#[test]
+fn ha_reserve_and_restart_settings_from_the_cli() {
+    let root = temp("ha");
+    let (data, cfg, log) = (root.join("data"), root.join("cfg"), root.join("server.log"));
+    let server = serve(&data, &log);
+    login(&server, &cfg);
+    let run = |args: &[&str]| vdc(&cfg, &server.url, args, &[]);
+    let clusters = ok_json(run(&["cluster", "list", "-o", "json"]));
+    let cluster = clusters[0]["name"].as_str().unwrap().to_string();
+    // One host failure: the small simulated cluster's largest host holds more than the
+    // others could take over, so that reserve is refused with the figures.
+    let refused = run(&["cluster", "ha", &cluster, "--reserve", "hosts:1"]);
+    let why = one_line_error(&refused);
+    assert!(why.contains("leave no room for that reserve"), "{why}");
+    let set = ok_json(run(&[
+        "cluster",
+        "ha",
+        &cluster,
+        "--reserve",
+        "percent:10:5",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        set["reserve"],
+        serde_json::json!({"kind": "percent", "cpu": 10.0, "memory": 5.0})
+    );
+    let capacity = set["capacity"]["vcpus"].as_u64().unwrap();
+    let reserved = set["reserved"]["vcpus"].as_u64().unwrap();
+    assert_eq!(reserved, (capacity as f64 * 0.1).ceil() as u64, "{set}");
+    let shown = run(&["cluster", "ha", &cluster]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("10 % of vCPUs, 5 % of memory"), "{text}");
+    assert!(
+        text.contains("headroom") && text.contains(&reserved.to_string()),
+        "{text}"
+    );
+    let bad = run(&["cluster", "ha", &cluster, "--reserve", "lots"]);
+    assert!(!bad.status.success());
+    assert_eq!(one_line_error(&bad).lines().count(), 1);
+
+    let vms = ok_json(run(&["vm", "list", "-o", "json"]));
+    let names: Vec<&str> = vms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    let v = ok_json(run(&[
+        "vm",
+        "ha",
+        names[0],
+        "--priority",
+        "high",
+        "--depends-on",
+        names[1],
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v["priority"], "high");
+    assert_eq!(v["depends_on"], serde_json::json!([vms[1]["id"]]));
+    let cycle = run(&["vm", "ha", names[1], "--depends-on", names[0]]);
+    assert!(!cycle.status.success());
+    assert!(
+        one_line_error(&cycle).contains("cycle"),
+        "{}",
+        one_line_error(&cycle)
+    );
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+pub mod ha;
 mod inventory;
 mod jobs;
 pub mod metrics;

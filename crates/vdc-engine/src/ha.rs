@@ -231,17 +231,59 @@ impl Admission {
         }
     }
 
+    /// Whether what runs leaves the reserve free; else by how much it does not.
+    pub fn kept(&self) -> Result<(), String> {
+        let mut over = Vec::new();
+        for (what, c, r, u) in [
+            (
+                "vCPUs",
+                self.capacity.vcpus,
+                self.reserved.vcpus,
+                self.used.vcpus,
+            ),
+            (
+                "MiB",
+                self.capacity.memory_mib,
+                self.reserved.memory_mib,
+                self.used.memory_mib,
+            ),
+        ] {
+            if u > c.saturating_sub(r) {
+                over.push(format!(
+                    "{u} {what} in use, {} left beside the reserve ({c} capacity − {r} reserved)",
+                    c.saturating_sub(r)
+                ));
+            }
+        }
+        if over.is_empty() {
+            Ok(())
+        } else {
+            Err(over.join("; "))
+        }
+    }
+
     /// Whether a VM of `vcpus` and `memory_mib` may start; else why, with the figures.
     pub fn admits(&self, vcpus: u64, memory_mib: u64) -> Result<(), String> {
         let h = self.headroom();
+        let over = |ask: u64, c: u64, r: u64, u: u64| u + ask > c.saturating_sub(r);
         let mut short = Vec::new();
-        if vcpus > h.vcpus {
+        if over(
+            vcpus,
+            self.capacity.vcpus,
+            self.reserved.vcpus,
+            self.used.vcpus,
+        ) {
             short.push(format!(
                 "{vcpus} vCPUs asked, {} left ({} capacity − {} reserved for failover − {} in use)",
                 h.vcpus, self.capacity.vcpus, self.reserved.vcpus, self.used.vcpus
             ));
         }
-        if memory_mib > h.memory_mib {
+        if over(
+            memory_mib,
+            self.capacity.memory_mib,
+            self.reserved.memory_mib,
+            self.used.memory_mib,
+        ) {
             short.push(format!(
                 "{memory_mib} MiB asked, {} MiB left ({} capacity − {} reserved for failover − {} in use)",
                 h.memory_mib,

@@ -373,6 +373,16 @@ impl App {
         })
     }
 
+    /// One cluster.
+    pub(crate) async fn cluster(&self, id: ClusterId) -> Result<db::Cluster, Error> {
+        self.db
+            .list_clusters()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| Error::not_found("cluster", id))
+    }
+
     /// Cluster names by id.
     pub(crate) async fn cluster_names(&self) -> Result<HashMap<ClusterId, String>, Error> {
         let clusters = self.db.list_clusters().await?;
@@ -439,6 +449,11 @@ impl App {
             crate::lease::check_not_expired(&vm, db::now_ms())?;
         }
         vdc_driver::transition(vm.power_state, action).map_err(Error::from)?;
+        if action == VmAction::Start
+            && let Some(c) = vm.cluster_id
+        {
+            self.check_admission(c, vm.vcpus, vm.memory_mib).await?;
+        }
         self.submit_vm_job(
             actor,
             &name,

@@ -58,8 +58,13 @@ impl App {
             return Err(Error::invalid("host_id", "no such host"));
         }
         let rating = self.rate_hosts(&hosts, &need).await?;
+        let host = chosen_host(&rating, &hosts, &need)?;
+        if p.start {
+            self.check_admission(host.cluster_id, p.vcpus, p.memory_mib)
+                .await?;
+        }
         let choice = Choice {
-            host: chosen_host(&rating, &hosts, &need)?,
+            host,
             pinned: p.host_id.is_some(),
             rating: &rating,
         };

@@ -188,13 +188,7 @@ impl App {
         if let Some(on) = p.power_saving {
             self.db.set_power_saving(id, on).await?;
         }
-        let cluster = self
-            .db
-            .list_clusters()
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| Error::not_found("cluster", id))?;
+        let cluster = self.cluster(id).await?;
         self.audit(
             actor.name(),
             "cluster.update",

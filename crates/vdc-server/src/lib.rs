@@ -11,6 +11,7 @@ pub mod balancer;
 pub mod config;
 pub mod create;
 pub mod fleet;
+pub mod ha;
 pub mod hosts;
 pub mod http;
 pub mod jobs;

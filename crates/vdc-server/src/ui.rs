@@ -227,6 +227,7 @@ struct Dashboard {
     memory: String,
     vm_memory: String,
     alerts: Vec<AlertView>,
+    reserves: Vec<ReserveRow>,
     unmanaged: Vec<VmRow>,
     unmanaged_count: usize,
     jobs: Vec<JobView>,
@@ -265,6 +266,12 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
         .iter()
         .filter(|v| v.management != Management::Managed)
         .collect();
+    let mut reserves = Vec::new();
+    let mut clusters: Vec<(&ClusterId, &String)> = names.clusters.iter().collect();
+    clusters.sort_by(|a, b| a.1.cmp(b.1));
+    for (id, name) in clusters {
+        reserves.push(ReserveRow::of(name, &app.cluster_ha(*id).await?));
+    }
     let jobs = app
         .list_jobs(
             &actor,
@@ -280,6 +287,7 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
         vm_memory: mib(t.vm_memory_mib),
         t,
         alerts: app.alerts(&actor).await?,
+        reserves,
         unmanaged_count: unmanaged.len(),
         unmanaged: unmanaged
             .iter()
@@ -288,6 +296,35 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
             .collect(),
         jobs: jobs.items,
     })
+}
+
+/// A cluster's failover reserve and what is left, for people.
+struct ReserveRow {
+    cluster: String,
+    reserve: String,
+    capacity: String,
+    reserved: String,
+    used: String,
+    headroom: String,
+}
+
+impl ReserveRow {
+    fn of(cluster: &str, v: &ClusterHaView) -> ReserveRow {
+        let both = |a: AmountView| format!("{} vCPUs, {}", a.vcpus, mib(a.memory_mib));
+        ReserveRow {
+            cluster: cluster.to_string(),
+            reserve: match &v.reserve {
+                HaReserve::None => "none".to_string(),
+                HaReserve::HostFailures { hosts } => format!("{hosts} host failure(s)"),
+                HaReserve::Percent { cpu, memory } => format!("{cpu} % CPU, {memory} % memory"),
+                HaReserve::FailoverHosts { hosts } => format!("{} failover host(s)", hosts.len()),
+            },
+            capacity: both(v.capacity),
+            reserved: both(v.reserved),
+            used: both(v.used),
+            headroom: both(v.headroom),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- hosts

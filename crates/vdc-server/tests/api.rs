@@ -31,6 +31,10 @@ use ldap::*;
 mod metrics;
 use metrics::*;
 
+#[path = "api/ha.rs"]
+mod ha;
+use ha::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -82,6 +86,8 @@ on_both_stores!(
     vm_and_host_metrics_through_the_api,
     prometheus_scrapes_hosts_and_vms_with_their_labels,
     anomalies_open_and_close_against_the_profile,
+    vm_restart_settings_refuse_cycles,
+    failover_reserve_refuses_starts_with_the_figures,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

@@ -592,6 +592,50 @@ pub struct AuditView {
     pub detail: Option<String>,
 }
 
+/// A VM's high-availability settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VmHaView {
+    pub vm_id: crate::VmId,
+    pub priority: crate::RestartPriority,
+    pub policy: crate::HaPolicy,
+    /// VMs started before this one when both come back after a host failure.
+    pub depends_on: Vec<crate::VmId>,
+}
+
+/// How much of a cluster is kept free so the VMs of failed hosts can restart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HaReserve {
+    /// No reserve: HA restarts what fits.
+    None,
+    /// Room for the VMs of this many failed hosts (the largest ones).
+    HostFailures { hosts: u32 },
+    /// A share of the cluster's vCPUs and memory, in percent.
+    Percent { cpu: f64, memory: f64 },
+    /// These hosts stay empty for failover.
+    FailoverHosts { hosts: Vec<crate::HostId> },
+}
+
+/// vCPUs and memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AmountView {
+    pub vcpus: u64,
+    pub memory_mib: u64,
+}
+
+/// A cluster's failover reserve and the admission figures it gives: capacity of its
+/// connected hosts (after overcommit), what the reserve keeps, what running VMs use, and what
+/// new or restarted VMs may still take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterHaView {
+    pub cluster_id: crate::ClusterId,
+    pub reserve: HaReserve,
+    pub capacity: AmountView,
+    pub reserved: AmountView,
+    pub used: AmountView,
+    pub headroom: AmountView,
+}
+
 /// A VM behaving unlike its profile (the same hour of the week, or of the day while it has
 /// less than two weeks of history): the dimensions that diverged and what to do.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -47,6 +47,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/hosts/{id}/metrics"
             | "/vms/{id}/metrics"
             | "/alerts"
+            | "/vms/{id}/ha"
+            | "/clusters/{id}/ha"
             | "/vms"
             | "/vms/{id}"
             | "/vms/{id}/stats"
@@ -86,7 +88,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/sync",
         )
         | ("PATCH" | "DELETE", "/hosts/{id}") => Needs(HostManage),
-        ("PATCH", "/clusters/{id}") => Needs(ClusterManage),
+        ("PATCH", "/clusters/{id}") | ("PUT", "/clusters/{id}/ha") => Needs(ClusterManage),
+        ("PUT", "/vms/{id}/ha") => Needs(VmOperate),
         ("POST", "/departments") => Needs(DepartmentManage),
         ("GET", "/users")
         | ("POST", "/users" | "/users/{id}/roles" | "/roles")
