@@ -497,6 +497,9 @@ struct Host {
     local_capacity_gib: u64,
     local_used_gib: u64,
     down: bool,
+    /// When the host died ([`SimFleet::kill_host`]), wall-clock ms: its storage heartbeat
+    /// stopped then.
+    died_at_ms: Option<i64>,
     /// Memory pressure injected by [`SimFleet::set_memory_pressure`].
     squeeze: Option<Squeeze>,
     vms: FastMap<Uuid, SimVm>,
@@ -523,6 +526,7 @@ impl Host {
             local_capacity_gib,
             local_used_gib: 0,
             down: false,
+            died_at_ms: None,
             squeeze: None,
             vms: FastMap::default(),
         }
@@ -1043,6 +1047,38 @@ impl SimFleet {
         self.check_index(index);
         let (mut inner, _) = self.touch();
         inner.hosts[index].down = down;
+        if !down {
+            inner.hosts[index].died_at_ms = None;
+        }
+    }
+
+    /// Kills host `index`: every driver call on it fails, its VMs' processes are gone (their
+    /// definitions with them: the disks on shared storage stay), and its storage heartbeat
+    /// stops. [`SimFleet::set_host_down`] `false` brings it back, empty.
+    ///
+    /// # Panics
+    /// When `index >= self.len()`.
+    pub fn kill_host(&self, index: usize) {
+        self.check_index(index);
+        let (mut inner, _) = self.touch();
+        let ids: Vec<Uuid> = inner.hosts[index].vms.keys().copied().collect();
+        for id in ids {
+            inner.detach(index, id);
+        }
+        let host = &mut inner.hosts[index];
+        host.down = true;
+        host.died_at_ms = Some(wall_ms());
+    }
+
+    /// When host `index` last wrote its heartbeat on the shared datastore (wall-clock ms):
+    /// now while it lives (also when only its management path is down), its death time once
+    /// killed.
+    ///
+    /// # Panics
+    /// When `index >= self.len()`.
+    pub fn heartbeat_ms(&self, index: usize) -> i64 {
+        self.check_index(index);
+        self.lock().hosts[index].died_at_ms.unwrap_or_else(wall_ms)
     }
 
     /// True when host `index` is marked down.
@@ -1155,6 +1191,13 @@ impl SimFleet {
 // ---------------------------------------------------------------------------------------------
 
 /// splitmix64: a tiny, good-enough, deterministic PRNG.
+/// Wall-clock Unix milliseconds.
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[derive(Debug, Clone)]
 struct SplitMix64(u64);
 

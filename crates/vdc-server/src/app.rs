@@ -37,6 +37,8 @@ pub struct App {
     pub metrics: Arc<crate::metrics::MetricStore>,
     /// Behaviour profiles and open anomaly alerts.
     pub(crate) watch: Arc<crate::anomalies::Watch>,
+    /// What the HA controller knows of each host.
+    pub(crate) ha: Arc<crate::failover::HaState>,
 }
 
 /// Where a VM lives, for scope checks.
@@ -55,6 +57,7 @@ impl App {
         App {
             metrics: Arc::new(crate::metrics::MetricStore::new(db.clone())),
             watch: Arc::default(),
+            ha: Arc::default(),
             db,
             fleet,
             config,

@@ -117,6 +117,8 @@ pub struct Config {
     pub ldap: Option<crate::ldap::LdapConfig>,
     /// Host-side monitoring: how often, how long kept.
     pub metrics: crate::metrics::MetricsConfig,
+    /// High availability: detector timers, fencing, shared storage.
+    pub ha: crate::failover::HaConfig,
 }
 
 impl Config {
@@ -135,6 +137,7 @@ impl Config {
             notify_url: None,
             ldap: None,
             metrics: crate::metrics::MetricsConfig::default(),
+            ha: crate::failover::HaConfig::default(),
         }
     }
 }

@@ -41,6 +41,13 @@ pub enum JobSpec {
     },
     /// Mark a rogue VM quarantined and suspend it if it runs.
     VmQuarantine { vm_id: VmId },
+    /// Fence a dead host, then restart its HA-protected VMs elsewhere (`vms`: those
+    /// recorded running on it when it was declared dead, at `dead_ms`).
+    HostFailover {
+        host_id: HostId,
+        dead_ms: i64,
+        vms: Vec<VmId>,
+    },
 }
 
 /// What a snapshot job does.
@@ -65,17 +72,20 @@ impl JobSpec {
                 SnapshotOp::Delete => "vm.snapshot_delete".into(),
             },
             JobSpec::VmQuarantine { .. } => "vm.quarantine".into(),
+            JobSpec::HostFailover { .. } => "host.failover".into(),
         }
     }
 
-    fn vm_id(&self) -> VmId {
+    /// The id of what the job acts on: a VM, or a host.
+    fn target(&self) -> String {
         match self {
             JobSpec::VmCreate { vm_id, .. }
             | JobSpec::VmAction { vm_id, .. }
             | JobSpec::VmDelete { vm_id }
             | JobSpec::VmMigrate { vm_id, .. }
             | JobSpec::VmSnapshot { vm_id, .. }
-            | JobSpec::VmQuarantine { vm_id } => *vm_id,
+            | JobSpec::VmQuarantine { vm_id } => vm_id.to_string(),
+            JobSpec::HostFailover { host_id, .. } => host_id.to_string(),
         }
     }
 
@@ -88,6 +98,7 @@ impl JobSpec {
             JobSpec::VmMigrate { .. } => vec!["migrate", "refresh"],
             JobSpec::VmSnapshot { .. } => vec!["snapshot", "refresh"],
             JobSpec::VmQuarantine { .. } => vec!["mark", "suspend", "refresh"],
+            JobSpec::HostFailover { .. } => vec!["fence", "restart"],
         }
     }
 }
@@ -98,7 +109,7 @@ pub fn new_job(spec: JobSpec, created_by: &str) -> db::Job {
     db::Job {
         id: JobId::new(),
         kind: spec.kind(),
-        target_id: Some(spec.vm_id().to_string()),
+        target_id: Some(spec.target()),
         state: JobState::Queued,
         params: serde_json::to_string(&spec).expect("job spec serialises"),
         steps: spec.steps().into_iter().map(String::from).collect(),
@@ -241,7 +252,11 @@ pub(crate) fn metadata_of(vm: &db::Vm, department: Option<String>) -> VmMetadata
     }
 }
 
-fn spec_of(vm: &db::Vm, department: Option<String>, boot: Option<&KernelBootSpec>) -> VmSpec {
+pub(crate) fn spec_of(
+    vm: &db::Vm,
+    department: Option<String>,
+    boot: Option<&KernelBootSpec>,
+) -> VmSpec {
     VmSpec {
         id: vm.id.0,
         name: vm.name.clone(),
@@ -296,7 +311,25 @@ pub(crate) async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo
 }
 
 async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
-    let vm_id = spec.vm_id();
+    let vm_id = match spec {
+        JobSpec::HostFailover {
+            host_id,
+            dead_ms,
+            vms,
+        } => {
+            return match step {
+                "fence" => app.fence_host(*host_id, *dead_ms).await,
+                "restart" => app.restart_vms(*host_id, vms).await,
+                other => Err(Error::internal(format!("job has unknown step {other}"))),
+            };
+        }
+        JobSpec::VmCreate { vm_id, .. }
+        | JobSpec::VmAction { vm_id, .. }
+        | JobSpec::VmDelete { vm_id }
+        | JobSpec::VmMigrate { vm_id, .. }
+        | JobSpec::VmSnapshot { vm_id, .. }
+        | JobSpec::VmQuarantine { vm_id } => *vm_id,
+    };
     // A deleted VM's last step removes the record; replaying "forget" finds nothing to do.
     let vm = match (app.db.find_vm(vm_id).await?, step) {
         (Some(vm), _) => vm,
@@ -421,7 +454,7 @@ async fn migrate_step(app: &App, vm: &db::Vm, to: HostId) -> Result<(), Error> {
 }
 
 /// Performs `action` unless the VM is already where it leads.
-async fn act_idempotent(app: &App, vm: &db::Vm, action: VmAction) -> Result<(), Error> {
+pub(crate) async fn act_idempotent(app: &App, vm: &db::Vm, action: VmAction) -> Result<(), Error> {
     let driver = vm_driver(app, vm).await?;
     let id = vm.id.0;
     let d = driver.clone();

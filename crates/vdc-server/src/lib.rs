@@ -10,6 +10,7 @@ pub mod auth;
 pub mod balancer;
 pub mod config;
 pub mod create;
+pub mod failover;
 pub mod fleet;
 pub mod ha;
 pub mod hosts;
@@ -62,6 +63,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
     sync_task: Option<tokio::task::JoinHandle<()>>,
     metrics_task: Option<tokio::task::JoinHandle<()>>,
+    ha_task: Option<tokio::task::JoinHandle<()>>,
     event_task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,7 +79,10 @@ impl Server {
     pub async fn stop(self) {
         self.task.abort();
         self.event_task.abort();
-        for t in [self.sync_task, self.metrics_task].into_iter().flatten() {
+        for t in [self.sync_task, self.metrics_task, self.ha_task]
+            .into_iter()
+            .flatten()
+        {
             t.abort();
         }
         if let Err(e) = self.app.metrics.flush(vdc_db::now_ms()).await {
@@ -168,6 +173,10 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         .metrics
         .interval
         .map(|every| tokio::spawn(metrics::run_loop(app.clone(), every)));
+    let ha_task = config
+        .ha
+        .interval
+        .map(|every| tokio::spawn(failover::run_loop(app.clone(), every)));
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
     Ok(Server {
         addr,
@@ -176,6 +185,7 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         task,
         sync_task,
         metrics_task,
+        ha_task,
         event_task,
     })
 }

@@ -88,6 +88,7 @@ on_both_stores!(
     anomalies_open_and_close_against_the_profile,
     vm_restart_settings_refuse_cycles,
     failover_reserve_refuses_starts_with_the_figures,
+    dead_host_vms_restart_elsewhere_by_priority,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

@@ -340,6 +340,7 @@ impl TestStack {
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.sync_interval = None;
         config.metrics.interval = None;
+        config.ha.interval = None;
         config.admin_password = Some(vdc_server::config::Secret::new(ADMIN_PASSWORD));
         config.power_command = self.power_command.clone();
         if let Some(f) = self.configure {

@@ -236,3 +236,180 @@ pub(super) async fn failover_reserve_refuses_starts_with_the_figures(store: Stor
     let (st, e) = start().await;
     assert_eq!(st, StatusCode::ACCEPTED, "{e}");
 }
+
+/// Fast timers for tests: suspect after 100 ms, dead after 400 ms, leases of 300 ms.
+fn fast_ha(c: &mut vdc_server::Config) {
+    c.ha.detector.suspect_after_ms = 100;
+    c.ha.detector.dead_after_ms = 400;
+    c.ha.fence.lease_ttl_ms = 300;
+    c.ha.fence.timeout_ms = 10_000;
+}
+
+/// Runs HA rounds every 50 ms until `host` gets `verdict` (at most 10 s).
+async fn until_verdict(s: &TestStack, host: &str, verdict: vdc_engine::ha::Verdict) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = s.app().ha_round().await.unwrap();
+        if v.iter()
+            .any(|(h, x)| h.to_string() == host && *x == verdict)
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{host} never {verdict:?}: {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
+    use vdc_engine::ha::Verdict;
+    let s = TestStack::start_with(vdc_test_utils::StackOptions {
+        configure: Some(fast_ha),
+        ..vdc_test_utils::StackOptions::new(store)
+    })
+    .await;
+    let hosts = s.get_ok("/api/v1/hosts?limit=100").await;
+    let hosts = hosts["items"].as_array().unwrap();
+    let victim = hosts[0]["id"].as_str().unwrap().to_string();
+    let victim_uri = hosts[0]["uri"].as_str().unwrap().to_string();
+    // Four VMs on shared storage on the victim: web needs db; batch is left off.
+    let mut ids = std::collections::HashMap::new();
+    for name in ["db", "web", "cache", "batch"] {
+        let (st, a) = s
+            .call(
+                "POST",
+                "/api/v1/vms",
+                Some(&s.admin_token),
+                Some(
+                    json!({"name": name, "vcpus": 1, "memory_mib": 256, "start": true,
+                    "host_id": victim, "disks": [{"size_gib": 1, "datastore": "san-01"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{a}");
+        s.wait_job(&s.admin_token, a["job"]["id"].as_str().unwrap())
+            .await;
+        ids.insert(name, a["vm_id"].as_str().unwrap().to_string());
+    }
+    let (s, ids) = (&s, &ids);
+    let set = |name: &str, body: Value| {
+        let path = format!("/api/v1/vms/{}/ha", ids[name]);
+        async move { put(s, &path, body).await }
+    };
+    assert_eq!(
+        set(
+            "web",
+            json!({"priority": "high", "depends_on": [ids["db"]]})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set("db", json!({"priority": "low"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set("cache", json!({"priority": "highest"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set("batch", json!({"policy": "leave_off"})).await.0,
+        StatusCode::OK
+    );
+    let local_vms: Vec<String> = super::all_vms(
+        s,
+        &s.admin_token,
+        &format!("host_id={victim}&state=running"),
+    )
+    .await
+    .iter()
+    .map(|v| v["id"].as_str().unwrap().to_string())
+    .filter(|id| !ids.values().any(|x| x == id))
+    .collect();
+
+    // Another host only cut off from vdc keeps writing its heartbeat: partitioned, untouched.
+    let sim = s.sim.clone();
+    let other = hosts[1]["id"].as_str().unwrap().to_string();
+    let other_index = sim
+        .host_index_of(hosts[1]["uri"].as_str().unwrap())
+        .unwrap();
+    sim.set_host_down(other_index, true);
+    // The victim dies.
+    sim.kill_host(sim.host_index_of(&victim_uri).unwrap());
+    until_verdict(s, &victim, Verdict::Dead).await;
+    until_verdict(s, &other, Verdict::Partitioned).await;
+    // The failover job fences (the lease runs out) and restarts.
+    let job = vdc_test_utils::wait_for_condition(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(20),
+        || async {
+            let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+            jobs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| {
+                    j["kind"] == "host.failover"
+                        && (j["state"] == "succeeded" || j["state"] == "failed")
+                })
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["target_id"], victim.as_str());
+    let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+    assert_eq!(
+        jobs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["kind"] == "host.failover")
+            .count(),
+        1,
+        "one failover, none for the partitioned host"
+    );
+    for name in ["db", "web", "cache"] {
+        let v = s.get_ok(&format!("/api/v1/vms/{}", ids[name])).await;
+        assert_eq!(v["power_state"], "running", "{name}: {v}");
+        assert_ne!(v["host_id"], victim.as_str(), "{name}");
+        assert_ne!(
+            v["host_id"],
+            other.as_str(),
+            "{name} not on the partitioned host"
+        );
+    }
+    let batch = s.get_ok(&format!("/api/v1/vms/{}", ids["batch"])).await;
+    assert_eq!(batch["host_id"], victim.as_str(), "left off where it was");
+    // Restarted in priority order: cache (highest), then db (raised to high by web), then web.
+    let audit = s.get_ok("/api/v1/audit?action=ha.&limit=100").await;
+    let items = audit["items"].as_array().unwrap();
+    for (name, wave) in [
+        ("cache", "wave 0, highest"),
+        ("db", "wave 1, high"),
+        ("web", "wave 2, high"),
+    ] {
+        assert!(
+            items.iter().any(|a| a["action"] == "ha.restarted"
+                && a["target_id"] == ids[name].as_str()
+                && a["detail"].as_str().unwrap().contains(wave)),
+            "{name} in {wave}: {audit}"
+        );
+    }
+    assert!(
+        items.iter().any(|a| a["action"] == "ha.fenced"
+            && a["detail"].as_str().unwrap().contains("lease_expired")),
+        "{audit}"
+    );
+    for id in &local_vms {
+        assert!(
+            items.iter().any(|a| a["action"] == "ha.not_restarted"
+                && a["target_id"] == id.as_str()
+                && a["detail"].as_str().unwrap().contains("do not share")),
+            "{id}: {audit}"
+        );
+    }
+}
