@@ -29,6 +29,9 @@ pub enum BenchCmd {
     /// Behaviour profiles on Bitbrains traces with injected anomalies, against fixed
     /// thresholds.
     Anomalies(crate::bench_anomalies::AnomaliesArgs),
+    /// Host failures on a simulated fleet through the HA controller: time to detect, fence
+    /// and have the last VM running elsewhere; VMs lost or duplicated.
+    Ha(crate::bench_ha::HaArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +59,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Balance(a) => crate::bench_balance::run(a),
         BenchCmd::Metrics(a) => crate::bench_metrics::run(a).await,
         BenchCmd::Anomalies(a) => crate::bench_anomalies::run(a),
+        BenchCmd::Ha(a) => crate::bench_ha::run(a).await,
     }
 }
 

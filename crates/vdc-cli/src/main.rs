@@ -7,6 +7,7 @@ mod bench_anomalies;
 mod bench_balance;
 mod bench_consolidation;
 mod bench_forecast;
+mod bench_ha;
 mod bench_metrics;
 mod bench_placement;
 mod client;

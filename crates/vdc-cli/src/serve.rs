@@ -71,7 +71,60 @@ pub struct ServeArgs {
     #[arg(long, default_value = "2d", value_parser = humantime_duration)]
     metrics_raw_retention: Duration,
     #[command(flatten)]
+    ha: HaArgs,
+    #[command(flatten)]
     ldap: LdapArgs,
+}
+
+/// High availability: failure detection, fencing, shared storage.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "High availability")]
+pub struct HaArgs {
+    /// How often every host is pinged; 0s turns HA off.
+    #[arg(long, default_value = "1s", value_parser = humantime_duration)]
+    ha_interval: Duration,
+    /// Silence on both paths (management and datastore heartbeat) after which a host is dead.
+    #[arg(long, default_value = "15s", value_parser = humantime_duration)]
+    ha_dead_after: Duration,
+    /// How long a host's storage lease outlives its last renewal.
+    #[arg(long, default_value = "10s", value_parser = humantime_duration)]
+    ha_lease_ttl: Duration,
+    /// Give up fencing (restart nothing) after this long.
+    #[arg(long, default_value = "60s", value_parser = humantime_duration)]
+    ha_fence_timeout: Duration,
+    /// Shell command that powers a dead host off (gets VDC_HOST_NAME and VDC_HOST_URI; exit
+    /// 0 = off).
+    #[arg(long, env = "VDC_HA_FENCE_COMMAND")]
+    ha_fence_command: Option<String>,
+    /// Directory on shared storage where each host touches a file named after it (its
+    /// datastore heartbeat).
+    #[arg(long)]
+    ha_heartbeat_dir: Option<std::path::PathBuf>,
+    /// A directory-type datastore that is in fact shared between the hosts (repeat).
+    #[arg(long)]
+    ha_shared_datastore: Vec<String>,
+}
+
+impl HaArgs {
+    fn apply(&self, c: &mut vdc_server::failover::HaConfig) -> anyhow::Result<()> {
+        let ms = |d: Duration| d.as_millis() as i64;
+        anyhow::ensure!(
+            self.ha_dead_after >= Duration::from_secs(1),
+            "--ha-dead-after must be at least 1s"
+        );
+        c.interval = (!self.ha_interval.is_zero()).then_some(self.ha_interval);
+        c.detector.dead_after_ms = ms(self.ha_dead_after);
+        c.detector.suspect_after_ms = c.detector.suspect_after_ms.min(ms(self.ha_dead_after) / 2);
+        c.fence.lease_ttl_ms = ms(self.ha_lease_ttl);
+        c.fence.timeout_ms = ms(self.ha_fence_timeout);
+        c.fence_command = self
+            .ha_fence_command
+            .clone()
+            .map(vdc_server::config::Secret::new);
+        c.heartbeat_dir = self.ha_heartbeat_dir.clone();
+        c.shared_datastores = self.ha_shared_datastore.clone();
+        Ok(())
+    }
 }
 
 /// Users from an LDAP directory, beside local users.
@@ -147,7 +200,7 @@ impl LdapArgs {
     }
 }
 
-fn humantime_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn humantime_duration(s: &str) -> Result<Duration, String> {
     s.parse::<humantime::Duration>()
         .map(Into::into)
         .map_err(|e| e.to_string())
@@ -201,6 +254,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     );
     config.metrics.interval = (!args.metrics_interval.is_zero()).then_some(args.metrics_interval);
     config.metrics.raw_retention = args.metrics_raw_retention;
+    args.ha.apply(&mut config.ha)?;
     config.sim = (!args.no_sim).then_some(SimConfig {
         hosts: args.sim_hosts,
         vms: args.sim_vms,

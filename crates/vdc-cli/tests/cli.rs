@@ -1420,3 +1420,35 @@ fn ha_reserve_and_restart_settings_from_the_cli() {
         one_line_error(&cycle)
     );
 }
+
+/// The HA bench on a small simulated fleet with short timers: the host is declared dead no
+/// sooner than its silence allows, fenced, and every VM is back, none lost or twice.
+#[test]
+fn bench_ha_restarts_every_vm_of_killed_hosts() {
+    let last = bench_json(&[
+        "ha",
+        "--hosts",
+        "8",
+        "--vms",
+        "40",
+        "--kills",
+        "2",
+        "--dead-after",
+        "1s",
+        "--latency",
+        "5ms",
+    ]);
+    assert_eq!(last["vms_lost"], 0, "{last}");
+    assert_eq!(last["vms_duplicated"], 0, "{last}");
+    let p = |k: &str, q: &str| last[k][q].as_f64().unwrap();
+    assert!(
+        p("detect_s", "p50") >= 1.0,
+        "not before the silence limit: {last}"
+    );
+    assert!(p("fence_s", "p99") >= p("detect_s", "p99") - 0.01, "{last}");
+    assert!(
+        p("last_vm_running_s", "p99") >= p("fence_s", "p99"),
+        "{last}"
+    );
+    assert!(p("last_vm_running_s", "p99") < 30.0, "{last}");
+}

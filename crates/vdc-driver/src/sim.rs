@@ -1070,6 +1070,26 @@ impl SimFleet {
         host.died_at_ms = Some(wall_ms());
     }
 
+    /// Moves every disk of VM `id` to `datastore` ([`LOCAL_DATASTORE`] or
+    /// [`SHARED_DATASTORE`]), as when its images were copied there.
+    pub fn move_vm_disks(&self, id: Uuid, datastore: &'static str) -> Result<(), DriverError> {
+        if datastore != LOCAL_DATASTORE && datastore != SHARED_DATASTORE {
+            return Err(DriverError::OperationFailed {
+                op: "move disks",
+                reason: format!("no datastore {datastore}"),
+            });
+        }
+        let (mut inner, _) = self.touch();
+        let h = *inner.index.get(&id).ok_or(DriverError::NoSuchVm { id })?;
+        let mut vm = inner.detach(h, id).expect("indexed VM");
+        for d in &mut vm.disks {
+            d.datastore = Cow::Borrowed(datastore);
+        }
+        vm.generation = inner.next_generation();
+        inner.attach(h, vm);
+        Ok(())
+    }
+
     /// When host `index` last wrote its heartbeat on the shared datastore (wall-clock ms):
     /// now while it lives (also when only its management path is down), its death time once
     /// killed.

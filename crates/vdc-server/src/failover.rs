@@ -28,8 +28,9 @@ pub struct HaConfig {
     pub detector: DetectorConfig,
     pub fence: FenceConfig,
     /// A shell command that powers a dead host off through its BMC; it gets `VDC_HOST_NAME`
-    /// and `VDC_HOST_URI`, and exit status 0 means the host is off.
-    pub fence_command: Option<String>,
+    /// and `VDC_HOST_URI`, and exit status 0 means the host is off. A secret: it often holds
+    /// the BMC's credentials.
+    pub fence_command: Option<crate::config::Secret>,
     /// A directory (on storage the hosts share) where each host touches a file named after
     /// it; its modification time is the host's datastore heartbeat.
     pub heartbeat_dir: Option<PathBuf>,
@@ -79,6 +80,18 @@ struct Watched {
     verdict: Verdict,
     /// A failover job was started for the host's current death.
     failing_over: bool,
+    /// When the host was found dead and when it was fenced (this death).
+    dead_ms: Option<i64>,
+    fenced_ms: Option<i64>,
+}
+
+/// What the HA controller knows of a host now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostHa {
+    pub verdict: Verdict,
+    /// When it was last found dead, and fenced after that.
+    pub dead_ms: Option<i64>,
+    pub fenced_ms: Option<i64>,
 }
 
 impl App {
@@ -99,6 +112,20 @@ impl App {
                 .ok()?
                 .as_millis() as i64,
         )
+    }
+
+    /// What the HA controller knows of a host (`None` before its first round).
+    pub fn host_ha(&self, id: HostId) -> Option<HostHa> {
+        self.ha
+            .hosts
+            .lock()
+            .expect("ha state")
+            .get(&id)
+            .map(|w| HostHa {
+                verdict: w.verdict,
+                dead_ms: w.dead_ms,
+                fenced_ms: w.fenced_ms,
+            })
     }
 
     /// One round of the HA controller: ping every host, judge it, start the failover of each
@@ -144,6 +171,8 @@ impl App {
                     management_ms: None,
                     verdict: Verdict::Alive,
                     failing_over: false,
+                    dead_ms: None,
+                    fenced_ms: None,
                 });
                 if answered.get(&h.id) == Some(&true) {
                     w.management_ms = Some(now);
@@ -163,6 +192,8 @@ impl App {
                 }
                 if verdict == Verdict::Dead && !w.failing_over {
                     w.failing_over = true;
+                    w.dead_ms = Some(now);
+                    w.fenced_ms = None;
                     dead.push(h.clone());
                 }
                 out.push((h.id, verdict));
@@ -221,7 +252,7 @@ impl App {
         if let Some(cmd) = &self.config.ha.fence_command {
             let out = tokio::process::Command::new("sh")
                 .arg("-c")
-                .arg(cmd)
+                .arg(cmd.expose())
                 .env("VDC_HOST_NAME", &host.name)
                 .env("VDC_HOST_URI", &host.uri)
                 .output()
@@ -246,6 +277,9 @@ impl App {
                 now,
             ) {
                 Fence::Fenced(path) => {
+                    if let Some(w) = self.ha.hosts.lock().expect("ha state").get_mut(&host_id) {
+                        w.fenced_ms = Some(now);
+                    }
                     self.audit(
                         "system",
                         "ha.fenced",
