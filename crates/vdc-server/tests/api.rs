@@ -89,6 +89,7 @@ on_both_stores!(
     vm_restart_settings_refuse_cycles,
     failover_reserve_refuses_starts_with_the_figures,
     dead_host_vms_restart_elsewhere_by_priority,
+    failover_resumes_after_a_server_crash_and_fencing_times_out,
     leases_warn_power_off_and_delete,
     money_quotas_warn_grace_deny_and_audit_mode,
     requests_auto_approved_or_approved_in_order,

@@ -275,24 +275,9 @@ pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
     let victim = hosts[0]["id"].as_str().unwrap().to_string();
     let victim_uri = hosts[0]["uri"].as_str().unwrap().to_string();
     // Four VMs on shared storage on the victim: web needs db; batch is left off.
-    let mut ids = std::collections::HashMap::new();
-    for name in ["db", "web", "cache", "batch"] {
-        let (st, a) = s
-            .call(
-                "POST",
-                "/api/v1/vms",
-                Some(&s.admin_token),
-                Some(
-                    json!({"name": name, "vcpus": 1, "memory_mib": 256, "start": true,
-                    "host_id": victim, "disks": [{"size_gib": 1, "datastore": "san-01"}]}),
-                ),
-            )
-            .await;
-        assert_eq!(st, StatusCode::ACCEPTED, "{a}");
-        s.wait_job(&s.admin_token, a["job"]["id"].as_str().unwrap())
-            .await;
-        ids.insert(name, a["vm_id"].as_str().unwrap().to_string());
-    }
+    let names = ["db", "web", "cache", "batch"];
+    let created = shared_vms(&s, &victim, &names).await;
+    let ids: std::collections::HashMap<&str, String> = names.into_iter().zip(created).collect();
     let (s, ids) = (&s, &ids);
     let set = |name: &str, body: Value| {
         let path = format!("/api/v1/vms/{}/ha", ids[name]);
@@ -342,23 +327,7 @@ pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
     until_verdict(s, &victim, Verdict::Dead).await;
     until_verdict(s, &other, Verdict::Partitioned).await;
     // The failover job fences (the lease runs out) and restarts.
-    let job = vdc_test_utils::wait_for_condition(
-        std::time::Duration::from_millis(100),
-        std::time::Duration::from_secs(20),
-        || async {
-            let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
-            jobs["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|j| {
-                    j["kind"] == "host.failover"
-                        && (j["state"] == "succeeded" || j["state"] == "failed")
-                })
-                .cloned()
-        },
-    )
-    .await;
+    let job = failover_ended(s, &victim).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["target_id"], victim.as_str());
     let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
@@ -412,4 +381,161 @@ pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
             "{id}: {audit}"
         );
     }
+}
+
+/// Creates running VMs of these names on shared storage on `host`; their ids.
+async fn shared_vms(s: &TestStack, host: &str, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for name in names {
+        let (st, a) = s
+            .call(
+                "POST",
+                "/api/v1/vms",
+                Some(&s.admin_token),
+                Some(
+                    json!({"name": name, "vcpus": 1, "memory_mib": 256, "start": true,
+                    "host_id": host, "disks": [{"size_gib": 1, "datastore": "san-01"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{a}");
+        s.wait_job(&s.admin_token, a["job"]["id"].as_str().unwrap())
+            .await;
+        ids.push(a["vm_id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+/// The failover job of `host` once it ended.
+async fn failover_ended(s: &TestStack, host: &str) -> Value {
+    vdc_test_utils::wait_for_condition(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(30),
+        || async {
+            let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+            jobs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| {
+                    j["kind"] == "host.failover"
+                        && j["target_id"] == host
+                        && (j["state"] == "succeeded" || j["state"] == "failed")
+                })
+                .cloned()
+        },
+    )
+    .await
+}
+
+pub(super) async fn failover_resumes_after_a_server_crash_and_fencing_times_out(store: Store) {
+    use vdc_engine::ha::Verdict;
+    let mut s = TestStack::start_with(vdc_test_utils::StackOptions {
+        configure: Some(fast_ha),
+        ..vdc_test_utils::StackOptions::new(store)
+    })
+    .await;
+    let hosts = s.get_ok("/api/v1/hosts?limit=100").await;
+    let hosts = hosts["items"].as_array().unwrap().clone();
+    let (victim, uri) = (
+        hosts[0]["id"].as_str().unwrap().to_string(),
+        hosts[0]["uri"].as_str().unwrap().to_string(),
+    );
+    let ids = shared_vms(&s, &victim, &["a1", "a2", "a3", "a4", "a5", "a6"]).await;
+    // Slow restarts, and the server stops while the failover restarts them.
+    s.sim.set_latency(std::time::Duration::from_millis(150));
+    s.sim.kill_host(s.sim.host_index_of(&uri).unwrap());
+    until_verdict(&s, &victim, Verdict::Dead).await;
+    vdc_test_utils::wait_for_condition(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(10),
+        || async {
+            let a = s.get_ok("/api/v1/audit?action=ha.fenced").await;
+            (!a["items"].as_array().unwrap().is_empty()).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+    let running =
+        jobs["items"].as_array().unwrap().iter().any(|j| {
+            j["kind"] == "host.failover" && j["state"] == "running" && j["progress"] == 50
+        });
+    assert!(
+        running,
+        "the server stops in the middle of the restarts: {jobs}"
+    );
+    s.restart().await;
+    let job = failover_ended(&s, &victim).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    // Every VM runs, once, on a live host.
+    for id in &ids {
+        let v = s.get_ok(&format!("/api/v1/vms/{id}")).await;
+        assert_eq!(v["power_state"], "running", "{v}");
+        assert_ne!(v["host_id"], victim.as_str());
+        let uuid: uuid::Uuid = id.parse().unwrap();
+        let copies: usize = (0..s.sim.len())
+            .map(|h| {
+                use vdc_driver::HostDriver;
+                s.sim
+                    .host(h)
+                    .list_vms()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|x| x.id == uuid)
+                    .count()
+            })
+            .sum();
+        assert_eq!(copies, 1, "{id} runs on {copies} hosts");
+    }
+    s.sim.set_latency(std::time::Duration::ZERO);
+
+    // A second host dies while neither its fence agent nor its lease can fence it: nothing
+    // restarts, the job fails saying why.
+    let uri2 = hosts[2]["uri"].as_str().unwrap().to_string();
+    let mut s = {
+        drop(s);
+        TestStack::start_with(vdc_test_utils::StackOptions {
+            configure: Some(|c| {
+                fast_ha(c);
+                c.ha.fence.lease_ttl_ms = 3_600_000;
+                c.ha.fence.timeout_ms = 1_000;
+                c.ha.fence_command = Some(vdc_server::config::Secret::new(
+                    "echo \"BMC of $VDC_HOST_NAME unreachable\" >&2; exit 3",
+                ));
+            }),
+            ..vdc_test_utils::StackOptions::new(store)
+        })
+        .await
+    };
+    let hosts = s.get_ok("/api/v1/hosts?limit=100").await;
+    let host = hosts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["uri"] == uri2.as_str())
+        .unwrap()
+        .clone();
+    let victim2 = host["id"].as_str().unwrap().to_string();
+    let stuck = shared_vms(&s, &victim2, &["b1", "b2"]).await;
+    s.sim.kill_host(s.sim.host_index_of(&uri2).unwrap());
+    until_verdict(&s, &victim2, Verdict::Dead).await;
+    let job = failover_ended(&s, &victim2).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let err = job["error"].as_str().unwrap();
+    assert!(
+        err.contains("not fenced within 1 s")
+            && err.contains("unreachable")
+            && err.contains("storage lease was still held"),
+        "{err}"
+    );
+    for id in &stuck {
+        let v = s.get_ok(&format!("/api/v1/vms/{id}")).await;
+        assert_eq!(
+            v["host_id"],
+            victim2.as_str(),
+            "not restarted unfenced: {v}"
+        );
+    }
+    s.restart().await;
 }
