@@ -28,6 +28,17 @@ fn amount(a: engine::Amount) -> AmountView {
     }
 }
 
+fn cluster_ha_view(id: ClusterId, reserve: HaReserve, a: &engine::Admission) -> ClusterHaView {
+    ClusterHaView {
+        cluster_id: id,
+        reserve,
+        capacity: amount(a.capacity),
+        reserved: amount(a.reserved),
+        used: amount(a.used),
+        headroom: amount(a.headroom()),
+    }
+}
+
 /// The engine's reserve for the API's.
 pub fn reserve_of(r: &HaReserve) -> Reserve {
     match r {
@@ -100,12 +111,11 @@ impl App {
                 .map(|(k, v)| (k, v.depends_on))
                 .collect();
             graph.insert(id, d.clone());
-            if let Some(cycle) = path(&graph, id, id).filter(|c| c.len() > 1).or_else(|| {
-                d.iter().find_map(|dep| {
-                    path(&graph, *dep, id).map(|mut p| {
-                        p.insert(0, id);
-                        p
-                    })
+            // A cycle through the VM: a path back to it from one of its new dependencies.
+            if let Some(cycle) = d.iter().find_map(|dep| {
+                path(&graph, *dep, id).map(|mut p| {
+                    p.insert(0, id);
+                    p
                 })
             }) {
                 let mut shown = Vec::new();
@@ -146,15 +156,10 @@ impl App {
     pub async fn cluster_ha(&self, id: ClusterId) -> Result<ClusterHaView, Error> {
         let cluster = self.cluster(id).await?;
         let reserve = self.db.cluster_reserve(id).await?;
-        let a = self.admission(&cluster, &reserve).await?;
-        Ok(ClusterHaView {
-            cluster_id: id,
-            reserve,
-            capacity: amount(a.capacity),
-            reserved: amount(a.reserved),
-            used: amount(a.used),
-            headroom: amount(a.headroom()),
-        })
+        let a = self
+            .admission(&cluster, &reserve, &self.db.all_hosts().await?)
+            .await?;
+        Ok(cluster_ha_view(id, reserve, &a))
     }
 
     /// Sets a cluster's failover reserve (failover hosts must be in the cluster); refused
@@ -186,7 +191,9 @@ impl App {
                 }
             }
         }
-        let a = self.admission(&cluster, &p.reserve).await?;
+        let a = self
+            .admission(&cluster, &p.reserve, &self.db.all_hosts().await?)
+            .await?;
         if let Err(why) = a.kept() {
             return Err(Error::conflict(format!(
                 "the VMs running in cluster {} leave no room for that reserve: {why}",
@@ -202,21 +209,32 @@ impl App {
             Some(format!("reserve={:?}", p.reserve)),
         )
         .await;
-        self.cluster_ha(id).await
+        Ok(cluster_ha_view(id, p.reserve, &a))
+    }
+
+    /// Every cluster's reserve and admission figures (hosts and clusters read once).
+    pub(crate) async fn all_clusters_ha(&self) -> Result<Vec<(String, ClusterHaView)>, Error> {
+        let hosts = self.db.all_hosts().await?;
+        let mut out = Vec::new();
+        for c in self.db.list_clusters().await? {
+            let reserve = self.db.cluster_reserve(c.id).await?;
+            let a = self.admission(&c, &reserve, &hosts).await?;
+            out.push((c.name.clone(), cluster_ha_view(c.id, reserve, &a)));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// The admission figures of a cluster under `reserve`: its connected hosts outside
-    /// maintenance, and its running VMs.
+    /// maintenance (among `hosts`), and its running VMs.
     async fn admission(
         &self,
         cluster: &db::Cluster,
         reserve: &HaReserve,
+        hosts: &[db::Host],
     ) -> Result<engine::Admission, Error> {
-        let hosts: Vec<db::Host> = self
-            .db
-            .all_hosts()
-            .await?
-            .into_iter()
+        let hosts: Vec<&db::Host> = hosts
+            .iter()
             .filter(|h| h.cluster_id == cluster.id)
             .collect();
         let running = self
@@ -265,7 +283,9 @@ impl App {
             return Ok(());
         }
         let c = self.cluster(cluster).await?;
-        let a = self.admission(&c, &reserve).await?;
+        let a = self
+            .admission(&c, &reserve, &self.db.all_hosts().await?)
+            .await?;
         a.admits(u64::from(vcpus), memory_mib)
             .map_err(|why| Error::conflict(format!("cannot start it in cluster {}: {why}", c.name)))
     }

@@ -261,17 +261,17 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
         vcpus: vms.iter().map(|v| v.vcpus).sum(),
         vm_memory_mib: vms.iter().map(|v| v.memory_mib).sum(),
     };
-    let names = Names::load(&app).await?;
+    let names = Names::with_hosts(&app, &hosts).await?;
     let unmanaged: Vec<&db::Vm> = vms
         .iter()
         .filter(|v| v.management != Management::Managed)
         .collect();
-    let mut reserves = Vec::new();
-    let mut clusters: Vec<(&ClusterId, &String)> = names.clusters.iter().collect();
-    clusters.sort_by(|a, b| a.1.cmp(b.1));
-    for (id, name) in clusters {
-        reserves.push(ReserveRow::of(name, &app.cluster_ha(*id).await?));
-    }
+    let reserves = app
+        .all_clusters_ha()
+        .await?
+        .iter()
+        .map(|(name, v)| ReserveRow::of(name, v))
+        .collect();
     let jobs = app
         .list_jobs(
             &actor,
@@ -338,16 +338,15 @@ struct Names {
 
 impl Names {
     async fn load(app: &App) -> Result<Names, Error> {
+        Self::with_hosts(app, &app.db.all_hosts().await?).await
+    }
+
+    /// With the hosts already read.
+    async fn with_hosts(app: &App, hosts: &[db::Host]) -> Result<Names, Error> {
         Ok(Names {
             clusters: app.cluster_names().await?,
             departments: app.department_names().await?,
-            hosts: app
-                .db
-                .all_hosts()
-                .await?
-                .into_iter()
-                .map(|h| (h.id, h.name))
-                .collect(),
+            hosts: hosts.iter().map(|h| (h.id, h.name.clone())).collect(),
         })
     }
 
