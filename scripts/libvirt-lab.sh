@@ -16,9 +16,11 @@
 #   libvirt-lab.sh smoke DIR [qemu|kvm] [TIMEOUT_S]
 #                                  define+start the tiny guest, wait for its serial
 #                                  marker, print the boot time, ACPI-shutdown, undefine
-#   libvirt-lab.sh host2 start|stop|uri
+#   libvirt-lab.sh host2 start|stop|kill|uri
 #                                  a second libvirtd ("host 2") in a private mount
-#                                  namespace, for migration tests; `uri` prints its URI
+#                                  namespace, for migration tests; `uri` prints its URI;
+#                                  `kill` is a power loss (SIGKILL to its daemons and
+#                                  QEMUs), and host 2's fence agent for HA tests
 #
 # Environment: VDC_LAB_STATE (default /var/lib/vdc-lab) holds host2's state.
 # Downloads nothing but Debian packages (apt-get install / apt-get download).
@@ -359,6 +361,25 @@ host2_stop() {
   stop_pidfile "$h/virtlogd.pid" "host2 virtlogd"
 }
 
+# Host 2 loses its power: its libvirtd, virtlogd and every QEMU it runs are killed at once
+# (SIGKILL, no shutdown, domains stay defined). Idempotent, so it is also host 2's fence
+# agent: exit status 0 means host 2 is off.
+host2_kill() {
+  local h="$STATE/host2" f pid
+  for f in "$h/libvirtd.pid" "$h/virtlogd.pid" "$h"/run/qemu/*.pid; do
+    [ -s "$f" ] || continue
+    pid=$(cat "$f")
+    if alive "$pid"; then kill -9 "$pid"; log "killed pid $pid ($f)"; fi
+  done
+  for f in "$h/libvirtd.pid" "$h/virtlogd.pid" "$h"/run/qemu/*.pid; do
+    [ -s "$f" ] || continue
+    pid=$(cat "$f")
+    local i; for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && die "pid $pid ($f) survived SIGKILL"
+  done
+  return 0
+}
+
 # ---------------------------------------------------------------- main
 cmd_up() {
   local dir=${1:?usage: $0 DIR}
@@ -379,7 +400,8 @@ case "${1:-}" in
   host2)
     case "${2:-}" in
       start) host2_start ;; stop) need_root; host2_stop ;; uri) host2_uri ;;
-      *) die "usage: $0 host2 start|stop|uri" ;;
+      kill) need_root; host2_kill ;;
+      *) die "usage: $0 host2 start|stop|kill|uri" ;;
     esac ;;
   up) shift; cmd_up "$@" ;;
   ""|-h|--help) sed -n '2,30p' "$0"; exit 0 ;;

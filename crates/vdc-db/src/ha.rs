@@ -76,6 +76,66 @@ impl DataStore {
         Ok(())
     }
 
+    /// Moves a dead host's VM to the host it is restarted on and marks the copy of its
+    /// definition left on the dead host as stale, in one transaction.
+    pub async fn restart_elsewhere(
+        &self,
+        id: VmId,
+        dead: HostId,
+        host: HostId,
+        cluster: ClusterId,
+    ) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        sqlx::query(
+            "INSERT INTO ha_stale_copies (vm_id, host_id, since) VALUES ($1, $2, $3) \
+             ON CONFLICT (vm_id, host_id) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(dead.to_string())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("mark stale copy"))?;
+        sqlx::query(
+            "UPDATE vms SET host_id = $1, cluster_id = $2, generation = generation + 1, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(host.to_string())
+        .bind(cluster.to_string())
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("restart vm elsewhere"))?;
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    /// The VMs whose definition on a host is a stale copy, by host.
+    pub async fn stale_copies(&self) -> DbResult<HashMap<HostId, Vec<VmId>>> {
+        let rows = sqlx::query("SELECT vm_id, host_id FROM ha_stale_copies")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("stale copies"))?;
+        let mut out: HashMap<HostId, Vec<VmId>> = HashMap::new();
+        for r in &rows {
+            out.entry(parse_id("host id", &get::<String>(r, "host_id")?)?)
+                .or_default()
+                .push(parse_id("vm id", &get::<String>(r, "vm_id")?)?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets a stale copy (removed from its host, or the VM is back there).
+    pub async fn clear_stale_copy(&self, id: VmId, host: HostId) -> DbResult<()> {
+        sqlx::query("DELETE FROM ha_stale_copies WHERE vm_id = $1 AND host_id = $2")
+            .bind(id.to_string())
+            .bind(host.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(q("clear stale copy"))?;
+        Ok(())
+    }
+
     /// A cluster's failover reserve (none when never set).
     pub async fn cluster_reserve(&self, id: ClusterId) -> DbResult<HaReserve> {
         let row = sqlx::query(

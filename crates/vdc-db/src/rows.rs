@@ -115,6 +115,8 @@ pub struct VmPlacementRec {
     pub decided_by: String,
     /// The decision as the server recorded it (JSON).
     pub decision: String,
+    /// Direct kernel boot it was created with, if any.
+    pub boot: Option<KernelBootSpec>,
 }
 
 impl Host {

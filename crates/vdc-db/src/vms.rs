@@ -115,8 +115,9 @@ pub(crate) async fn insert_placement_in(
     p: &VmPlacementRec,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO vm_placements (vm_id, constraints, grouped, decided_at, decided_by, decision) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO vm_placements \
+         (vm_id, constraints, grouped, decided_at, decided_by, decision, boot) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(p.vm_id.to_string())
     .bind(to_json(&p.constraints))
@@ -124,6 +125,7 @@ pub(crate) async fn insert_placement_in(
     .bind(p.decided_at)
     .bind(&p.decided_by)
     .bind(&p.decision)
+    .bind(p.boot.as_ref().map(to_json))
     .execute(&mut **tx)
     .await
     .map_err(q("insert vm placement"))?;
@@ -256,7 +258,7 @@ impl DataStore {
     /// The placement record of a VM vdc created, if any.
     pub async fn vm_placement(&self, id: VmId) -> DbResult<Option<VmPlacementRec>> {
         let row = sqlx::query(
-            "SELECT vm_id, constraints, decided_at, decided_by, decision FROM vm_placements \
+            "SELECT vm_id, constraints, decided_at, decided_by, decision, boot FROM vm_placements \
              WHERE vm_id = $1",
         )
         .bind(id.to_string())
@@ -270,6 +272,9 @@ impl DataStore {
                 decided_at: get(&r, "decided_at")?,
                 decided_by: get(&r, "decided_by")?,
                 decision: get(&r, "decision")?,
+                boot: get::<Option<String>>(&r, "boot")?
+                    .map(|b| from_json("boot", &b))
+                    .transpose()?,
             })
         })
         .transpose()

@@ -535,13 +535,19 @@ impl LibvirtHost {
     }
 
     /// Creates (or finds) the volume of each disk in its storage pool; returns their paths.
+    /// A volume another host made on shared storage (a VM restarted here by HA) is found
+    /// after the pool is refreshed.
     fn ensure_volumes(c: &Connect, spec: &VmSpec) -> Result<Vec<String>, virt::error::Error> {
         spec.disks
             .iter()
             .map(|d| {
                 let pool = c.lookup_storage_pool_by_name(&d.datastore)?;
                 let name = format!("{}-{}.{}", spec.name, d.device, d.format);
-                let vol = match pool.lookup_storage_vol_by_name(&name) {
+                let found = pool.lookup_storage_vol_by_name(&name).or_else(|_| {
+                    pool.refresh(0)?;
+                    pool.lookup_storage_vol_by_name(&name)
+                });
+                let vol = match found {
                     Ok(v) => v,
                     Err(_) => StorageVol::create_xml(
                         &pool,

@@ -13,9 +13,14 @@ pub const HOST1: &str = "qemu:///system";
 /// Where the lab script keeps libvirtd's pid.
 const LIBVIRTD_PID: &str = "/run/libvirtd.pid";
 
-/// `scripts/libvirt-lab.sh` of this checkout.
+/// `scripts/libvirt-lab.sh` of this checkout: beside the running test's crate (every crate
+/// is two levels down; the build may have come from another checkout sharing the target
+/// directory), else beside this one.
 pub fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/libvirt-lab.sh")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
+        .join("../../scripts/libvirt-lab.sh")
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {

@@ -277,6 +277,7 @@ impl App {
             decided_by: actor.name().to_string(),
             decision: serde_json::to_string(&decision)
                 .map_err(|e| Error::internal(format!("placement decision: {e}")))?,
+            boot: p.boot.clone(),
         };
         Ok(Planned {
             vm,

@@ -361,8 +361,8 @@ impl App {
         for vm in &moved {
             self.run_on_its_host(vm).await?;
         }
-        // Survivors: hosts the controller last found alive (a suspect or partitioned host
-        // may not answer a define).
+        // Survivors: hosts of the dead host's cluster (they see its shared storage) that the
+        // controller last found alive (a suspect or partitioned host may not answer a define).
         let alive: HashMap<HostId, Verdict> = self
             .ha
             .hosts
@@ -376,7 +376,8 @@ impl App {
             .all_hosts()
             .await?
             .into_iter()
-            .filter(|h| h.id != dead && h.state == HostState::Connected)
+            .filter(|h| h.id != dead && h.cluster_id == dead_host.cluster_id)
+            .filter(|h| h.state == HostState::Connected)
             .filter(|h| alive.get(&h.id).is_none_or(|v| *v == Verdict::Alive))
             .collect();
         let snapshot = self.host_snapshots(&survivors).await?;
@@ -404,7 +405,7 @@ impl App {
                 let app = self.clone();
                 let why = format!("wave {wave}, {} priority: {}", r.priority, r.why);
                 set.spawn(async move {
-                    let outcome = app.restart_on(&vm, &host, &why).await;
+                    let outcome = app.restart_on(&vm, dead, &host, &why).await;
                     (vm, outcome)
                 });
                 i += 1;
@@ -444,9 +445,18 @@ impl App {
         .await;
     }
 
-    /// Moves the VM's record to `host` (the intent, written first), then runs it there.
-    async fn restart_on(&self, vm: &db::Vm, host: &db::Host, why: &str) -> Result<(), Error> {
-        self.db.relocate_vm(vm.id, host.id, host.cluster_id).await?;
+    /// Moves the VM's record from the dead host to `host` (the intent, written first, with
+    /// the dead host's copy marked stale), then runs it there.
+    async fn restart_on(
+        &self,
+        vm: &db::Vm,
+        dead: HostId,
+        host: &db::Host,
+        why: &str,
+    ) -> Result<(), Error> {
+        self.db
+            .restart_elsewhere(vm.id, dead, host.id, host.cluster_id)
+            .await?;
         let moved = self
             .db
             .find_vm(vm.id)
@@ -474,7 +484,8 @@ impl App {
             Ok(_) => {}
             Err(Error::NotFound { .. }) => {
                 let dept = jobs::department_name(self, vm).await?;
-                let spec = jobs::spec_of(vm, dept, None);
+                let boot = self.db.vm_placement(vm.id).await?.and_then(|p| p.boot);
+                let spec = jobs::spec_of(vm, dept, boot.as_ref());
                 let d = driver.clone();
                 blocking(move || d.define(&spec)).await?;
             }

@@ -194,6 +194,7 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
         app.db.vm_generations_on(&ids).await?
     };
     let mut known: HashMap<VmId, Known> = to_known(rows).collect();
+    let marked = app.db.stale_copies().await?;
     let mut by_host: HashMap<HostId, Vec<Known>> = HashMap::new();
     for k in known.values() {
         if let Some(h) = k.host_id {
@@ -245,6 +246,7 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
         }
         let mut writes = Vec::with_capacity(chunk.len());
         let mut storage_written = Vec::new();
+        let mut stale_copies = Vec::new();
         for (host, probe) in chunk.iter().zip(probes) {
             let (info, vms) = match probe {
                 Ok(p) => p,
@@ -269,6 +271,13 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
                     continue;
                 }
             };
+            let (vms, stale) = split_stale_copies(
+                host.id,
+                vms,
+                marked.get(&host.id).map_or(&[], Vec::as_slice),
+                &known,
+            );
+            stale_copies.push((host.clone(), stale));
             report.vms_reported += vms.len();
             let mut host_known = by_host.remove(&host.id).unwrap_or_default();
             host_known.extend(
@@ -350,6 +359,9 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
             report.unchanged += plan.unchanged.len();
         }
         let out = app.db.apply_sync_batch(&writes).await?;
+        for (host, stale) in stale_copies {
+            remove_stale_copies(app, &host, stale).await?;
+        }
         app.storage_seen
             .lock()
             .expect("storage cache lock")
@@ -382,6 +394,86 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// What a host reports of the VMs HA restarted away from it.
+#[derive(Debug, Default)]
+struct StaleCopies {
+    /// Copies of VMs that now run elsewhere: (id, name, whether the copy runs).
+    copies: Vec<(VmId, String, bool)>,
+    /// Marks that no longer hold: the copy is gone, or the VM is recorded here again.
+    cleared: Vec<VmId>,
+}
+
+/// Splits a host's report into its VMs and the stale copies of VMs HA restarted elsewhere
+/// (`marked`), which must not move the VM's record back to this host.
+fn split_stale_copies(
+    host: HostId,
+    vms: Vec<VmInfo>,
+    marked: &[VmId],
+    known: &HashMap<VmId, Known>,
+) -> (Vec<VmInfo>, StaleCopies) {
+    let mut out = StaleCopies::default();
+    if marked.is_empty() {
+        return (vms, out);
+    }
+    let mut kept = Vec::with_capacity(vms.len());
+    for v in vms {
+        let id = VmId(v.id);
+        let elsewhere = known.get(&id).is_some_and(|k| k.host_id != Some(host));
+        if marked.contains(&id) && elsewhere {
+            let running = vdc_driver::state::consumes_resources(v.state);
+            out.copies.push((id, v.name.clone(), running));
+        } else {
+            kept.push(v);
+        }
+    }
+    out.cleared = marked
+        .iter()
+        .filter(|id| !out.copies.iter().any(|c| c.0 == **id))
+        .copied()
+        .collect();
+    (kept, out)
+}
+
+/// Removes the shut-off stale copies from their host (their disks, shared with the running
+/// VM, stay) and forgets the marks that no longer hold. A running copy is left alone and
+/// reported: the host was fenced, so the VM's disks may be in use twice.
+async fn remove_stale_copies(app: &App, host: &db::Host, stale: StaleCopies) -> Result<(), Error> {
+    for id in stale.cleared {
+        app.db.clear_stale_copy(id, host.id).await?;
+    }
+    if stale.copies.is_empty() {
+        return Ok(());
+    }
+    let driver = app.fleet.driver(&host.uri)?;
+    for (id, name, running) in stale.copies {
+        if running {
+            tracing::error!(vm = %name, host = %host.name, "a VM restarted elsewhere by HA also runs on its old host");
+            continue;
+        }
+        let d = driver.clone();
+        match crate::fleet::blocking(move || d.undefine(id.0)).await {
+            Ok(()) => {
+                app.db.clear_stale_copy(id, host.id).await?;
+                app.audit(
+                    "system",
+                    "ha.stale_copy_removed",
+                    ("vm", Some(id.to_string())),
+                    AuditResult::Ok,
+                    Some(format!(
+                        "{name}: the definition {} kept from before the VM was restarted elsewhere",
+                        host.name
+                    )),
+                )
+                .await;
+            }
+            Err(e) => {
+                tracing::warn!(vm = %name, host = %host.name, error = %e, "cannot remove a stale copy")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resyncs forever, every `interval`, saying what it did and when it runs next; samples host

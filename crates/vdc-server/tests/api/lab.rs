@@ -588,3 +588,231 @@ async fn lab_vm_lifecycle_on_real_qemu() {
         &["vol-delete", "--pool", POOL, &format!("{name}-vda.qcow2")],
     );
 }
+
+/// Where the lab hosts' datastore heartbeats are (one file per host, touched while it lives).
+const HEARTBEATS: &str = "/var/lib/vdc-lab/heartbeats";
+
+/// HA on the lab: hosts dead after 3 s of silence, host 2's fence agent is the lab script's
+/// power loss (it refuses any other host), the lab pool is shared by both hosts.
+fn lab_ha(c: &mut vdc_server::Config) {
+    c.ha.detector = vdc_engine::ha::DetectorConfig {
+        suspect_after_ms: 1_000,
+        dead_after_ms: 3_000,
+    };
+    c.ha.fence_command = Some(vdc_server::config::Secret::new(format!(
+        "[ \"$VDC_HOST_NAME\" = lab2 ] && {} host2 kill",
+        lab::script().display()
+    )));
+    c.ha.heartbeat_dir = Some(HEARTBEATS.into());
+    c.ha.shared_datastores = vec![POOL.into()];
+}
+
+/// A guest's console log on one of the lab hosts (host 2 keeps its logs in its own state
+/// directory).
+fn console_log(host2: bool, name: &str) -> PathBuf {
+    let dir = if host2 {
+        "/var/lib/vdc-lab/host2/log/qemu"
+    } else {
+        "/var/log/libvirt/qemu"
+    };
+    PathBuf::from(format!("{dir}/{name}-console.log"))
+}
+
+/// Waits until a console log shows the guest's boot marker `times` times.
+async fn booted(log: &std::path::Path, times: usize) {
+    wait_for_condition(
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+        || async {
+            std::fs::read_to_string(log)
+                .ok()
+                .filter(|c| c.matches("VDC-GUEST-UP").count() >= times)
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_ha_restarts_the_guest_of_a_killed_host() {
+    let host1_uri = lab::HOST1;
+    let host2_uri = lab::host2_uri();
+    lab::ensure_pool(host1_uri, POOL, POOL_DIR);
+    lab::ensure_pool(&host2_uri, POOL, POOL_DIR);
+    clean_leftovers(host1_uri);
+    clean_leftovers(&host2_uri);
+    // Each host's storage heartbeat, as a timer on the host would write it; host 2's stops
+    // when it loses power.
+    std::fs::create_dir_all(HEARTBEATS).unwrap();
+    let host2_powered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let beating = host2_powered.clone();
+    let heartbeats = tokio::spawn(async move {
+        loop {
+            std::fs::write(format!("{HEARTBEATS}/lab1"), b"").unwrap();
+            if beating.load(std::sync::atomic::Ordering::SeqCst) {
+                std::fs::write(format!("{HEARTBEATS}/lab2"), b"").unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let s = TestStack::start_with(StackOptions {
+        hosts: 1,
+        vms: 0,
+        configure: Some(lab_ha),
+        ..StackOptions::new(Store::Sqlite)
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (uri, name) in [(host1_uri, "lab1"), (host2_uri.as_str(), "lab2")] {
+        let h = post(
+            &s,
+            "/api/v1/hosts",
+            json!({"uri": uri, "cluster": "lab-ha", "name": name, "domain_type": "qemu"}),
+        )
+        .await;
+        ids.push(h["host"]["id"].as_str().unwrap().to_string());
+    }
+    let (h1, h2) = (ids[0].clone(), ids[1].clone());
+
+    // An HA-protected guest on host 2, its disk in the pool both hosts see.
+    let guest = lab::guest_dir();
+    let name = format!(
+        "lab-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    for host2 in [false, true] {
+        let _ = std::fs::remove_file(console_log(host2, &name));
+    }
+    let acc = post(&s, "/api/v1/vms", json!({
+        "name": name, "vcpus": 1, "memory_mib": 128, "host_id": h2, "start": true,
+        "disks": [{"size_gib": 1, "datastore": POOL}],
+        "boot": {"kernel": guest.join("vmlinuz"), "initrd": guest.join("initrd.img"), "cmdline": "console=ttyS0 panic=-1"},
+    })).await;
+    let id = acc["vm_id"].as_str().unwrap().to_string();
+    let j = s
+        .wait_job(&s.admin_token, acc["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    let (st, b) = s
+        .call(
+            "PUT",
+            &format!("/api/v1/vms/{id}/ha"),
+            Some(&s.admin_token),
+            Some(json!({"priority": "high"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    booted(&console_log(true, &name), 1).await;
+
+    // Both hosts alive on both paths.
+    let verdicts = s.app().ha_round().await.unwrap();
+    assert_eq!(verdicts.len(), 3, "{verdicts:?}");
+    assert!(
+        verdicts
+            .iter()
+            .all(|(_, v)| *v == vdc_engine::ha::Verdict::Alive),
+        "{verdicts:?}"
+    );
+
+    // Host 2 loses its power: libvirtd and the guest's QEMU are killed, its heartbeat stops.
+    host2_powered.store(false, std::sync::atomic::Ordering::SeqCst);
+    let killed = Instant::now();
+    lab::script_run(&["host2", "kill"]);
+    let h2_id: vdc_types::HostId = h2.parse().unwrap();
+    let dead = wait_for_condition(
+        Duration::from_millis(250),
+        Duration::from_secs(30),
+        || async {
+            s.app().ha_round().await.unwrap();
+            s.app()
+                .host_ha(h2_id)
+                .filter(|h| h.verdict == vdc_engine::ha::Verdict::Dead)
+                .map(|_| killed.elapsed())
+        },
+    )
+    .await;
+    let failover = &s.get_ok("/api/v1/jobs?limit=1").await["items"][0];
+    assert_eq!(failover["kind"], "host.failover", "{failover}");
+    let j = s
+        .wait_job(&s.admin_token, failover["id"].as_str().unwrap())
+        .await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    let restarted = killed.elapsed();
+    let v = vm(&s, &id).await;
+    assert_eq!(v["host_id"], h1.as_str(), "{v}");
+    assert_eq!(v["power_state"], "running", "{v}");
+    assert_eq!(
+        lab::virsh(host1_uri, &["domstate", &name]).trim(),
+        "running"
+    );
+    // The same guest (its kernel boot kept with the VM's record) boots on host 1.
+    booted(&console_log(false, &name), 1).await;
+    let up = killed.elapsed();
+    let audit = s.get_ok("/api/v1/audit?limit=20").await;
+    let detail = |action: &str| -> String {
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {audit}"))["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(detail("ha.fenced").contains("fence_agent"), "{audit}");
+    assert!(detail("ha.restarted").contains("lab1"), "{audit}");
+    eprintln!(
+        "lab HA: host 2 killed → dead {dead:?}, → guest restarted on host 1 (job done) \
+         {restarted:?}, → guest booted there (console marker) {up:?}"
+    );
+
+    // Host 2 comes back with the guest's old definition (shut off): vdc keeps the VM where
+    // it runs and removes the stale copy from host 2 (its disk, in use on host 1, stays).
+    lab::host2_uri();
+    assert!(
+        lab::virsh(&host2_uri, &["list", "--all", "--name"])
+            .lines()
+            .any(|l| l.trim() == name),
+        "host 2 still has the old definition"
+    );
+    wait_for_condition(
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+        || async {
+            s.sync().await;
+            (s.get_ok(&format!("/api/v1/hosts/{h2}")).await["state"] == "connected").then_some(())
+        },
+    )
+    .await;
+    let v = vm(&s, &id).await;
+    assert_eq!(
+        (v["host_id"].as_str(), v["power_state"].as_str()),
+        (Some(h1.as_str()), Some("running")),
+        "{v}"
+    );
+    assert!(
+        !lab::virsh(&host2_uri, &["list", "--all", "--name"])
+            .lines()
+            .any(|l| l.trim() == name),
+        "the stale copy is removed from host 2"
+    );
+    let audit = s.get_ok("/api/v1/audit?limit=20").await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "ha.stale_copy_removed" && a["target_id"] == id.as_str()),
+        "{audit}"
+    );
+    assert!(std::path::Path::new(&format!("{POOL_DIR}/{name}-vda.qcow2")).exists());
+    heartbeats.abort();
+
+    // Clean up: the guest off and gone from both hosts, its volume deleted.
+    let _ = Command::new("virsh")
+        .args(["-c", host1_uri, "destroy", &name])
+        .output();
+    for uri in [host1_uri, host2_uri.as_str()] {
+        clean_leftovers(uri);
+    }
+}
