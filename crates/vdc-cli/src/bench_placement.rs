@@ -112,6 +112,7 @@ fn fleet(shapes: &[HostShape], n: usize) -> Vec<HostSnapshot> {
                 hourly_load: None,
                 vcpu_wait: 0.0,
                 groups: Vec::new(),
+                failover_reserved: false,
             }
         })
         .collect()

@@ -103,6 +103,10 @@ pub struct HaArgs {
     /// A directory-type datastore that is in fact shared between the hosts (repeat).
     #[arg(long)]
     ha_shared_datastore: Vec<String>,
+    /// At most this many VMs of a failed host start at once (within a priority wave), to
+    /// spare the survivors and the shared storage a boot storm.
+    #[arg(long, default_value_t = 32)]
+    ha_restart_parallel: usize,
 }
 
 impl HaArgs {
@@ -111,6 +115,10 @@ impl HaArgs {
         anyhow::ensure!(
             self.ha_dead_after >= Duration::from_secs(1),
             "--ha-dead-after must be at least 1s"
+        );
+        anyhow::ensure!(
+            self.ha_restart_parallel >= 1,
+            "--ha-restart-parallel must be at least 1"
         );
         c.interval = (!self.ha_interval.is_zero()).then_some(self.ha_interval);
         c.detector.dead_after_ms = ms(self.ha_dead_after);
@@ -123,6 +131,7 @@ impl HaArgs {
             .map(vdc_server::config::Secret::new);
         c.heartbeat_dir = self.ha_heartbeat_dir.clone();
         c.shared_datastores = self.ha_shared_datastore.clone();
+        c.restart_parallel = self.ha_restart_parallel;
         Ok(())
     }
 }

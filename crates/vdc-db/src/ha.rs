@@ -136,6 +136,23 @@ impl DataStore {
         Ok(())
     }
 
+    /// The hosts every cluster keeps empty for failover (reserves of failover hosts).
+    pub async fn failover_hosts(&self) -> DbResult<std::collections::HashSet<HostId>> {
+        let rows =
+            sqlx::query("SELECT failover_hosts FROM cluster_ha WHERE kind = 'failover_hosts'")
+                .fetch_all(self.pool())
+                .await
+                .map_err(q("failover hosts"))?;
+        let mut out = std::collections::HashSet::new();
+        for r in &rows {
+            out.extend(from_json::<Vec<HostId>>(
+                "failover_hosts",
+                &get::<String>(r, "failover_hosts")?,
+            )?);
+        }
+        Ok(out)
+    }
+
     /// A cluster's failover reserve (none when never set).
     pub async fn cluster_reserve(&self, id: ClusterId) -> DbResult<HaReserve> {
         let row = sqlx::query(

@@ -118,6 +118,7 @@ fn fleet(n: usize, rng: &mut Rng) -> Vec<HostSnapshot> {
                 }),
                 vcpu_wait: 0.05 * rng.unit(),
                 groups,
+                failover_reserved: false,
             }
         })
         .collect()

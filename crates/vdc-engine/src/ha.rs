@@ -520,7 +520,12 @@ pub fn restart_plan(vms: &[HaVm], survivors: &[HostSnapshot], policy: &Policy) -
     let mut not_back: HashSet<usize> = HashSet::new();
     for &i in &order {
         let v = candidates[i];
-        let rating = rater.rate_top(&v.req, 1);
+        // Restarts may use the hosts kept empty for failover.
+        let req = VmRequest {
+            ha_restart: true,
+            ..v.req.clone()
+        };
+        let rating = rater.rate_top(&req, 1);
         let Some(host) = rating.chosen else {
             not_back.insert(i);
             plan.skipped.push(Skipped {
@@ -533,7 +538,7 @@ pub fn restart_plan(vms: &[HaVm], survivors: &[HostSnapshot], policy: &Policy) -
             continue;
         };
         rater
-            .commit(host, &v.req)
+            .commit(host, &req)
             .expect("the chosen host is in the snapshot");
         let best = &rating.hosts[0];
         let mut why = format!("best surviving host ({} stars)", best.stars);
@@ -770,6 +775,7 @@ mod tests {
             hourly_load: None,
             vcpu_wait: 0.0,
             groups: Vec::new(),
+            failover_reserved: false,
         }
     }
 
@@ -831,6 +837,28 @@ mod tests {
         );
         assert_eq!(reasons[&vid(4)], "its HA policy leaves it off");
         assert_eq!(reasons[&vid(5)], "it was not running");
+    }
+
+    #[test]
+    fn restarts_may_use_the_hosts_kept_for_failover() {
+        use crate::rating::Rater;
+        let mut spare = snap(1, 8, 4000, true);
+        spare.failover_reserved = true;
+        let hosts = [snap(0, 1, 4000, true), spare];
+        let vms = [vm(0, RestartPriority::Medium, &[], 2, 1000)];
+        let plan = restart_plan(&vms, &hosts, &Policy::default());
+        assert_eq!(plan.restarts.len(), 1, "{plan:?}");
+        assert_eq!(plan.restarts[0].host, hid(1));
+        // Normal placement of the same VM finds no host.
+        let rating = Rater::new(&hosts, Policy::default()).rate_top(&vms[0].req, 1);
+        assert_eq!(rating.chosen, None);
+        assert!(
+            rating
+                .explain_rejections()
+                .contains("host kept empty for failover"),
+            "{}",
+            rating.explain_rejections()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! 1. **Hard filters** ([`Filter`], in declaration order) say yes or no; the first that refuses
 //!    a host is recorded. What the host *is* is checked before what is *allocated* on it, so a
 //!    host that could never run the VM says so instead of "not enough memory": unreachable,
-//!    maintenance, department, CPU, licence, network, NUMA, then vCPU room, memory room,
+//!    maintenance, kept for failover, department, CPU, licence, network, NUMA, then vCPU room, memory room,
 //!    datastore space, anti-affinity. Hard filters are never relaxed.
 //! 2. **Soft rules** ([`SoftRule`], in the policy's priority order) narrow the feasible hosts.
 //!    A rule is kept when some feasible host meets it together with every higher-priority rule
@@ -92,6 +92,8 @@ pub struct HostSnapshot {
     pub vcpu_wait: f64,
     /// Affinity groups with members here: group name and how many members run here.
     pub groups: Vec<(String, u32)>,
+    /// Kept empty for failover by its cluster's HA reserve: only HA restarts land here.
+    pub failover_reserved: bool,
 }
 
 /// The VM to place.
@@ -113,6 +115,8 @@ pub struct VmRequest {
     pub anti_affinity: Option<String>,
     /// Expected per-hour utilisation of the VM's own vCPUs, 0..=1.
     pub hourly_load: Option<[f64; 24]>,
+    /// An HA restart, which may use the hosts kept empty for failover.
+    pub ha_restart: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +129,8 @@ pub enum Filter {
     Unreachable,
     /// The host is in maintenance.
     Maintenance,
+    /// The host is kept empty for failover and the VM is not being restarted by HA.
+    Failover,
     /// The host is dedicated to a department the VM does not belong to.
     Department,
     /// Vendor or model differ from the ones asked for, or a required CPU feature is missing.
@@ -151,9 +157,10 @@ pub enum Filter {
 
 impl Filter {
     /// Every filter, in pipeline order.
-    pub const ALL: [Filter; 11] = [
+    pub const ALL: [Filter; 12] = [
         Filter::Unreachable,
         Filter::Maintenance,
+        Filter::Failover,
         Filter::Department,
         Filter::Cpu,
         Filter::Licence,
@@ -170,6 +177,7 @@ impl Filter {
         match self {
             Filter::Unreachable => "host unreachable",
             Filter::Maintenance => "host in maintenance",
+            Filter::Failover => "host kept empty for failover",
             Filter::Department => "host dedicated to another department",
             Filter::Cpu => "CPU vendor, model or features incompatible",
             Filter::Licence => "required software not licensed on host",
@@ -596,6 +604,7 @@ impl DiskNeed {
 struct StaticView<'a> {
     reachable: bool,
     maintenance: bool,
+    failover_reserved: bool,
     dedicated_to: Option<DepartmentId>,
     cpu_vendor: &'a str,
     cpu_model: &'a str,
@@ -612,6 +621,9 @@ fn static_filter(h: &StaticView<'_>, req: &VmRequest) -> Option<Filter> {
     }
     if h.maintenance {
         return Some(Filter::Maintenance);
+    }
+    if h.failover_reserved && !req.ha_restart {
+        return Some(Filter::Failover);
     }
     if h.dedicated_to.is_some() && h.dedicated_to != req.department {
         return Some(Filter::Department);
@@ -1009,6 +1021,7 @@ fn evaluate(h: &HostSnapshot, p: &Prepared<'_>, cluster: ClusterStat, licence_ma
     let view = StaticView {
         reachable: h.reachable,
         maintenance: h.maintenance,
+        failover_reserved: h.failover_reserved,
         dedicated_to: h.dedicated_to,
         cpu_vendor: &h.cpu_vendor,
         cpu_model: &h.cpu_model,
@@ -1197,6 +1210,7 @@ struct ClassKey {
     cluster: ClusterId,
     reachable: bool,
     maintenance: bool,
+    failover_reserved: bool,
     powered_on: bool,
     dedicated_to: Option<DepartmentId>,
     cpu_vendor: String,
@@ -1215,6 +1229,7 @@ impl ClassKey {
             cluster: h.cluster,
             reachable: h.reachable,
             maintenance: h.maintenance,
+            failover_reserved: h.failover_reserved,
             powered_on: h.powered_on,
             dedicated_to: h.dedicated_to,
             cpu_vendor: h.cpu_vendor.clone(),
@@ -1523,6 +1538,8 @@ impl Compiled {
             Some(Filter::Unreachable)
         } else if k.maintenance {
             Some(Filter::Maintenance)
+        } else if k.failover_reserved && !req.ha_restart {
+            Some(Filter::Failover)
         } else if k.dedicated_to.is_some() && k.dedicated_to != req.department {
             Some(Filter::Department)
         } else if self.vendor.is_some_and(|v| v != Some(c.vendor))
@@ -2393,6 +2410,7 @@ mod tests {
             hourly_load: None,
             vcpu_wait: 0.0,
             groups: vec![],
+            failover_reserved: false,
         }
     }
 
@@ -2713,6 +2731,7 @@ mod tests {
                 && h.numa_cells.iter().map(|c| c.memory_mib).sum::<u64>() >= r.memory_mib);
         h.reachable
             && !h.maintenance
+            && (!h.failover_reserved || r.ha_restart)
             && h.dedicated_to.is_none_or(|d| r.department == Some(d))
             && r.cpu_vendor.as_ref().is_none_or(|v| *v == h.cpu_vendor)
             && r.cpu_model.as_ref().is_none_or(|m| *m == h.cpu_model)
@@ -2771,6 +2790,7 @@ mod tests {
                 prop::bool::weighted(0.8),
                 0u8..3,
                 0u8..8,
+                prop::bool::weighted(0.1),
             ),
             (
                 prop::sample::select(vec![4u32, 8, 16]),
@@ -2801,7 +2821,7 @@ mod tests {
         )
             .prop_map(
                 |(
-                    (up, maint, on, cluster, name),
+                    (up, maint, on, cluster, name, failover),
                     (cpus, mem, cells, vr, mr, av, am),
                     (vendor, model, feats, dss, free, nets, ded, lic),
                     (cost, hourly, wait, g1, g2),
@@ -2852,6 +2872,7 @@ mod tests {
                         hourly_load: hourly,
                         vcpu_wait: wait,
                         groups,
+                        failover_reserved: failover,
                     }
                 },
             )
@@ -2943,13 +2964,13 @@ mod tests {
             ),
             // Each constraint is set in a few cases only, so that hosts often fit.
             (0u8..12, 0u8..9, 0u8..9, 0u8..24, 0u8..8, 0u8..8),
-            (group(), group(), profile()),
+            (group(), group(), profile(), prop::bool::weighted(0.3)),
         )
             .prop_map(
                 |(
                     (vcpus, memory_mib, disks),
                     (nets, vendor, model, feats, d, lic),
-                    (affinity, anti_affinity, hourly_load),
+                    (affinity, anti_affinity, hourly_load, ha_restart),
                 )| VmRequest {
                     vcpus,
                     memory_mib,
@@ -2980,6 +3001,7 @@ mod tests {
                     affinity,
                     anti_affinity,
                     hourly_load,
+                    ha_restart,
                 },
             )
     }

@@ -122,15 +122,29 @@ impl App {
                     e.explain_rejections()
                 ),
             })?;
+        let mut chosen = Vec::with_capacity(p.vms.len());
+        // What the group starts in each cluster, against the cluster's failover reserve.
+        let mut started: std::collections::BTreeMap<ClusterId, (u32, u64)> = Default::default();
+        for ((vm, rating), need) in p.vms.iter().zip(&ratings).zip(&needs) {
+            let host = chosen_host(rating, &hosts, need)?;
+            if vm.start {
+                let s = started.entry(host.cluster_id).or_default();
+                *s = (s.0 + vm.vcpus, s.1 + vm.memory_mib);
+            }
+            chosen.push(host);
+        }
+        for (cluster, (vcpus, memory_mib)) in started {
+            self.check_admission(cluster, vcpus, memory_mib).await?;
+        }
         let mut planned = Vec::with_capacity(p.vms.len());
-        for ((vm, department), (rating, need)) in p
+        for ((vm, department), (rating, host)) in p
             .vms
             .iter()
             .zip(departments)
-            .zip(ratings.iter().zip(&needs))
+            .zip(ratings.iter().zip(chosen))
         {
             let choice = Choice {
-                host: chosen_host(rating, &hosts, need)?,
+                host,
                 pinned: false,
                 rating,
             };

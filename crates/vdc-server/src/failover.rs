@@ -39,6 +39,8 @@ pub struct HaConfig {
     pub shared_datastores: Vec<String>,
     /// A ping slower than this counts as silence.
     pub ping_timeout: Duration,
+    /// At most this many VMs start at once within a restart wave.
+    pub restart_parallel: usize,
 }
 
 impl Default for HaConfig {
@@ -51,6 +53,7 @@ impl Default for HaConfig {
             heartbeat_dir: None,
             shared_datastores: Vec::new(),
             ping_timeout: Duration::from_secs(2),
+            restart_parallel: 32,
         }
     }
 }
@@ -390,6 +393,9 @@ impl App {
             }
         }
         let mut failed = Vec::new();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            self.config.ha.restart_parallel.max(1),
+        ));
         let mut wave = 0;
         let mut i = 0;
         while i < plan.restarts.len() {
@@ -404,7 +410,9 @@ impl App {
                     .clone();
                 let app = self.clone();
                 let why = format!("wave {wave}, {} priority: {}", r.priority, r.why);
+                let slots = slots.clone();
                 set.spawn(async move {
+                    let _slot = slots.acquire_owned().await;
                     let outcome = app.restart_on(&vm, dead, &host, &why).await;
                     (vm, outcome)
                 });

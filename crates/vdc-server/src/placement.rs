@@ -72,6 +72,7 @@ impl Need {
             affinity: c.affinity_group.clone(),
             anti_affinity: c.anti_affinity_group.clone(),
             hourly_load: c.hourly_profile(),
+            ha_restart: false,
         }
     }
 }
@@ -148,6 +149,7 @@ impl App {
                 .or_default()
                 .push((d.name, d.free_gib));
         }
+        let failover = self.db.failover_hosts().await?;
         let mut networks: HashMap<ClusterId, Vec<String>> = HashMap::new();
         for n in self.db.list_networks().await? {
             networks.entry(n.cluster_id).or_default().push(n.name);
@@ -202,6 +204,7 @@ impl App {
                         .get(&h.id)
                         .map(|g| g.iter().map(|(n, c)| (n.clone(), *c)).collect())
                         .unwrap_or_default(),
+                    failover_reserved: failover.contains(&h.id),
                 }
             })
             .collect())

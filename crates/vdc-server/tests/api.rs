@@ -88,6 +88,7 @@ on_both_stores!(
     anomalies_open_and_close_against_the_profile,
     vm_restart_settings_refuse_cycles,
     failover_reserve_refuses_starts_with_the_figures,
+    failover_hosts_stay_empty_for_normal_placement,
     dead_host_vms_restart_elsewhere_by_priority,
     failover_resumes_after_a_server_crash_and_fencing_times_out,
     leases_warn_power_off_and_delete,

@@ -151,6 +151,24 @@ pub(super) async fn failover_reserve_refuses_starts_with_the_figures(store: Stor
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    // So is a group whose started VMs together would.
+    let group = json!({"vms": [
+        {"name": "ha-g1", "vcpus": 1, "memory_mib": 256, "start": true},
+        {"name": "ha-g2", "vcpus": n, "memory_mib": 256, "start": true},
+    ]});
+    let (st, e) = s
+        .call(
+            "POST",
+            "/api/v1/vm-groups",
+            Some(&s.admin_token),
+            Some(group),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("failover reserve"),
+        "{e}"
+    );
     assert_eq!(s.fingerprint().await, before, "nothing written");
     let (st, e) = s
         .call(
@@ -235,6 +253,87 @@ pub(super) async fn failover_reserve_refuses_starts_with_the_figures(store: Stor
     assert_eq!(st, StatusCode::OK);
     let (st, e) = start().await;
     assert_eq!(st, StatusCode::ACCEPTED, "{e}");
+}
+
+pub(super) async fn failover_hosts_stay_empty_for_normal_placement(store: Store) {
+    let s = TestStack::start(store).await;
+    let hosts = s.get_ok("/api/v1/hosts?limit=100").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let cluster = hosts[0]["cluster_id"].as_str().unwrap().to_string();
+    let in_cluster: Vec<String> = hosts
+        .iter()
+        .filter(|h| h["cluster_id"] == cluster.as_str())
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(in_cluster.len() >= 2, "{hosts:?}");
+    let spare = in_cluster[0].clone();
+    let ha = format!("/api/v1/clusters/{cluster}/ha");
+    let (st, r) = put(
+        &s,
+        &ha,
+        json!({"reserve": {"kind": "failover_hosts", "hosts": [spare]}}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let kept = "host kept empty for failover";
+    let rate = || async {
+        let (st, r) = s
+            .call(
+                "POST",
+                "/api/v1/placement/ratings",
+                Some(&s.admin_token),
+                Some(json!({"vcpus": 1, "memory_mib": 256})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        r
+    };
+    let r = rate().await;
+    assert_eq!(r["rejected"][kept], 1, "{r}");
+    assert_ne!(r["chosen"], spare.as_str(), "{r}");
+    let why = r["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host_id"] == spare.as_str())
+        .map(|h| h["rejected_by"].clone());
+    assert_eq!(why, Some(json!(kept)), "{r}");
+    // New VMs go anywhere but the failover host.
+    for i in 0..4 {
+        let (st, acc) = s
+            .call(
+                "POST",
+                "/api/v1/vms",
+                Some(&s.admin_token),
+                Some(json!({"name": format!("fo-{i}"), "vcpus": 1, "memory_mib": 256})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{acc}");
+        let v = s
+            .get_ok(&format!("/api/v1/vms/{}", acc["vm_id"].as_str().unwrap()))
+            .await;
+        assert_ne!(v["host_id"], spare.as_str(), "{v}");
+    }
+    // Pinned there, the VM is refused with the reason.
+    let (st, e) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&s.admin_token),
+            Some(json!({"name": "fo-pinned", "vcpus": 1, "memory_mib": 256, "host_id": spare})),
+        )
+        .await;
+    assert!(
+        st.is_client_error() || st == StatusCode::INSUFFICIENT_STORAGE,
+        "{st} {e}"
+    );
+    assert!(e["message"].as_str().unwrap().contains(kept), "{e}");
+    // Without the reserve the host takes VMs again.
+    let (st, _) = put(&s, &ha, json!({"reserve": {"kind": "none"}})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(rate().await["rejected"][kept], Value::Null);
 }
 
 /// Fast timers for tests: suspect after 100 ms, dead after 400 ms, leases of 300 ms.
