@@ -354,6 +354,7 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                 &[
                     "NAME",
                     "STATE",
+                    "HA",
                     "HYPERVISOR",
                     "CPU",
                     "CORES",
@@ -366,6 +367,8 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                         vec![
                             h.name.clone(),
                             h.state.to_string(),
+                            h.ha.as_ref()
+                                .map_or_else(|| "-".to_string(), |x| x.verdict.to_string()),
                             h.hypervisor.to_string(),
                             h.cpu_model.clone(),
                             format!(
@@ -408,6 +411,22 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                             h.state_reason
                                 .map(|r| format!(" ({r})"))
                                 .unwrap_or_default()
+                        ),
+                    ],
+                    vec![
+                        "ha".into(),
+                        h.ha.map_or_else(
+                            || "-".to_string(),
+                            |x| {
+                                let mut s = x.verdict.to_string();
+                                if let Some(t) = x.dead_at {
+                                    s += &format!(", found dead {t}");
+                                }
+                                if let Some(t) = x.fenced_at {
+                                    s += &format!(", fenced {t}");
+                                }
+                                s
+                            },
                         ),
                     ],
                     vec!["hypervisor".into(), h.hypervisor.to_string()],

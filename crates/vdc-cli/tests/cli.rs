@@ -1333,6 +1333,13 @@ async fn web_ui_in_a_real_browser() {
         "{jobs}"
     );
 
+    // The hosts list shows the HA controller's verdict of each host (it pings every second).
+    b.goto(&format!("{url}/hosts")).await;
+    let ha = b
+        .js("return [...document.querySelectorAll('#rows tbody tr')].map(r => r.cells[3].textContent)")
+        .await;
+    assert_eq!(ha, serde_json::json!(["alive", "alive", "alive"]), "{ha}");
+
     // A phone-sized screen: the pages do not scroll sideways.
     b.resize(390, 844).await;
     for page in ["/", "/vms", "/hosts"] {
@@ -1419,6 +1426,23 @@ fn ha_reserve_and_restart_settings_from_the_cli() {
         "{}",
         one_line_error(&cycle)
     );
+    // The HA controller's verdict of each host (it pings every second), in the host list.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = run(&["host", "list"]);
+        let text = String::from_utf8_lossy(&list.stdout).into_owned();
+        let rows: Vec<&str> = text.lines().filter(|l| l.contains("sim-host")).collect();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("NAME") && l.contains(" HA ")),
+            "{text}"
+        );
+        if !rows.is_empty() && rows.iter().all(|r| r.contains(" alive ")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// The HA bench on a small simulated fleet with short timers: the host is declared dead no

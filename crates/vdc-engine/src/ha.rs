@@ -42,17 +42,7 @@ pub struct Heartbeats {
 }
 
 /// What the detector makes of a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Alive,
-    /// Management silent for a while: wait.
-    Suspect,
-    /// Management silent, but the host still writes its datastore heartbeat: it is cut off
-    /// from vdc, not dead, and its VMs may still run: they are not restarted.
-    Partitioned,
-    /// Silent on both paths: fence, then restart its VMs.
-    Dead,
-}
+pub use vdc_types::HostVerdict as Verdict;
 
 /// Judges a host at `now` from its heartbeats.
 pub fn judge(cfg: &DetectorConfig, hb: &Heartbeats, now_ms: i64) -> Verdict {

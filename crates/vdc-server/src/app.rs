@@ -339,14 +339,14 @@ impl App {
         let (hosts, more) = self.db.list_hosts(&f).await?;
         let next = views::next_page(&hosts, more, |h| (h.name.clone(), h.id.to_string()));
         Ok(Page {
-            items: hosts.iter().map(views::host).collect(),
+            items: hosts.iter().map(|h| self.host_view(h)).collect(),
             next_page_token: next,
         })
     }
 
     /// One host.
     pub async fn get_host(&self, id: HostId) -> Result<HostView, Error> {
-        Ok(views::host(&self.db.get_host(id).await?))
+        Ok(self.host_view(&self.db.get_host(id).await?))
     }
 
     /// One page of the VMs the caller may see.

@@ -97,7 +97,22 @@ pub struct HostHa {
     pub fenced_ms: Option<i64>,
 }
 
+impl HostHa {
+    pub fn view(&self) -> HostHaView {
+        HostHaView {
+            verdict: self.verdict,
+            dead_at: self.dead_ms.map(rfc3339),
+            fenced_at: self.fenced_ms.map(rfc3339),
+        }
+    }
+}
+
 impl App {
+    /// A host as the API shows it.
+    pub(crate) fn host_view(&self, h: &db::Host) -> HostView {
+        crate::views::host(h, self.host_ha(h.id).map(|x| x.view()))
+    }
+
     /// The datastore heartbeat of a host: the simulator's, else its file's age.
     fn datastore_heartbeat(&self, host: &db::Host) -> Option<i64> {
         if let Some(sim) = self.fleet.sim()

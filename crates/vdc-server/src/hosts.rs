@@ -73,7 +73,7 @@ impl App {
         let host = self.db.get_host(id).await?;
         let sync = sync_hosts(self, std::slice::from_ref(&host)).await?;
         Ok(HostAdded {
-            host: views::host(&self.db.get_host(id).await?),
+            host: self.host_view(&self.db.get_host(id).await?),
             sync,
         })
     }
@@ -160,7 +160,7 @@ impl App {
             )),
         )
         .await;
-        Ok(views::host(&host))
+        Ok(self.host_view(&host))
     }
 
     /// Sets a cluster's overcommit ratios (admin).

@@ -13,7 +13,6 @@ use vdc_types::*;
 use crate::app::App;
 use crate::auth::Actor;
 use crate::fleet::blocking;
-use crate::views;
 
 /// How long the power command may take.
 const POWER_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -163,6 +162,6 @@ impl App {
         let host = self
             .set_standby(actor.name(), &host, standby, &reason)
             .await?;
-        Ok(views::host(&host))
+        Ok(self.host_view(&host))
     }
 }

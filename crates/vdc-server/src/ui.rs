@@ -422,6 +422,10 @@ struct HostRow {
     memory: String,
     load: String,
     vcpu_wait: String,
+    /// The HA controller's verdict ("—" before its first round).
+    ha: String,
+    /// When it was last found dead and fenced, if ever.
+    ha_detail: String,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -444,6 +448,17 @@ impl Names {
             memory: mib(h.memory_mib),
             load: pct(h.cpu_load),
             vcpu_wait: pct(h.vcpu_wait),
+            ha: h
+                .ha
+                .as_ref()
+                .map_or_else(|| "—".to_string(), |x| x.verdict.to_string()),
+            ha_detail: h.ha.as_ref().map_or_else(String::new, |x| {
+                [("found dead", &x.dead_at), ("fenced", &x.fenced_at)]
+                    .iter()
+                    .filter_map(|(what, at)| at.as_ref().map(|t| format!("{what} {t}")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
         }
     }
 }

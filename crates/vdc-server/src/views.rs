@@ -74,7 +74,8 @@ pub fn department(d: &db::Department) -> DepartmentView {
     }
 }
 
-pub fn host(h: &db::Host) -> HostView {
+/// A host as the API shows it, with what the HA controller makes of it.
+pub fn host(h: &db::Host, ha: Option<HostHaView>) -> HostView {
     HostView {
         id: h.id,
         name: h.name.clone(),
@@ -109,6 +110,7 @@ pub fn host(h: &db::Host) -> HostView {
         balloon_share: h.load.as_ref().map(|l| l.balloon),
         swap_kib_s: h.load.as_ref().map(|l| l.swap_kib_s),
         load_sampled_at: h.load.as_ref().map(|l| rfc3339(l.sampled_at)),
+        ha,
     }
 }
 

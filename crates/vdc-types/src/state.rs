@@ -388,6 +388,21 @@ pub enum HaPolicy {
 }
 wire_enum!(HaPolicy { Restart => "restart", LeaveOff => "leave_off" });
 
+/// What the HA controller makes of a host from its heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostVerdict {
+    Alive,
+    /// Management silent for a while: wait.
+    Suspect,
+    /// Management silent, but the host still writes its datastore heartbeat: it is cut off
+    /// from vdc, not dead, and its VMs may still run: they are not restarted.
+    Partitioned,
+    /// Silent on both paths: fence, then restart its VMs.
+    Dead,
+}
+wire_enum!(HostVerdict { Alive => "alive", Suspect => "suspect", Partitioned => "partitioned", Dead => "dead" });
+
 /// What an operator should do about an anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -252,6 +252,18 @@ pub struct HostView {
     pub balloon_share: Option<f64>,
     pub swap_kib_s: Option<f64>,
     pub load_sampled_at: Option<String>,
+    /// What the HA controller makes of the host (`null` before its first round, or when HA
+    /// is off).
+    pub ha: Option<HostHaView>,
+}
+
+/// The HA controller's view of a host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HostHaView {
+    pub verdict: HostVerdict,
+    /// When it was last found dead, and fenced after that.
+    pub dead_at: Option<String>,
+    pub fenced_at: Option<String>,
 }
 
 /// A datastore (storage pool).

@@ -429,6 +429,14 @@ pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
     let job = failover_ended(s, &victim).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["target_id"], victim.as_str());
+    // The verdicts, with the death and fence times, are in the host views.
+    let dead = s.get_ok(&format!("/api/v1/hosts/{victim}")).await;
+    assert_eq!(dead["ha"]["verdict"], "dead", "{dead}");
+    assert!(dead["ha"]["dead_at"].is_string(), "{dead}");
+    assert!(dead["ha"]["fenced_at"].is_string(), "{dead}");
+    let cut = s.get_ok(&format!("/api/v1/hosts/{other}")).await;
+    assert_eq!(cut["ha"]["verdict"], "partitioned", "{cut}");
+    assert_eq!(cut["ha"]["dead_at"], Value::Null, "{cut}");
     let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
     assert_eq!(
         jobs["items"]
