@@ -297,6 +297,12 @@ pub enum PriceCmd {
         /// NAME=PRICE per VM per month (repeat for several).
         #[arg(long = "licence")]
         licences: Vec<String>,
+        /// Fixed per VM per month.
+        #[arg(long, default_value_t = 0.0)]
+        per_vm: f64,
+        /// Fixed per department per month (statements only).
+        #[arg(long, default_value_t = 0.0)]
+        per_department: f64,
     },
 }
 
@@ -386,6 +392,8 @@ pub async fn prices(client: &Client, cmd: PriceCmd, out: Output) -> Result<()> {
             memory_gib,
             disk_gib,
             licences,
+            per_vm,
+            per_department,
         } => {
             let mut map = std::collections::BTreeMap::new();
             for l in licences {
@@ -400,6 +408,8 @@ pub async fn prices(client: &Client, cmd: PriceCmd, out: Output) -> Result<()> {
                 memory_gib_month: memory_gib,
                 disk_gib_month: disk_gib,
                 licences: map,
+                vm_month: per_vm,
+                department_month: per_department,
             };
             client.put("/price-list", &p).await?
         }
@@ -411,6 +421,11 @@ pub async fn prices(client: &Client, cmd: PriceCmd, out: Output) -> Result<()> {
         vec!["vCPU".into(), format!("{:.2}", p.vcpu_month)],
         vec!["GiB memory".into(), format!("{:.2}", p.memory_gib_month)],
         vec!["GiB disk".into(), format!("{:.2}", p.disk_gib_month)],
+        vec!["per VM".into(), format!("{:.2}", p.vm_month)],
+        vec![
+            "per department".into(),
+            format!("{:.2}", p.department_month),
+        ],
     ];
     rows.extend(
         p.licences
@@ -549,7 +564,10 @@ pub fn roles_text(roles: &[RoleBindingView]) -> String {
         .join(", ")
 }
 
-async fn department_id(client: &Client, d: Option<String>) -> Result<Option<DepartmentId>> {
+pub(crate) async fn department_id(
+    client: &Client,
+    d: Option<String>,
+) -> Result<Option<DepartmentId>> {
     let Some(d) = d else { return Ok(None) };
     let all: Vec<DepartmentView> = client.get("/departments", &[]).await?;
     match all.iter().find(|x| x.name == d || x.id.to_string() == d) {

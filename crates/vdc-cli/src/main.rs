@@ -17,6 +17,7 @@ mod inspect;
 mod ops;
 mod placing;
 mod plans;
+mod reports;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -32,8 +33,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "VDC_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Output format.
-    #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
-    output: Output,
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputArg::Table)]
+    output: OutputArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +46,15 @@ pub enum Output {
     Table,
     /// JSON for scripts.
     Json,
+}
+
+/// What `--output` accepts: CSV only for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Table,
+    Json,
+    /// Reports only.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +107,9 @@ enum Command {
     /// The price list money quotas (and chargeback) use.
     #[command(subcommand)]
     Prices(governance::PriceCmd),
+    /// Reports: sprawl, chargeback.
+    #[command(subcommand)]
+    Report(reports::ReportCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -141,7 +154,15 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let out = cli.output;
+    if let Command::Report(c) = cli.command {
+        let client = client::Client::new(cli.server, cli.token)?;
+        return reports::report(&client, c, cli.output).await;
+    }
+    let out = match cli.output {
+        OutputArg::Table => Output::Table,
+        OutputArg::Json => Output::Json,
+        OutputArg::Csv => anyhow::bail!("--output csv is for reports (vdc report …)"),
+    };
     match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Openapi => {
@@ -194,5 +215,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prices(c) => {
             governance::prices(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
+        Command::Report(_) => unreachable!("handled above"),
     }
 }

@@ -1445,6 +1445,56 @@ fn ha_reserve_and_restart_settings_from_the_cli() {
     }
 }
 
+#[test]
+fn reports_as_tables_json_and_csv() {
+    let root = temp("reports");
+    let (data, cfg, log) = (root.join("data"), root.join("cfg"), root.join("server.log"));
+    let server = serve(&data, &log);
+    login(&server, &cfg);
+    let run = |args: &[&str]| vdc(&cfg, &server.url, args, &[]);
+    let set = run(&["prices", "set", "--vcpu", "10", "--per-department", "30"]);
+    assert!(set.status.success(), "{}", one_line_error(&set));
+    let sprawl = ok_json(run(&["report", "sprawl", "-o", "json"]));
+    assert_eq!(sprawl["currency"], "EUR");
+    assert!(sprawl["findings"].is_array(), "{sprawl}");
+    let table = run(&["report", "sprawl", "--department", "engineering"]);
+    assert!(table.status.success());
+    assert!(String::from_utf8_lossy(&table.stdout).contains("WASTE EUR/MONTH"));
+    let charge = ok_json(run(&[
+        "report",
+        "chargeback",
+        "--model",
+        "used",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(charge["model"], "used");
+    let vms: usize = charge["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["vms"].as_array().unwrap().len())
+        .sum();
+    let listed = ok_json(run(&["vm", "list", "-o", "json"]));
+    assert_eq!(
+        vms,
+        listed.as_array().unwrap().len(),
+        "every VM billed once"
+    );
+    let csv = run(&["report", "chargeback", "-o", "csv"]);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(text.starts_with("month,model,department,vm,"), "{text}");
+    assert!(text.contains(",department,"), "the fixed charges: {text}");
+    let bad = run(&["report", "chargeback", "--month", "2026-13"]);
+    assert!(
+        one_line_error(&bad).contains("month"),
+        "{}",
+        one_line_error(&bad)
+    );
+    let not_a_report = run(&["vm", "list", "-o", "csv"]);
+    assert!(one_line_error(&not_a_report).contains("reports"));
+}
+
 /// The HA bench on a small simulated fleet with short timers: the host is declared dead no
 /// sooner than its silence allows, fenced, and every VM is back, none lost or twice.
 #[test]

@@ -4,6 +4,7 @@
 //! A roll-up row packs min, mean, max and p95 (f32) of every metric over one bucket.
 
 use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
 use vdc_types::{Metric, UnixMs};
 
 use crate::*;
@@ -143,6 +144,16 @@ impl RollupRow {
     }
 }
 
+/// A roll-up from a row with `start_ms` and `data`.
+fn rollup_from_row(r: &AnyRow, entity: String, resolution_s: i64) -> DbResult<RollupRow> {
+    let start: i64 = get(r, "start_ms")?;
+    let data: Vec<u8> = get(r, "data")?;
+    RollupRow::decode(entity.clone(), resolution_s, start, &data).ok_or_else(|| DbError::Corrupt {
+        what: "metric rollup",
+        detail: format!("{entity} at {start}"),
+    })
+}
+
 impl DataStore {
     /// Writes chunks and parts of chunks (a whole hour, part 0, replaces its parts) and
     /// roll-ups, in one transaction.
@@ -229,6 +240,50 @@ impl DataStore {
         chunks_from_rows(&rows)
     }
 
+    /// Every VM's roll-ups at a resolution with buckets starting in `[from, to)` (reports).
+    pub async fn vm_rollups(
+        &self,
+        resolution_s: i64,
+        from: UnixMs,
+        to: UnixMs,
+    ) -> DbResult<Vec<RollupRow>> {
+        let rows = sqlx::query(
+            "SELECT entity, start_ms, data FROM metric_rollups \
+             WHERE resolution_s = $1 AND start_ms >= $2 AND start_ms < $3 AND entity LIKE 'vm:%'",
+        )
+        .bind(resolution_s)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("vm rollups"))?;
+        rows.iter()
+            .map(|r| rollup_from_row(r, get(r, "entity")?, resolution_s))
+            .collect()
+    }
+
+    /// When each VM last had samples: the start of its newest chunk (hour) or 5-minute
+    /// roll-up, by entity.
+    pub async fn vms_last_sampled(&self) -> DbResult<HashMap<String, UnixMs>> {
+        let mut out: HashMap<String, UnixMs> = HashMap::new();
+        for sql in [
+            "SELECT entity, MAX(start_ms) AS last FROM metric_chunks WHERE entity LIKE 'vm:%' GROUP BY entity",
+            "SELECT entity, MAX(start_ms) AS last FROM metric_rollups WHERE resolution_s = 300 \
+             AND entity LIKE 'vm:%' GROUP BY entity",
+        ] {
+            for r in sqlx::query(sql)
+                .fetch_all(self.pool())
+                .await
+                .map_err(q("last sampled"))?
+            {
+                let last: i64 = get(&r, "last")?;
+                let e = out.entry(get(&r, "entity")?).or_insert(last);
+                *e = (*e).max(last);
+            }
+        }
+        Ok(out)
+    }
+
     /// An entity's roll-ups at a resolution with buckets starting in `[from, to)`, oldest first.
     pub async fn metric_rollups(
         &self,
@@ -249,16 +304,7 @@ impl DataStore {
         .await
         .map_err(q("metric rollups"))?;
         rows.iter()
-            .map(|r| {
-                let start: i64 = get(r, "start_ms")?;
-                let data: Vec<u8> = get(r, "data")?;
-                RollupRow::decode(entity.to_string(), resolution_s, start, &data).ok_or_else(|| {
-                    DbError::Corrupt {
-                        what: "metric rollup",
-                        detail: format!("{entity} at {start}"),
-                    }
-                })
-            })
+            .map(|r| rollup_from_row(r, entity.to_string(), resolution_s))
             .collect()
     }
 

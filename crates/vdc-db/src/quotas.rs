@@ -13,6 +13,9 @@ pub struct PriceList {
     pub memory_gib_month: f64,
     pub disk_gib_month: f64,
     pub licences: BTreeMap<String, f64>,
+    /// Fixed monthly charges per VM and per department.
+    pub vm_month: f64,
+    pub department_month: f64,
 }
 
 /// A department's quota (`None`: unlimited).
@@ -33,7 +36,8 @@ impl DataStore {
     /// The price list.
     pub async fn price_list(&self) -> DbResult<PriceList> {
         let r = sqlx::query(
-            "SELECT currency, vcpu_month, memory_gib_month, disk_gib_month, licences FROM price_list WHERE id = 1",
+            "SELECT currency, vcpu_month, memory_gib_month, disk_gib_month, licences, vm_month, department_month \
+             FROM price_list WHERE id = 1",
         )
         .fetch_one(self.pool())
         .await
@@ -44,6 +48,8 @@ impl DataStore {
             memory_gib_month: get(&r, "memory_gib_month")?,
             disk_gib_month: get(&r, "disk_gib_month")?,
             licences: from_json("licences", &get::<String>(&r, "licences")?)?,
+            vm_month: get(&r, "vm_month")?,
+            department_month: get(&r, "department_month")?,
         })
     }
 
@@ -51,7 +57,8 @@ impl DataStore {
     pub async fn set_price_list(&self, p: &PriceList) -> DbResult<()> {
         sqlx::query(
             "UPDATE price_list SET currency = $1, vcpu_month = $2, memory_gib_month = $3, \
-             disk_gib_month = $4, licences = $5, updated_at = $6 WHERE id = 1",
+             disk_gib_month = $4, licences = $5, updated_at = $6, vm_month = $7, \
+             department_month = $8 WHERE id = 1",
         )
         .bind(&p.currency)
         .bind(p.vcpu_month)
@@ -59,6 +66,8 @@ impl DataStore {
         .bind(p.disk_gib_month)
         .bind(to_json(&p.licences))
         .bind(now_ms())
+        .bind(p.vm_month)
+        .bind(p.department_month)
         .execute(self.pool())
         .await
         .map_err(q("set price list"))?;
@@ -134,22 +143,35 @@ impl DataStore {
         .fetch_all(self.pool())
         .await
         .map_err(q("department licences"))?;
-        let mut out = BTreeMap::new();
-        for r in rows {
-            let c: serde_json::Value =
-                from_json("constraints", &get::<String>(&r, "constraints")?)?;
-            let sw: Vec<String> = c["licensed_software"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !sw.is_empty() {
-                out.insert(parse_id("vm id", &get::<String>(&r, "vm_id")?)?, sw);
-            }
-        }
-        Ok(out)
+        licences_of(&rows)
     }
+
+    /// Software every VM was placed with.
+    pub async fn vm_licences(&self) -> DbResult<BTreeMap<VmId, Vec<String>>> {
+        let rows = sqlx::query("SELECT vm_id, constraints FROM vm_placements")
+            .fetch_all(self.pool())
+            .await
+            .map_err(q("vm licences"))?;
+        licences_of(&rows)
+    }
+}
+
+/// The licensed software of placement rows (`vm_id`, `constraints`), VMs without any left out.
+fn licences_of(rows: &[AnyRow]) -> DbResult<BTreeMap<VmId, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let c: serde_json::Value = from_json("constraints", &get::<String>(r, "constraints")?)?;
+        let sw: Vec<String> = c["licensed_software"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !sw.is_empty() {
+            out.insert(parse_id("vm id", &get::<String>(r, "vm_id")?)?, sw);
+        }
+    }
+    Ok(out)
 }

@@ -187,6 +187,9 @@ pub struct DiskRec {
     pub size_gib: u64,
     pub datastore: String,
     pub format: String,
+    /// The file or device, when the host reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A NIC of a VM (stored as JSON inside the VM row).

@@ -442,6 +442,7 @@ impl LibvirtHost {
         let capacity = capacity.or_else(|| d.block_info(&device, 0).ok().map(|b| b.capacity));
         DiskInfo {
             size_gib: capacity.unwrap_or(0).div_ceil(1 << 30),
+            path: source.starts_with('/').then(|| source.clone()),
             datastore: datastore.unwrap_or(source),
             format: x.format.clone().unwrap_or_else(|| "raw".into()),
             device,
@@ -1057,6 +1058,7 @@ mod tests {
             vcpus: 2,
             memory_mib: 128,
             disks: vec![DiskInfo {
+                path: None,
                 device: "vda".into(),
                 size_gib: 1,
                 datastore: "pool".into(),

@@ -495,6 +495,7 @@ fn qemu_vdc_guest_end_to_end() {
     assert_eq!(
         v.disks,
         vec![DiskInfo {
+            path: None,
             device: "vda".into(),
             size_gib: 1,
             datastore: LAB_POOL.into(),
@@ -766,6 +767,7 @@ fn qemu_vdc_defines_a_domain_with_a_pool_volume_and_metadata() {
         vcpus: 1,
         memory_mib: 96,
         disks: vec![DiskInfo {
+            path: None,
             device: "vda".into(),
             size_gib: 1,
             datastore: LAB_POOL.into(),

@@ -96,6 +96,7 @@ impl Fixture {
             vcpus: self.vcpus,
             memory_mib: self.memory_mib,
             disks: vec![DiskInfo {
+                path: None,
                 device: "vda".into(),
                 size_gib: self.disk_gib,
                 datastore: self.datastore.clone(),

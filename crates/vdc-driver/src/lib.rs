@@ -110,6 +110,8 @@ pub struct DiskInfo {
     pub datastore: String,
     /// `qcow2`, `raw`, `vmdk`, …
     pub format: String,
+    /// The file or device it is, when the host says (ignored by `define`).
+    pub path: Option<String>,
 }
 
 /// A NIC attached to a VM.

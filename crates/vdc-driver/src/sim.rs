@@ -377,6 +377,7 @@ impl SimVm {
                 .disks
                 .iter()
                 .map(|d| DiskInfo {
+                    path: None,
                     device: d.device.to_string(),
                     size_gib: d.size_gib,
                     datastore: d.datastore.to_string(),

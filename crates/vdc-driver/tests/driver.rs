@@ -24,6 +24,7 @@ fn spec(name: &str, vcpus: u32, memory_mib: u64) -> VmSpec {
         vcpus,
         memory_mib,
         disks: vec![DiskInfo {
+            path: None,
             device: "vda".into(),
             size_gib: 20,
             datastore: "local".into(),

@@ -13,3 +13,4 @@ pub mod load;
 pub mod metrics;
 pub mod quota;
 pub mod rating;
+pub mod report;

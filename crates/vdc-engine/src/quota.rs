@@ -12,6 +12,10 @@ pub struct Prices {
     pub disk_gib: f64,
     /// Per VM running the software, by name.
     pub licences: BTreeMap<String, f64>,
+    /// Fixed, per VM.
+    pub per_vm: f64,
+    /// Fixed, per department (statements only; not in quotas).
+    pub per_department: f64,
 }
 
 /// Resources of some VMs.
@@ -40,7 +44,8 @@ impl Usage {
             + licences
                 .iter()
                 .filter_map(|l| p.licences.get(l))
-                .sum::<f64>();
+                .sum::<f64>()
+            + p.per_vm;
         Usage {
             vcpus: u64::from(vcpus),
             memory_mib,
@@ -233,6 +238,7 @@ mod tests {
             memory_gib: 5.0,
             disk_gib: 0.1,
             licences: BTreeMap::from([("sql-server".to_string(), 100.0)]),
+            ..Prices::default()
         }
     }
 

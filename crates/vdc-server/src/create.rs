@@ -248,6 +248,7 @@ impl App {
                     size_gib: d.size_gib,
                     datastore: d.datastore.clone().unwrap_or_else(|| default_ds.clone()),
                     format: "qcow2".into(),
+                    path: None,
                 })
                 .collect(),
             nics: p

@@ -266,6 +266,7 @@ pub(crate) fn spec_of(
             .disks
             .iter()
             .map(|d| DiskInfo {
+                path: d.path.clone(),
                 device: d.device.clone(),
                 size_gib: d.size_gib,
                 datastore: d.datastore.clone(),

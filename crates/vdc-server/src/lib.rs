@@ -26,6 +26,7 @@ pub mod plans;
 pub mod power;
 pub mod prometheus;
 pub mod quota;
+pub mod reports;
 pub mod requests;
 pub mod sync;
 pub mod tokens;

@@ -20,6 +20,8 @@ fn prices(p: &db::PriceList) -> Prices {
         memory_gib: p.memory_gib_month,
         disk_gib: p.disk_gib_month,
         licences: p.licences.clone(),
+        per_vm: p.vm_month,
+        per_department: p.department_month,
     }
 }
 
@@ -242,6 +244,8 @@ impl App {
             memory_gib_month: p.memory_gib_month,
             disk_gib_month: p.disk_gib_month,
             licences: p.licences,
+            vm_month: p.vm_month,
+            department_month: p.department_month,
         })
     }
 
@@ -263,6 +267,8 @@ impl App {
                 memory_gib_month: p.memory_gib_month,
                 disk_gib_month: p.disk_gib_month,
                 licences,
+                vm_month: p.vm_month,
+                department_month: p.department_month,
             })
             .await?;
         self.audit(

@@ -51,6 +51,7 @@ pub fn vm_report(v: &VmInfo, host: HostId, cluster: ClusterId) -> db::VmReport {
                 size_gib: d.size_gib,
                 datastore: d.datastore.clone(),
                 format: d.format.clone(),
+                path: d.path.clone(),
             })
             .collect(),
         nics: v

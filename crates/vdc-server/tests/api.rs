@@ -35,6 +35,10 @@ use metrics::*;
 mod ha;
 use ha::*;
 
+#[path = "api/reports.rs"]
+mod reports;
+use reports::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -89,6 +93,7 @@ on_both_stores!(
     vm_restart_settings_refuse_cycles,
     failover_reserve_refuses_starts_with_the_figures,
     failover_hosts_stay_empty_for_normal_placement,
+    reports_with_known_answers,
     dead_host_vms_restart_elsewhere_by_priority,
     failover_resumes_after_a_server_crash_and_fencing_times_out,
     leases_warn_power_off_and_delete,

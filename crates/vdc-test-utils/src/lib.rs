@@ -457,6 +457,31 @@ impl TestStack {
         b
     }
 
+    /// `GET path` as admin, a text body (CSV) that must come with 200 and `content_type`.
+    pub async fn get_text(&self, path: &str, content_type: &str) -> String {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.expect("body read");
+        assert_eq!(status, StatusCode::OK, "GET {path}: {text}");
+        assert!(
+            ct.starts_with(content_type),
+            "GET {path}: content type {ct}"
+        );
+        text
+    }
+
     /// Waits for a job to end and returns it.
     pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
         let path = format!("/api/v1/jobs/{job_id}");

@@ -1052,6 +1052,8 @@ pub fn validate_price_list(p: &crate::PriceListView) -> Result<(), Error> {
         ("vcpu_month", p.vcpu_month),
         ("memory_gib_month", p.memory_gib_month),
         ("disk_gib_month", p.disk_gib_month),
+        ("vm_month", p.vm_month),
+        ("department_month", p.department_month),
     ];
     for (field, v) in prices
         .into_iter()

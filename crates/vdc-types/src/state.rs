@@ -403,6 +403,49 @@ pub enum HostVerdict {
 }
 wire_enum!(HostVerdict { Alive => "alive", Suspect => "suspect", Partitioned => "partitioned", Dead => "dead" });
 
+/// A kind of sprawl.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SprawlKind {
+    /// Running, but idle for days.
+    Idle,
+    /// Powered off for a long time.
+    Zombie,
+    /// Using far less than it has.
+    Oversized,
+    LeaseExpired,
+    /// No lease (reported when leases are asked for).
+    NoLease,
+    /// No owner and no department.
+    Unowned,
+    /// Not created or adopted through vdc.
+    Unmanaged,
+    /// A volume no VM uses.
+    OrphanedVolume,
+}
+wire_enum!(SprawlKind { Idle => "idle", Zombie => "zombie", Oversized => "oversized", LeaseExpired => "lease_expired", NoLease => "no_lease", Unowned => "unowned", Unmanaged => "unmanaged", OrphanedVolume => "orphaned_volume" });
+
+/// How chargeback counts vCPUs and memory: what VMs have, or what they used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeModel {
+    Allocated,
+    Used,
+}
+wire_enum!(ChargeModel { Allocated => "allocated", Used => "used" });
+
 /// What an operator should do about an anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

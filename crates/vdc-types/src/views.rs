@@ -138,6 +138,12 @@ pub struct PriceListView {
     /// Per VM running the software, by software name.
     #[serde(default)]
     pub licences: std::collections::BTreeMap<String, f64>,
+    /// Fixed per VM, per month (in quotas and statements).
+    #[serde(default)]
+    pub vm_month: f64,
+    /// Fixed per department, per month (in statements).
+    #[serde(default)]
+    pub department_month: f64,
 }
 
 /// Resources in use (or asked for) and their monthly cost.
@@ -693,4 +699,97 @@ pub struct MetricSeriesView {
     pub mean: Vec<f32>,
     pub max: Vec<f32>,
     pub p95: Vec<f32>,
+}
+
+/// A department and an amount of money.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DepartmentAmountView {
+    /// `null`: VMs and volumes of no department.
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub amount: f64,
+}
+
+/// A smaller size that would do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RightSizeView {
+    pub vcpus: u32,
+    pub memory_mib: u64,
+}
+
+/// One piece of sprawl, with its evidence and what it costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SprawlFindingView {
+    pub kind: SprawlKind,
+    /// The VM (`null` for a volume).
+    pub vm_id: Option<VmId>,
+    /// The VM's name, or the volume's path.
+    pub name: String,
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub owner: Option<String>,
+    pub evidence: String,
+    /// What it costs a month at the price list, and what of that is wasted.
+    pub monthly_cost: f64,
+    pub monthly_waste: f64,
+    pub right_size: Option<RightSizeView>,
+}
+
+/// `GET /api/v1/reports/sprawl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SprawlReportView {
+    pub generated_at: String,
+    pub currency: String,
+    /// The days of use judged (idle, oversized) and the days off that make a zombie.
+    pub days: u32,
+    pub zombie_days: u32,
+    pub findings: Vec<SprawlFindingView>,
+    /// Monthly waste, each VM counted once (its largest finding).
+    pub total_waste: f64,
+    pub waste_by_department: Vec<DepartmentAmountView>,
+}
+
+/// One line of a bill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChargeLineView {
+    pub item: String,
+    pub quantity: f64,
+    /// `vCPU-hours`, `GiB-hours`, `hours` or `month`.
+    pub unit: String,
+    pub unit_price: f64,
+    pub amount: f64,
+}
+
+/// A VM's bill for the period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VmBillView {
+    pub vm_id: VmId,
+    pub name: String,
+    pub lines: Vec<ChargeLineView>,
+    pub total: f64,
+}
+
+/// A department's statement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatementView {
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub vms: Vec<VmBillView>,
+    /// The department's fixed charge for the period.
+    pub fixed: Option<ChargeLineView>,
+    pub total: f64,
+}
+
+/// `GET /api/v1/reports/chargeback`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChargebackView {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub model: ChargeModel,
+    pub currency: String,
+    /// The period billed: the month, or its part up to now.
+    pub from: String,
+    pub to: String,
+    pub statements: Vec<StatementView>,
+    pub total: f64,
 }

@@ -47,6 +47,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/hosts/{id}/metrics"
             | "/vms/{id}/metrics"
             | "/alerts"
+            | "/reports/sprawl"
+            | "/reports/chargeback"
             | "/vms/{id}/ha"
             | "/clusters/{id}/ha"
             | "/vms"

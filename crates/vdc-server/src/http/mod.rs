@@ -56,6 +56,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::host_metrics))
         .routes(routes!(ops::vm_metrics))
         .routes(routes!(ops::list_alerts))
+        .routes(routes!(ops::sprawl_report))
+        .routes(routes!(ops::chargeback_report))
         .routes(routes!(ops::get_vm_ha, ops::set_vm_ha))
         .routes(routes!(ops::get_cluster_ha, ops::set_cluster_ha))
         .routes(routes!(list_vms, create_vm))

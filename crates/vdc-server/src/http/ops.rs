@@ -427,3 +427,48 @@ pub(super) async fn consolidate(
 ) -> ApiResult<Json<Vec<ConsolidationPlanView>>> {
     Ok(Json(app.consolidate(&actor, p).await?))
 }
+
+/// A report as JSON, or as CSV (`text/csv`) when asked with `format=csv`.
+fn report<T: serde::Serialize>(
+    format: Option<&str>,
+    r: T,
+    to_csv: fn(&T) -> String,
+) -> ApiResult<axum::response::Response> {
+    Ok(match crate::reports::Format::parse(format)? {
+        crate::reports::Format::Json => Json(r).into_response(),
+        crate::reports::Format::Csv => (
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            to_csv(&r),
+        )
+            .into_response(),
+    })
+}
+
+/// Sprawl among the VMs and volumes the caller may see: idle, zombie and oversized VMs (with
+/// a right size), ended leases, VMs of no one, unmanaged VMs and volumes no VM uses — each
+/// with its evidence, its monthly cost and what of it is wasted.
+#[utoipa::path(get, path = "/api/v1/reports/sprawl", tag = "reports", security(("bearer" = [])), params(crate::reports::SprawlQuery),
+    responses((status = 200, body = SprawlReportView, description = "JSON, or CSV with format=csv"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn sprawl_report(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<crate::reports::SprawlQuery>,
+) -> ApiResult<axum::response::Response> {
+    let r = app.sprawl_report(&actor, &q).await?;
+    report(q.format.as_deref(), r, crate::reports::sprawl_csv)
+}
+
+/// Monthly chargeback statements per department and VM, on the allocated or the used model,
+/// from the price list (the month so far for the current one).
+#[utoipa::path(get, path = "/api/v1/reports/chargeback", tag = "reports", security(("bearer" = [])), params(crate::reports::ChargebackQuery),
+    responses((status = 200, body = ChargebackView, description = "JSON, or CSV with format=csv"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn chargeback_report(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<crate::reports::ChargebackQuery>,
+) -> ApiResult<axum::response::Response> {
+    let r = app.chargeback_report(&actor, &q).await?;
+    report(q.format.as_deref(), r, crate::reports::chargeback_csv)
+}

@@ -80,6 +80,8 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/hosts/{id}/metrics", EVERYONE),
     ("GET", "/metrics", EVERYONE),
     ("GET", "/api/v1/alerts", EVERYONE),
+    ("GET", "/api/v1/reports/sprawl", EVERYONE),
+    ("GET", "/api/v1/reports/chargeback", EVERYONE),
     ("POST", "/api/v1/hosts/{id}/evacuate", ADMIN),
     ("POST", "/api/v1/hosts/{id}/standby", ADMIN),
     ("POST", "/api/v1/hosts/{id}/wake", ADMIN),

@@ -28,6 +28,7 @@ fn rogue(s: &TestStack, host: usize, name: &str, state: PowerState) -> uuid::Uui
         vcpus: 1,
         memory_mib: 512,
         disks: vec![DiskInfo {
+            path: None,
             device: "vda".into(),
             size_gib: 10,
             datastore: "local".into(),

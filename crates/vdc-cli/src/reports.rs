@@ -1,0 +1,186 @@
+//! `vdc report sprawl|chargeback`: the server's reports as tables, JSON or CSV.
+
+use anyhow::Result;
+use vdc_types::*;
+
+use crate::OutputArg as Output;
+use crate::client::Client;
+use crate::commands::{print_json, table};
+use crate::governance::department_id;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCmd {
+    /// Idle, zombie and oversized VMs, ended leases, VMs of no one, unmanaged VMs and unused
+    /// volumes, with the evidence and the monthly cost each wastes.
+    Sprawl {
+        /// Only this department's VMs (name or id).
+        #[arg(long)]
+        department: Option<String>,
+        /// Days of use judged for idle and oversized VMs.
+        #[arg(long)]
+        days: Option<u32>,
+        /// Days off that make a zombie.
+        #[arg(long)]
+        zombie_days: Option<u32>,
+        /// Also name managed VMs without a lease.
+        #[arg(long)]
+        missing_leases: bool,
+    },
+    /// Monthly statements per department and VM.
+    Chargeback {
+        /// Only this department (name or id).
+        #[arg(long)]
+        department: Option<String>,
+        /// YYYY-MM (default: this month so far).
+        #[arg(long)]
+        month: Option<String>,
+        /// What vCPUs and memory are charged by: allocated or used.
+        #[arg(long, default_value = "allocated")]
+        model: String,
+    },
+}
+
+pub async fn report(client: &Client, cmd: ReportCmd, out: Output) -> Result<()> {
+    let (path, mut q) = match cmd {
+        ReportCmd::Sprawl {
+            department,
+            days,
+            zombie_days,
+            missing_leases,
+        } => {
+            let mut q = vec![("missing_leases", missing_leases.to_string())];
+            if let Some(d) = department_id(client, department).await? {
+                q.push(("department_id", d.to_string()));
+            }
+            q.extend(days.map(|d| ("days", d.to_string())));
+            q.extend(zombie_days.map(|d| ("zombie_days", d.to_string())));
+            ("/reports/sprawl", q)
+        }
+        ReportCmd::Chargeback {
+            department,
+            month,
+            model,
+        } => {
+            let mut q = vec![("model", model)];
+            if let Some(d) = department_id(client, department).await? {
+                q.push(("department_id", d.to_string()));
+            }
+            q.extend(month.map(|m| ("month", m)));
+            ("/reports/chargeback", q)
+        }
+    };
+    if out == Output::Csv {
+        q.push(("format", "csv".into()));
+        print!("{}", client.get_text(path, &q).await?);
+        return Ok(());
+    }
+    if path == "/reports/sprawl" {
+        let r: SprawlReportView = client.get(path, &q).await?;
+        if out == Output::Json {
+            return print_json(&r);
+        }
+        sprawl_table(&r);
+    } else {
+        let r: ChargebackView = client.get(path, &q).await?;
+        if out == Output::Json {
+            return print_json(&r);
+        }
+        chargeback_table(&r);
+    }
+    Ok(())
+}
+
+fn dept(d: &Option<String>) -> String {
+    d.clone().unwrap_or_else(|| "(none)".into())
+}
+
+fn sprawl_table(r: &SprawlReportView) {
+    let c = &r.currency;
+    table(
+        &[
+            "KIND",
+            "NAME",
+            "DEPARTMENT",
+            "OWNER",
+            &format!("WASTE {c}/MONTH"),
+            "EVIDENCE",
+        ],
+        r.findings
+            .iter()
+            .map(|f| {
+                let mut evidence = f.evidence.clone();
+                if let Some(s) = &f.right_size {
+                    evidence += &format!(" → {} vCPUs, {} MiB", s.vcpus, s.memory_mib);
+                }
+                vec![
+                    f.kind.to_string(),
+                    f.name.clone(),
+                    dept(&f.department),
+                    f.owner.clone().unwrap_or_default(),
+                    format!("{:.2}", f.monthly_waste),
+                    evidence,
+                ]
+            })
+            .collect(),
+    );
+    table(
+        &["DEPARTMENT", &format!("WASTE {c}/MONTH")],
+        r.waste_by_department
+            .iter()
+            .map(|d| vec![dept(&d.department), format!("{:.2}", d.amount)])
+            .chain([vec!["total".into(), format!("{:.2}", r.total_waste)]])
+            .collect(),
+    );
+}
+
+fn chargeback_table(r: &ChargebackView) {
+    println!(
+        "{} ({} model), {} – {}, {}",
+        r.month, r.model, r.from, r.to, r.currency
+    );
+    let mut rows = Vec::new();
+    for s in &r.statements {
+        for b in &s.vms {
+            let items: Vec<String> = b
+                .lines
+                .iter()
+                .map(|l| format!("{} {:.2}", l.item, l.amount))
+                .collect();
+            rows.push(vec![
+                dept(&s.department),
+                b.name.clone(),
+                items.join(", "),
+                format!("{:.2}", b.total),
+            ]);
+        }
+        if let Some(f) = &s.fixed {
+            rows.push(vec![
+                dept(&s.department),
+                String::new(),
+                "department (fixed)".into(),
+                format!("{:.2}", f.amount),
+            ]);
+        }
+        rows.push(vec![
+            dept(&s.department),
+            "total".into(),
+            String::new(),
+            format!("{:.2}", s.total),
+        ]);
+    }
+    rows.push(vec![
+        "all".into(),
+        "total".into(),
+        String::new(),
+        format!("{:.2}", r.total),
+    ]);
+    table(
+        &[
+            "DEPARTMENT",
+            "VM",
+            "ITEMS",
+            &format!("TOTAL {}", r.currency),
+        ],
+        rows,
+    );
+}
