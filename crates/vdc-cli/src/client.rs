@@ -141,6 +141,24 @@ impl Client {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
+    /// POSTs a file's bytes with a content type.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .query(query)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn post<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
         self.send(self.http.post(self.url(path)).json(body)).await
     }

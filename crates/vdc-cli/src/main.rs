@@ -110,6 +110,9 @@ enum Command {
     /// Reports: sprawl, chargeback.
     #[command(subcommand)]
     Report(reports::ReportCmd),
+    /// Import another tool's export (RVTools) for the reports.
+    #[command(subcommand)]
+    Import(reports::ImportCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
     /// Print the OpenAPI document of this build's API.
@@ -216,5 +219,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             governance::prices(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Report(_) => unreachable!("handled above"),
+        Command::Import(c) => {
+            reports::import(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! `vdc report sprawl|chargeback`: the server's reports as tables, JSON or CSV.
+//! `vdc report sprawl|chargeback`: the server's reports as tables, JSON or CSV; `vdc import
+//! rvtools`: another tool's export into the estate they cover.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use vdc_types::*;
 
 use crate::OutputArg as Output;
@@ -183,4 +184,53 @@ fn chargeback_table(r: &ChargebackView) {
         ],
         rows,
     );
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportCmd {
+    /// An RVTools export (xlsx: vInfo, vHost, vDisk) as an external, read-only estate that
+    /// the reports cover; importing the same source again replaces it.
+    Rvtools {
+        /// The workbook.
+        file: std::path::PathBuf,
+        /// Names the estate (default: the file's name without extension).
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+pub async fn import(client: &Client, cmd: ImportCmd, out: crate::Output) -> Result<()> {
+    let ImportCmd::Rvtools { file, source } = cmd;
+    let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+    let source = match source {
+        Some(s) => s,
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("name the estate with --source")?
+            .to_string(),
+    };
+    let done: ImportView = client
+        .post_bytes(
+            "/imports/rvtools",
+            &[("source", source)],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            bytes,
+        )
+        .await?;
+    if out == crate::Output::Json {
+        return print_json(&done);
+    }
+    println!(
+        "imported {} into {}: {} clusters, {} hosts, {} VMs ({} without a listed host, {} templates skipped, {} gone since the last import)",
+        file.display(),
+        done.site,
+        done.clusters,
+        done.hosts,
+        done.vms,
+        done.vms_without_host,
+        done.templates_skipped,
+        done.vms_removed
+    );
+    Ok(())
 }

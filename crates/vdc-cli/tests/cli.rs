@@ -377,13 +377,9 @@ fn openapi_command_prints_the_checked_in_document() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }
 
-/// `libvirt-domains/` of the shared test data (`$VDC_TEST_DATA`, else `shared/data` beside
-/// the repository). Missing data fails the test; it never skips it.
+/// `libvirt-domains/` of the shared test data. Missing data fails the test; it never skips it.
 fn domain_corpus() -> PathBuf {
-    let dir = std::env::var_os("VDC_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("libvirt-domains");
+    let dir = vdc_test_utils::shared_data().join("libvirt-domains");
     assert!(
         dir.join("INDEX.tsv").is_file(),
         "fixture directory {} is missing: this test needs the shared test data",
@@ -1493,6 +1489,21 @@ fn reports_as_tables_json_and_csv() {
     );
     let not_a_report = run(&["vm", "list", "-o", "csv"]);
     assert!(one_line_error(&not_a_report).contains("reports"));
+
+    // An RVTools export joins the estate the reports cover.
+    let xlsx = vdc_test_utils::shared_data().join("rvtools/example1.xlsx");
+    let done = run(&["import", "rvtools", xlsx.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        said.contains("into rvtools:example1: 1 clusters, 7 hosts, 9 VMs"),
+        "{said}{}",
+        one_line_error(&done)
+    );
+    let csv = run(&["report", "sprawl", "-o", "csv"]);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(text.contains("zombie,vm-4,"), "{text}");
+    let bad = run(&["import", "rvtools", "/nonexistent.xlsx"]);
+    assert!(one_line_error(&bad).contains("/nonexistent.xlsx"));
 }
 
 /// The HA bench on a small simulated fleet with short timers: the host is declared dead no

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 pub mod ha;
+pub mod imports;
 mod inventory;
 mod jobs;
 pub mod metrics;

@@ -81,10 +81,10 @@ pub struct VmSyncOutcome {
     pub vanished: usize,
 }
 
-const VM_COLS: &str = "id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
+pub(crate) const VM_COLS: &str = "id, name, host_id, cluster_id, vcpus, memory_mib, disks, nics, power_state, owner, \
      department_id, purpose, tags, lease_expires_at, created_by, created_at, updated_at, generation, runtime_gen, management";
 
-fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
+pub(crate) fn vm_from_row(r: &AnyRow) -> DbResult<Vm> {
     Ok(Vm {
         id: parse_id("vm id", &get::<String>(r, "id")?)?,
         name: get(r, "name")?,

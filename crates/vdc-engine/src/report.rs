@@ -295,7 +295,10 @@ pub fn sprawl(
                 None,
             );
         }
-        if vm.management != Management::Managed {
+        if matches!(
+            vm.management,
+            Management::Unmanaged | Management::Quarantined
+        ) {
             found(
                 SprawlKind::Unmanaged,
                 format!(

@@ -531,6 +531,12 @@ impl App {
         spec: jobs::JobSpec,
         detail: Option<String>,
     ) -> Result<JobAccepted, Error> {
+        if vm.management == Management::External {
+            return Err(Error::conflict(format!(
+                "{} is in an imported estate (read-only): vdc reports on it but does not change it",
+                vm.name
+            )));
+        }
         let job = jobs::new_job(spec, who);
         self.db.insert_job(&job).await?;
         self.audit(

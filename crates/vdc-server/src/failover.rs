@@ -154,7 +154,7 @@ impl App {
             .all_hosts()
             .await?
             .into_iter()
-            .filter(|h| h.state != HostState::Standby)
+            .filter(|h| !matches!(h.state, HostState::Standby | HostState::External))
             .collect();
         let timeout = self.config.ha.ping_timeout;
         let mut pings = tokio::task::JoinSet::new();

@@ -28,6 +28,7 @@ pub mod prometheus;
 pub mod quota;
 pub mod reports;
 pub mod requests;
+pub mod rvtools;
 pub mod sync;
 pub mod tokens;
 pub mod ui;

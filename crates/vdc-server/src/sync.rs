@@ -173,10 +173,11 @@ fn to_known(rows: Vec<(VmId, Option<HostId>, i64)>) -> impl Iterator<Item = (VmI
 /// Syncs run one at a time (periodic, event-driven, on request).
 async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, Error> {
     let _one_at_a_time = app.sync_lock.lock().await;
-    // A host in standby is powered off on purpose: not probed until it is woken.
+    // A host in standby is powered off on purpose: not probed until it is woken; an external
+    // host (imported from an export) is never probed.
     let hosts: Vec<db::Host> = hosts
         .iter()
-        .filter(|h| h.state != HostState::Standby)
+        .filter(|h| !matches!(h.state, HostState::Standby | HostState::External))
         .cloned()
         .collect();
     let hosts = hosts.as_slice();

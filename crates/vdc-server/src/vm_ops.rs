@@ -37,6 +37,12 @@ impl App {
                 vm.name
             )));
         }
+        if vm.management == Management::External {
+            return Err(Error::conflict(format!(
+                "VM {} is in an imported estate (read-only)",
+                vm.name
+            )));
+        }
         let adopted = db::Vm {
             management: Management::Managed,
             owner: Some(p.owner.clone()),

@@ -94,6 +94,7 @@ on_both_stores!(
     failover_reserve_refuses_starts_with_the_figures,
     failover_hosts_stay_empty_for_normal_placement,
     reports_with_known_answers,
+    rvtools_export_imports_as_a_read_only_estate,
     dead_host_vms_restart_elsewhere_by_priority,
     failover_resumes_after_a_server_crash_and_fencing_times_out,
     leases_warn_power_off_and_delete,

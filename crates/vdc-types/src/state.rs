@@ -89,8 +89,10 @@ pub enum Management {
     Unmanaged,
     /// A rogue VM an admin suspended and kept for inspection.
     Quarantined,
+    /// In an estate imported from another tool's export (RVTools): read-only.
+    External,
 }
-wire_enum!(Management { Managed => "managed", Unmanaged => "unmanaged", Quarantined => "quarantined" });
+wire_enum!(Management { Managed => "managed", Unmanaged => "unmanaged", Quarantined => "quarantined", External => "external" });
 
 /// What the load balancer does in a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -115,8 +117,10 @@ pub enum HostState {
     Unreachable,
     /// Powered off by vdc to save power (it held no running VM); woken when needed.
     Standby,
+    /// Known from another tool's export (RVTools): reported on, never contacted or changed.
+    External,
 }
-wire_enum!(HostState { Connected => "connected", Unreachable => "unreachable", Standby => "standby" });
+wire_enum!(HostState { Connected => "connected", Unreachable => "unreachable", Standby => "standby", External => "external" });
 
 /// What kind of hypervisor a host runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

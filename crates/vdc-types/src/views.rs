@@ -793,3 +793,19 @@ pub struct ChargebackView {
     pub statements: Vec<StatementView>,
     pub total: f64,
 }
+
+/// What an import of another tool's export wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportView {
+    pub source: String,
+    /// The external site it went to (`rvtools:SOURCE`).
+    pub site: String,
+    pub clusters: usize,
+    pub hosts: usize,
+    pub vms: usize,
+    pub templates_skipped: usize,
+    /// VMs on a host the export does not list (or none): imported without a host.
+    pub vms_without_host: usize,
+    /// VMs of an earlier import of the source that are gone from this one.
+    pub vms_removed: usize,
+}

@@ -89,7 +89,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/hosts/{id}/wake"
             | "/sync",
         )
-        | ("PATCH" | "DELETE", "/hosts/{id}") => Needs(HostManage),
+        | ("PATCH" | "DELETE", "/hosts/{id}")
+        | ("POST", "/imports/rvtools") => Needs(HostManage),
         ("PATCH", "/clusters/{id}") | ("PUT", "/clusters/{id}/ha") => Needs(ClusterManage),
         ("PUT", "/vms/{id}/ha") => Needs(VmOperate),
         ("POST", "/departments") => Needs(DepartmentManage),

@@ -472,3 +472,28 @@ pub(super) async fn chargeback_report(
     let r = app.chargeback_report(&actor, &q).await?;
     report(q.format.as_deref(), r, crate::reports::chargeback_csv)
 }
+
+/// `POST /api/v1/imports/rvtools` query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ImportQuery {
+    /// Names the estate (letters, digits, `-`, `_`, `.`): its site is `rvtools:SOURCE`, its
+    /// clusters `SOURCE/DATACENTER/CLUSTER`; importing the same source again replaces it.
+    source: String,
+}
+
+/// Imports an RVTools export (the xlsx workbook; vInfo, vHost and vDisk sheets) as an
+/// external, read-only estate that the reports cover (`host.manage`). All or nothing.
+#[utoipa::path(post, path = "/api/v1/imports/rvtools", tag = "reports", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "a VM of the export is already in the inventory", body = ErrorBody)))]
+pub(super) async fn import_rvtools(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let done = app.import_rvtools(&actor, &q.source, &body).await?;
+    Ok((StatusCode::CREATED, Json(done)))
+}

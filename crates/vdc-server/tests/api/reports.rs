@@ -320,3 +320,180 @@ pub(super) async fn reports_with_known_answers(store: Store) {
         }
     }
 }
+
+/// Posts an RVTools workbook as `source`.
+async fn import(s: &TestStack, source: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/imports/rvtools?source={source}", s.base))
+        .bearer_auth(&s.admin_token)
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let st = resp.status();
+    (st, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub(super) async fn rvtools_export_imports_as_a_read_only_estate(store: Store) {
+    let s = TestStack::start_with(StackOptions {
+        hosts: 1,
+        vms: 0,
+        ..StackOptions::new(store)
+    })
+    .await;
+    let xlsx = std::fs::read(vdc_test_utils::shared_data().join("rvtools/example1.xlsx")).unwrap();
+    let (st, p) = s
+        .call(
+            "PUT",
+            "/api/v1/price-list",
+            Some(&s.admin_token),
+            Some(json!({"currency": "EUR", "vcpu_month": 10.0, "memory_gib_month": 5.0, "disk_gib_month": 0.1})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+    // Not a workbook, or a workbook of another kind: refused, nothing written.
+    let before = s.fingerprint().await;
+    let (st, e) = import(&s, "lab", b"not a workbook".to_vec()).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["field"], "file");
+    let (st, e) = import(&s, "bad source!", xlsx.clone()).await;
+    assert_eq!(
+        (st, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("source")),
+        "{e}"
+    );
+    assert_eq!(s.fingerprint().await, before, "nothing written");
+
+    let (st, done) = import(&s, "lab", xlsx.clone()).await;
+    assert_eq!(st, StatusCode::CREATED, "{done}");
+    assert_eq!(
+        (
+            done["clusters"].as_u64(),
+            done["hosts"].as_u64(),
+            done["vms"].as_u64()
+        ),
+        (Some(1), Some(7), Some(9)),
+        "{done}"
+    );
+    assert_eq!(done["site"], "rvtools:lab");
+    // The publisher anonymised the host names of vInfo and vHost apart: no VM's host is among
+    // vHost's seven (and vm-9 names none), so the VMs come in without a host.
+    assert_eq!(done["vms_without_host"], 9, "{done}");
+    let hosts = s.get_ok("/api/v1/hosts?state=external&limit=100").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(hosts.len(), 7);
+    let h = hosts.iter().find(|h| h["name"] == "10.17.135.71").unwrap();
+    assert_eq!(h["cpu_model"], "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz");
+    assert_eq!(
+        (
+            h["sockets"].as_u64(),
+            h["cores_per_socket"].as_u64(),
+            h["threads_per_core"].as_u64()
+        ),
+        (Some(2), Some(16), Some(2))
+    );
+    assert_eq!(h["memory_mib"], 261797);
+    assert_eq!(h["hypervisor"], "esx");
+    let vms = super::all_vms(&s, &s.admin_token, "management=external&limit=1000").await;
+    assert_eq!(vms.len(), 9);
+    let vm1 = vms.iter().find(|v| v["name"] == "vm-1").unwrap().clone();
+    assert_eq!(vm1["id"], "500b85c1-ef0d-37fb-6897-61c47157f858");
+    assert_eq!(
+        (vm1["vcpus"].as_u64(), vm1["memory_mib"].as_u64()),
+        (Some(1), Some(2224))
+    );
+    assert_eq!(vm1["power_state"], "shutoff");
+    assert_eq!(vm1["disks"][0]["size_gib"], 101, "103424 MiB");
+    assert_eq!(vm1["created_at"], "2025-02-26T12:53:35.000Z");
+    let running = vms.iter().filter(|v| v["power_state"] == "running").count();
+    assert_eq!(running, 3);
+
+    // Read-only: no power action, but ownership can be given.
+    let id = vm1["id"].as_str().unwrap();
+    let (st, e) = s
+        .call(
+            "POST",
+            &format!("/api/v1/vms/{id}/actions/start"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("read-only"), "{e}");
+    let eng = super::department_id(&s, "engineering").await;
+    let (st, e) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/vms/{id}"),
+            Some(&s.admin_token),
+            Some(json!({"owner": "carol", "department_id": eng})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+
+    // The reports cover it: the powered-off VMs are zombies, the others of no one.
+    let r = s.get_ok("/api/v1/reports/sprawl").await;
+    let count = |kind: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .count()
+    };
+    assert_eq!(count("zombie"), 6, "{r}");
+    assert_eq!(count("unowned"), 8, "{r}");
+    assert_eq!(count("unmanaged"), 0, "{r}");
+    // vm-4: off since it was created on 2024-11-09, its 100 GiB disk wasting 10 € a month.
+    let zombie4 = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "zombie" && f["name"] == "vm-4")
+        .unwrap()
+        .clone();
+    assert!(close(&zombie4["monthly_waste"], 10.0), "{zombie4}");
+    assert!(
+        zombie4["evidence"].as_str().unwrap().contains("2024-11-09"),
+        "{zombie4}"
+    );
+    let c = s.get_ok("/api/v1/reports/chargeback").await;
+    let billed: usize = c["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["vms"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(billed, 9, "{c}");
+
+    // Imported again: replaced, the ownership given meanwhile kept, nothing duplicated.
+    let (st, again) = import(&s, "lab", xlsx).await;
+    assert_eq!(st, StatusCode::CREATED, "{again}");
+    assert_eq!(
+        (again["vms"].as_u64(), again["vms_removed"].as_u64()),
+        (Some(9), Some(0))
+    );
+    assert_eq!(
+        super::all_vms(&s, &s.admin_token, "management=external&limit=1000")
+            .await
+            .len(),
+        9
+    );
+    let v = s.get_ok(&format!("/api/v1/vms/{id}")).await;
+    assert_eq!(
+        (v["owner"].as_str(), v["department_id"].as_str()),
+        (Some("carol"), Some(eng.as_str())),
+        "{v}"
+    );
+    // The external hosts are never contacted: a sync leaves them as they are.
+    let r = s.sync().await;
+    assert_eq!(r.unreachable, 0, "{r:?}");
+    let audit = s.get_ok("/api/v1/audit?action=import.&limit=5").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+}
