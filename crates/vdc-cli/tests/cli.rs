@@ -1336,9 +1336,36 @@ async fn web_ui_in_a_real_browser() {
         .await;
     assert_eq!(ha, serde_json::json!(["alive", "alive", "alive"]), "{ha}");
 
+    // Reports: sprawl and this month's chargeback per department; the CSV downloads work
+    // with the browser's session.
+    b.goto(&format!("{url}/reports")).await;
+    let heads = b
+        .js("return [...document.querySelectorAll('h2')].map(e => e.textContent)")
+        .await;
+    assert!(heads[0].as_str().unwrap().starts_with("Sprawl:"), "{heads}");
+    assert!(
+        heads[1].as_str().unwrap().starts_with("Chargeback 20"),
+        "{heads}"
+    );
+    let departments = b
+        .js("return [...document.querySelectorAll('[aria-labelledby=charge-h] tbody tr')].length")
+        .await;
+    assert!(departments.as_u64().unwrap() >= 2, "{departments}");
+    // (WebDriver waits for the promise a script returns.)
+    let csv = b
+        .js("return fetch(document.querySelector('a[download=\"chargeback.csv\"]').href).then(r => r.text())")
+        .await;
+    assert!(
+        csv.as_str()
+            .unwrap()
+            .starts_with("month,model,department,vm,"),
+        "{csv}"
+    );
+    b.screenshot("reports").await;
+
     // A phone-sized screen: the pages do not scroll sideways.
     b.resize(390, 844).await;
-    for page in ["/", "/vms", "/hosts"] {
+    for page in ["/", "/vms", "/hosts", "/reports"] {
         b.goto(&format!("{url}{page}")).await;
         let overflow = b
             .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")

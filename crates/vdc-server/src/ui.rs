@@ -37,6 +37,7 @@ pub fn routes() -> axum::Router<App> {
         .route("/vms/{id}", get(vm))
         .route("/vms/{id}/state", get(vm_state))
         .route("/jobs", get(jobs))
+        .route("/reports", get(reports))
         .route("/static/{*path}", get(asset))
 }
 
@@ -836,6 +837,158 @@ async fn jobs(State(app): State<App>, headers: HeaderMap) -> Page {
     html(&JobsPage {
         user: actor.name().to_string(),
         jobs: page.items,
+    })
+}
+
+// ---------------------------------------------------------------- reports
+
+#[derive(serde::Deserialize, Default)]
+struct ReportFilter {
+    department: Option<String>,
+    month: Option<String>,
+    model: Option<String>,
+}
+
+struct FindingRow {
+    kind: String,
+    name: String,
+    vm_id: Option<String>,
+    department: String,
+    owner: String,
+    waste: String,
+    evidence: String,
+}
+
+struct StatementRow {
+    department: String,
+    vms: usize,
+    fixed: String,
+    total: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    user: String,
+    departments: Vec<Choice>,
+    models: Vec<Choice>,
+    month: String,
+    currency: String,
+    findings: Vec<FindingRow>,
+    waste: Vec<(String, String)>,
+    total_waste: String,
+    days: u32,
+    statements: Vec<StatementRow>,
+    charge_title: String,
+    charge_total: String,
+    sprawl_csv: String,
+    chargeback_csv: String,
+}
+
+fn money(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+async fn reports(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(f): Query<ReportFilter>,
+) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let department: Option<DepartmentId> = field(&f.department);
+    let sprawl_q = crate::reports::SprawlQuery {
+        department_id: department,
+        ..Default::default()
+    };
+    let charge_q = crate::reports::ChargebackQuery {
+        month: field(&f.month),
+        model: field(&f.model),
+        department_id: department,
+        format: None,
+    };
+    let sprawl = app.sprawl_report(&actor, &sprawl_q).await?;
+    let charge = app.chargeback_report(&actor, &charge_q).await?;
+    let names = Names::load(&app).await?;
+    let dept = |d: &Option<String>| d.clone().unwrap_or_else(|| "(none)".into());
+    let query = |extra: &str| {
+        let mut q = vec![format!("format=csv{extra}")];
+        if let Some(d) = department {
+            q.push(format!("department_id={d}"));
+        }
+        q.join("&")
+    };
+    html(&ReportsPage {
+        user: actor.name().to_string(),
+        departments: choices(
+            names
+                .departments
+                .iter()
+                .map(|(id, n)| (id.to_string(), n.clone())),
+            &f.department,
+        ),
+        models: choices(
+            [ChargeModel::Allocated, ChargeModel::Used]
+                .iter()
+                .map(|m| (m.to_string(), m.to_string())),
+            &f.model,
+        ),
+        month: charge.month.clone(),
+        currency: sprawl.currency.clone(),
+        findings: sprawl
+            .findings
+            .iter()
+            .map(|x| FindingRow {
+                kind: x.kind.to_string().replace('_', " "),
+                name: x.name.clone(),
+                vm_id: x.vm_id.map(|v| v.to_string()),
+                department: dept(&x.department),
+                owner: x.owner.clone().unwrap_or_default(),
+                waste: money(x.monthly_waste),
+                evidence: match &x.right_size {
+                    Some(r) => format!(
+                        "{} → right size {} vCPUs, {}",
+                        x.evidence,
+                        r.vcpus,
+                        mib(r.memory_mib)
+                    ),
+                    None => x.evidence.clone(),
+                },
+            })
+            .collect(),
+        waste: sprawl
+            .waste_by_department
+            .iter()
+            .map(|d| (dept(&d.department), money(d.amount)))
+            .collect(),
+        total_waste: money(sprawl.total_waste),
+        days: sprawl.days,
+        statements: charge
+            .statements
+            .iter()
+            .map(|s| StatementRow {
+                department: dept(&s.department),
+                vms: s.vms.len(),
+                fixed: s
+                    .fixed
+                    .as_ref()
+                    .map(|l| money(l.amount))
+                    .unwrap_or_default(),
+                total: money(s.total),
+            })
+            .collect(),
+        charge_title: format!(
+            "{} ({} model, {} – {})",
+            charge.month,
+            charge.model,
+            &charge.from[..10],
+            &charge.to[..16]
+        ),
+        charge_total: money(charge.total),
+        sprawl_csv: format!("/api/v1/reports/sprawl?{}", query("")),
+        chargeback_csv: format!(
+            "/api/v1/reports/chargeback?{}",
+            query(&format!("&month={}&model={}", charge.month, charge.model))
+        ),
     })
 }
 
