@@ -338,6 +338,16 @@ struct Names {
 }
 
 impl Names {
+    /// The departments as filter choices.
+    fn department_choices(&self, current: &Option<String>) -> Vec<Choice> {
+        choices(
+            self.departments
+                .iter()
+                .map(|(id, n)| (id.to_string(), n.clone())),
+            current,
+        )
+    }
+
     async fn load(app: &App) -> Result<Names, Error> {
         Self::with_hosts(app, &app.db.all_hosts().await?).await
     }
@@ -672,13 +682,7 @@ async fn vms(State(app): State<App>, headers: HeaderMap, Query(f): Query<VmFilte
         rows: page.items.iter().map(|v| names.vm_row(v)).collect(),
         states: choices(states(PowerState::ALL.iter()).into_iter(), &f.state),
         managements: choices(states(Management::ALL.iter()).into_iter(), &f.management),
-        departments: choices(
-            names
-                .departments
-                .iter()
-                .map(|(id, n)| (id.to_string(), n.clone())),
-            &f.department,
-        ),
+        departments: names.department_choices(&f.department),
         owner: f.owner.clone().unwrap_or_default(),
         name: f.name.clone().unwrap_or_default(),
         next,
@@ -919,13 +923,7 @@ async fn reports(
     };
     html(&ReportsPage {
         user: actor.name().to_string(),
-        departments: choices(
-            names
-                .departments
-                .iter()
-                .map(|(id, n)| (id.to_string(), n.clone())),
-            &f.department,
-        ),
+        departments: names.department_choices(&f.department),
         models: choices(
             [ChargeModel::Allocated, ChargeModel::Used]
                 .iter()
