@@ -141,6 +141,17 @@ impl Client {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
+    /// POSTs a JSON body with query parameters.
+    pub async fn post_query<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &B,
+    ) -> Result<T> {
+        self.send(self.http.post(self.url(path)).query(query).json(body))
+            .await
+    }
+
     /// POSTs a file's bytes with a content type.
     pub async fn post_bytes<T: DeserializeOwned>(
         &self,

@@ -197,33 +197,59 @@ pub enum ImportCmd {
         #[arg(long)]
         source: Option<String>,
     },
+    /// VMware .vmx files (one per VM) as an external, read-only estate of VMs without hosts.
+    Vmx {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Names the estate.
+        #[arg(long, default_value = "vmx")]
+        source: String,
+    },
 }
 
 pub async fn import(client: &Client, cmd: ImportCmd, out: crate::Output) -> Result<()> {
-    let ImportCmd::Rvtools { file, source } = cmd;
-    let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
-    let source = match source {
-        Some(s) => s,
-        None => file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .context("name the estate with --source")?
-            .to_string(),
+    let read =
+        |f: &std::path::Path| std::fs::read(f).with_context(|| format!("read {}", f.display()));
+    let (what, done): (String, ImportView) = match cmd {
+        ImportCmd::Rvtools { file, source } => {
+            let source = match source {
+                Some(s) => s,
+                None => file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .context("name the estate with --source")?
+                    .to_string(),
+            };
+            let done = client
+                .post_bytes(
+                    "/imports/rvtools",
+                    &[("source", source)],
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    read(&file)?,
+                )
+                .await?;
+            (file.display().to_string(), done)
+        }
+        ImportCmd::Vmx { files, source } => {
+            let mut p = VmxImportParams::default();
+            for f in &files {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let text = String::from_utf8(read(f)?)
+                    .with_context(|| format!("{} is not text", f.display()))?;
+                p.files.insert(name.to_string(), text);
+            }
+            let done = client
+                .post_query("/imports/vmx", &[("source", source)], &p)
+                .await?;
+            (format!("{} .vmx files", files.len()), done)
+        }
     };
-    let done: ImportView = client
-        .post_bytes(
-            "/imports/rvtools",
-            &[("source", source)],
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            bytes,
-        )
-        .await?;
     if out == crate::Output::Json {
         return print_json(&done);
     }
     println!(
-        "imported {} into {}: {} clusters, {} hosts, {} VMs ({} without a listed host, {} templates skipped, {} gone since the last import)",
-        file.display(),
+        "imported {what} into {}: {} clusters, {} hosts, {} VMs ({} without a listed host, {} templates skipped, {} gone since the last import)",
         done.site,
         done.clusters,
         done.hosts,

@@ -1529,6 +1529,9 @@ fn reports_as_tables_json_and_csv() {
     let csv = run(&["report", "sprawl", "-o", "csv"]);
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(text.contains("zombie,vm-4,"), "{text}");
+    let vmx = vdc_test_utils::shared_data().join("vmx-files/esx-in-the-wild-6.vmx");
+    let done = run(&["import", "vmx", vmx.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(ok_json(done)["vms"], 1);
     let bad = run(&["import", "rvtools", "/nonexistent.xlsx"]);
     assert!(one_line_error(&bad).contains("/nonexistent.xlsx"));
 }

@@ -95,6 +95,7 @@ on_both_stores!(
     failover_hosts_stay_empty_for_normal_placement,
     reports_with_known_answers,
     rvtools_export_imports_as_a_read_only_estate,
+    vmx_files_import_as_vms_without_hosts,
     dead_host_vms_restart_elsewhere_by_priority,
     failover_resumes_after_a_server_crash_and_fencing_times_out,
     leases_warn_power_off_and_delete,

@@ -90,7 +90,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/sync",
         )
         | ("PATCH" | "DELETE", "/hosts/{id}")
-        | ("POST", "/imports/rvtools") => Needs(HostManage),
+        | ("POST", "/imports/rvtools" | "/imports/vmx") => Needs(HostManage),
         ("PATCH", "/clusters/{id}") | ("PUT", "/clusters/{id}/ha") => Needs(ClusterManage),
         ("PUT", "/vms/{id}/ha") => Needs(VmOperate),
         ("POST", "/departments") => Needs(DepartmentManage),

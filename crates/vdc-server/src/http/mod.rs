@@ -59,6 +59,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::sprawl_report))
         .routes(routes!(ops::chargeback_report))
         .routes(routes!(ops::import_rvtools))
+        .routes(routes!(ops::import_vmx))
         .routes(routes!(ops::get_vm_ha, ops::set_vm_ha))
         .routes(routes!(ops::get_cluster_ha, ops::set_cluster_ha))
         .routes(routes!(list_vms, create_vm))

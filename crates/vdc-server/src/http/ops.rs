@@ -494,6 +494,33 @@ pub(super) async fn import_rvtools(
     ApiQuery(q): ApiQuery<ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let done = app.import_rvtools(&actor, &q.source, &body).await?;
+    let now = vdc_db::now_ms();
+    let done = app
+        .import_estate(&actor, "rvtools", &q.source, || {
+            crate::imports::rvtools::parse(&q.source, &body, now)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(done)))
+}
+
+/// Imports VMware `.vmx` files (one per VM, by file name) as an external, read-only estate of
+/// VMs without hosts that the reports cover (`host.manage`). All or nothing.
+#[utoipa::path(post, path = "/api/v1/imports/vmx", tag = "reports", security(("bearer" = [])), params(ImportQuery),
+    request_body = VmxImportParams,
+    responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "a VM of the files is already in the inventory", body = ErrorBody)))]
+pub(super) async fn import_vmx(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiJson(p): ApiJson<VmxImportParams>,
+) -> ApiResult<impl IntoResponse> {
+    p.validate()?;
+    let now = vdc_db::now_ms();
+    let done = app
+        .import_estate(&actor, "vmx", &q.source, || {
+            crate::imports::vmx::parse(&q.source, &p.files, now)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(done)))
 }

@@ -83,6 +83,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/reports/sprawl", EVERYONE),
     ("GET", "/api/v1/reports/chargeback", EVERYONE),
     ("POST", "/api/v1/imports/rvtools", ADMIN),
+    ("POST", "/api/v1/imports/vmx", ADMIN),
     ("POST", "/api/v1/hosts/{id}/evacuate", ADMIN),
     ("POST", "/api/v1/hosts/{id}/standby", ADMIN),
     ("POST", "/api/v1/hosts/{id}/wake", ADMIN),

@@ -497,3 +497,87 @@ pub(super) async fn rvtools_export_imports_as_a_read_only_estate(store: Store) {
     let audit = s.get_ok("/api/v1/audit?action=import.&limit=5").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
 }
+
+async fn post_vmx(s: &TestStack, body: Value) -> (StatusCode, Value) {
+    s.call(
+        "POST",
+        "/api/v1/imports/vmx?source=wild",
+        Some(&s.admin_token),
+        Some(body),
+    )
+    .await
+}
+
+pub(super) async fn vmx_files_import_as_vms_without_hosts(store: Store) {
+    let s = TestStack::start_with(StackOptions {
+        hosts: 1,
+        vms: 0,
+        ..StackOptions::new(store)
+    })
+    .await;
+    let dir = vdc_test_utils::shared_data().join("vmx-files");
+    let mut files = serde_json::Map::new();
+    for n in [2, 6, 9, 12] {
+        let name = format!("esx-in-the-wild-{n}.vmx");
+        files.insert(
+            name.clone(),
+            std::fs::read_to_string(dir.join(&name)).unwrap().into(),
+        );
+    }
+    // A file that is not a .vmx: refused naming it, nothing written.
+    let before = s.fingerprint().await;
+    let mut bad = files.clone();
+    bad.insert("notes.vmx".into(), "just some notes\n".into());
+    let (st, e) = post_vmx(&s, json!({"files": bad})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("notes.vmx"), "{e}");
+    assert_eq!(s.fingerprint().await, before, "nothing written");
+
+    let (st, done) = post_vmx(&s, json!({"files": files})).await;
+    assert_eq!(st, StatusCode::CREATED, "{done}");
+    assert_eq!(
+        (
+            done["site"].as_str(),
+            done["clusters"].as_u64(),
+            done["hosts"].as_u64(),
+            done["vms"].as_u64()
+        ),
+        (Some("vmx:wild"), Some(1), Some(0), Some(4)),
+        "{done}"
+    );
+    let vms = super::all_vms(&s, &s.admin_token, "management=external&limit=100").await;
+    let by_name = |n: &str| {
+        vms.iter()
+            .find(|v| v["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} in {vms:?}"))
+    };
+    // esx-in-the-wild-9: Windows Server 2012, 16 vCPUs, 16 GB; -12: ESXi 8 RHEL 9.3 with its
+    // BIOS UUID, a pvscsi disk and a vmxnet3 NIC.
+    let w = vms.iter().find(|v| v["vcpus"] == 16).unwrap();
+    assert_eq!(w["memory_mib"], 16384, "{w}");
+    let r = by_name("Auto-esx8.0-rhell9.3-efi-with-empty-cdrom");
+    assert_eq!(r["id"], "4220fca7-11dd-d67e-19cc-fcad0a37c342");
+    assert_eq!(r["power_state"], "unknown");
+    assert_eq!(r["disks"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["nics"][0]["mac"], "00:50:56:a0:cf:2f", "{r}");
+    // Read-only, and in the reports (of no one).
+    let id = r["id"].as_str().unwrap();
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{id}"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let sprawl = s.get_ok("/api/v1/reports/sprawl").await;
+    let unowned = sprawl["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "unowned")
+        .count();
+    assert_eq!(unowned, 4, "{sprawl}");
+}

@@ -1,7 +1,5 @@
 //! RVTools exports (the xlsx workbook of a vCenter inventory): its vInfo, vHost and vDisk sheets
-//! read into an estate that vdc imports as an external, read-only site — hosts and VMs it
-//! reports on (sprawl, chargeback) but never contacts or changes. A new import of the same
-//! source replaces the old one and keeps the owners and departments given to its VMs.
+//! read into an [`Estate`].
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -11,8 +9,7 @@ use vdc_db::imports::{ImportedHost, ImportedVm};
 use vdc_db::{self as db};
 use vdc_types::*;
 
-use crate::app::App;
-use crate::auth::{Actor, On};
+use super::Estate;
 
 /// One sheet: its header row by name, and its rows.
 struct Sheet {
@@ -101,17 +98,6 @@ impl Sheet {
             _ => None,
         }
     }
-}
-
-/// An estate read from an export.
-#[derive(Debug, Clone)]
-pub struct Estate {
-    pub hosts: Vec<ImportedHost>,
-    pub vms: Vec<ImportedVm>,
-    /// Templates in vInfo, which are not VMs.
-    pub templates: usize,
-    /// VMs whose host vHost does not list (or that name none): imported without a host.
-    pub without_host: usize,
 }
 
 /// `[datastore] folder/file.vmdk` → `datastore`.
@@ -282,57 +268,4 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
         templates,
         without_host,
     })
-}
-
-impl App {
-    /// Imports an RVTools export as the external, read-only estate `source` (`host.manage`).
-    /// Nothing is written unless the whole workbook reads.
-    pub async fn import_rvtools(
-        &self,
-        actor: &Actor,
-        source: &str,
-        bytes: &[u8],
-    ) -> Result<ImportView, Error> {
-        if source.is_empty()
-            || source.len() > 64
-            || !source
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(Error::invalid(
-                "source",
-                "1 to 64 letters, digits, '-', '_' or '.'",
-            ));
-        }
-        let check = actor.require(Permission::HostManage, On::global());
-        self.authorize(actor, "import.rvtools", ("site", None), check)
-            .await?;
-        let estate = parse(source, bytes, db::now_ms())?;
-        let site = format!("rvtools:{source}");
-        let done = self
-            .db
-            .import_estate(&site, &estate.hosts, &estate.vms)
-            .await?;
-        self.audit(
-            actor.name(),
-            "import.rvtools",
-            ("site", Some(site.clone())),
-            AuditResult::Ok,
-            Some(format!(
-                "{} clusters, {} hosts, {} VMs ({} on hosts the export does not list, {} templates skipped, {} VMs gone since the last import)",
-                done.clusters, done.hosts, done.vms, estate.without_host, estate.templates, done.removed
-            )),
-        )
-        .await;
-        Ok(ImportView {
-            source: source.to_string(),
-            site,
-            clusters: done.clusters,
-            hosts: done.hosts,
-            vms: done.vms,
-            templates_skipped: estate.templates,
-            vms_without_host: estate.without_host,
-            vms_removed: done.removed,
-        })
-    }
 }
