@@ -132,6 +132,7 @@ async fn measure(a: &HaArgs, parallel: usize) -> Result<Measured> {
         vms: a.vms,
         seed: a.seed,
         hosts_per_cluster: a.hosts,
+        ..SimConfig::default()
     });
     let server = vdc_server::start(config).await?;
     let app = server.app.clone();

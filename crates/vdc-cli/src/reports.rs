@@ -109,17 +109,13 @@ fn sprawl_table(r: &SprawlReportView) {
         r.findings
             .iter()
             .map(|f| {
-                let mut evidence = f.evidence.clone();
-                if let Some(s) = &f.right_size {
-                    evidence += &format!(" → {} vCPUs, {} MiB", s.vcpus, s.memory_mib);
-                }
                 vec![
                     f.kind.to_string(),
                     f.name.clone(),
                     dept(&f.department),
                     f.owner.clone().unwrap_or_default(),
                     format!("{:.2}", f.monthly_waste),
-                    evidence,
+                    f.evidence.clone(),
                 ]
             })
             .collect(),

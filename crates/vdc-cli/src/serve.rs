@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Seed of the simulated fleet (same seed, same fleet).
     #[arg(long, default_value_t = 1)]
     sim_seed: u64,
+    /// Days of past use given to the simulated VMs on a fresh store (hourly and daily
+    /// roll-ups from the simulator's load model), so reports and charts have history; 0: none.
+    #[arg(long, default_value_t = 35)]
+    sim_history_days: u32,
     /// Do not start a simulated fleet.
     #[arg(long)]
     no_sim: bool,
@@ -268,6 +272,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         hosts: args.sim_hosts,
         vms: args.sim_vms,
         seed: args.sim_seed,
+        history_days: args.sim_history_days,
         ..SimConfig::default()
     });
     let server = vdc_server::start(config).await?;

@@ -1477,9 +1477,25 @@ fn reports_as_tables_json_and_csv() {
     let run = |args: &[&str]| vdc(&cfg, &server.url, args, &[]);
     let set = run(&["prices", "set", "--vcpu", "10", "--per-department", "30"]);
     assert!(set.status.success(), "{}", one_line_error(&set));
+    // `vdc serve` gives its simulated VMs 35 days of history: the shut-off ones are zombies
+    // (recorded 35 days ago, never seen running), the running ones have days of use judged.
     let sprawl = ok_json(run(&["report", "sprawl", "-o", "json"]));
     assert_eq!(sprawl["currency"], "EUR");
-    assert!(sprawl["findings"].is_array(), "{sprawl}");
+    let listed = ok_json(run(&["vm", "list", "-o", "json"]));
+    let off = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["power_state"] == "shutoff")
+        .count();
+    let zombies = sprawl["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "zombie")
+        .inspect(|f| assert!(f["evidence"].as_str().unwrap().contains("35 days"), "{f}"))
+        .count();
+    assert_eq!(zombies, off, "{sprawl}");
     let table = run(&["report", "sprawl", "--department", "engineering"]);
     assert!(table.status.success());
     assert!(String::from_utf8_lossy(&table.stdout).contains("WASTE EUR/MONTH"));
@@ -1498,11 +1514,28 @@ fn reports_as_tables_json_and_csv() {
         .iter()
         .map(|s| s["vms"].as_array().unwrap().len())
         .sum();
-    let listed = ok_json(run(&["vm", "list", "-o", "json"]));
     assert_eq!(
         vms,
         listed.as_array().unwrap().len(),
         "every VM billed once"
+    );
+    // The used model bills the history's vCPU-hours: less than allocated.
+    let allocated = ok_json(run(&["report", "chargeback", "-o", "json"]));
+    let used_vcpu: f64 = charge["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["vms"].as_array().unwrap().iter())
+        .flat_map(|b| b["lines"].as_array().unwrap().iter())
+        .filter(|l| l["item"] == "vCPU")
+        .map(|l| l["quantity"].as_f64().unwrap())
+        .sum();
+    assert!(used_vcpu > 0.0, "{charge}");
+    assert!(
+        charge["total"].as_f64().unwrap() < allocated["total"].as_f64().unwrap(),
+        "used {} < allocated {}",
+        charge["total"],
+        allocated["total"]
     );
     let csv = run(&["report", "chargeback", "-o", "csv"]);
     let text = String::from_utf8_lossy(&csv.stdout);

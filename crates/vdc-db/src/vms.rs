@@ -708,6 +708,17 @@ impl DataStore {
         Ok(vm)
     }
 
+    /// When a VM was first recorded (a simulated fleet's history starts earlier).
+    pub async fn set_vm_created_at(&self, id: VmId, at: UnixMs) -> DbResult<()> {
+        sqlx::query("UPDATE vms SET created_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(q("set vm created_at"))?;
+        Ok(())
+    }
+
     /// Records that a VM now runs on `host` (after a migration vdc made).
     pub async fn relocate_vm(&self, id: VmId, host: HostId, cluster: ClusterId) -> DbResult<()> {
         sqlx::query(

@@ -435,12 +435,7 @@ impl SimVm {
         let on = consumes_resources(self.state);
         let cpu_time_ns = self.cpu_time_ns(now);
         let per_vcpu = cpu_time_ns / u64::from(self.vcpus.max(1));
-        // 60–95 % of the VM's memory, fixed per VM.
-        let memory_rss_mib = if on {
-            self.memory_mib * (600 + (uuid_hash(self.id) >> 16) % 351) / 1000
-        } else {
-            0
-        };
+        let memory_rss_mib = if on { self.rss_mib() } else { 0 };
         let (balloon, swap_each_kib) = match squeeze {
             Some((q, running)) if on => {
                 let ms = u64::try_from(now.saturating_sub(q.since).as_millis()).unwrap_or(u64::MAX);
@@ -462,6 +457,11 @@ impl SimVm {
             swap_out_kib: on.then_some(swap_each_kib),
             ..VmStats::default()
         }
+    }
+
+    /// Resident memory while it runs: 60–95 % of the VM's memory, fixed per VM.
+    fn rss_mib(&self) -> u64 {
+        self.memory_mib * (600 + (uuid_hash(self.id) >> 16) % 351) / 1000
     }
 
     /// GiB this VM allocates on the local pool and on the shared pool.
@@ -1125,6 +1125,18 @@ impl SimFleet {
             swap_kib_s,
             since: now,
         });
+    }
+
+    /// What VM `id` uses while it runs: its CPU load (% of its vCPUs) and resident memory
+    /// (MiB), and whether it runs now.
+    pub fn vm_usage(&self, id: Uuid) -> Option<(f64, f64, bool)> {
+        let (inner, _) = self.touch();
+        let vm = inner.hosts[*inner.index.get(&id)?].vms.get(&id)?;
+        Some((
+            vm.load_permille as f64 / 10.0,
+            vm.rss_mib() as f64,
+            consumes_resources(vm.state),
+        ))
     }
 
     /// Sets the share of each vCPU VM `id`'s guest keeps busy from now on, in thousandths

@@ -11,6 +11,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Hosts per generated cluster.
     pub hosts_per_cluster: usize,
+    /// Days of past use written for the simulated VMs on a fresh store (0: none).
+    pub history_days: u32,
 }
 
 impl Default for SimConfig {
@@ -20,6 +22,7 @@ impl Default for SimConfig {
             vms: 40,
             seed: 1,
             hosts_per_cluster: 16,
+            history_days: 0,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod prometheus;
 pub mod quota;
 pub mod reports;
 pub mod requests;
+pub mod sim_history;
 pub mod sync;
 pub mod tokens;
 pub mod ui;
@@ -155,6 +156,11 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         .map_err(E::Bootstrap)?;
     if held > 0 {
         tracing::info!(series = held, "took back this hour's samples");
+    }
+    if let Some(days) = config.sim.as_ref().map(|s| s.history_days) {
+        sim_history::backfill(&app, days)
+            .await
+            .map_err(E::Bootstrap)?;
     }
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move {

@@ -942,15 +942,7 @@ async fn reports(
                 department: dept(&x.department),
                 owner: x.owner.clone().unwrap_or_default(),
                 waste: money(x.monthly_waste),
-                evidence: match &x.right_size {
-                    Some(r) => format!(
-                        "{} → right size {} vCPUs, {}",
-                        x.evidence,
-                        r.vcpus,
-                        mib(r.memory_mib)
-                    ),
-                    None => x.evidence.clone(),
-                },
+                evidence: x.evidence.clone(),
             })
             .collect(),
         waste: sprawl
