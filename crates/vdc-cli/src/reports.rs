@@ -233,7 +233,9 @@ pub async fn import(client: &Client, cmd: ImportCmd, out: crate::Output) -> Resu
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 let text = String::from_utf8(read(f)?)
                     .with_context(|| format!("{} is not text", f.display()))?;
-                p.files.insert(name.to_string(), text);
+                if p.files.insert(name.to_string(), text).is_some() {
+                    anyhow::bail!("two files are named {name}: import them as separate sources");
+                }
             }
             let done = client
                 .post_query("/imports/vmx", &[("source", source)], &p)

@@ -1555,7 +1555,7 @@ fn reports_as_tables_json_and_csv() {
     let done = run(&["import", "rvtools", xlsx.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&done.stdout);
     assert!(
-        said.contains("into rvtools:example1: 1 clusters, 7 hosts, 9 VMs"),
+        said.contains("into rvtools:example1: 2 clusters, 7 hosts, 9 VMs"),
         "{said}{}",
         one_line_error(&done)
     );

@@ -96,12 +96,17 @@ impl DataStore {
             .execute(&mut *tx)
             .await
             .map_err(q("import cluster"))?;
-            let id: String = sqlx::query_scalar(AssertSqlSafe(id_of("clusters", "name")))
+            let row = sqlx::query("SELECT id, site_id FROM clusters WHERE name = $1")
                 .bind(name)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(q("import cluster"))?;
-            clusters.insert(name, id);
+            if get::<String>(&row, "site_id")? != site_id {
+                return Err(DbError::Conflict(format!(
+                    "cluster {name} belongs to another site: name the import another source"
+                )));
+            }
+            clusters.insert(name, get(&row, "id")?);
         }
         let mut host_ids: HashMap<&str, String> = HashMap::new();
         for h in hosts {
@@ -144,11 +149,12 @@ impl DataStore {
         }
         // The source's VMs so far: replaced, their ownership carried over.
         let mut before: HashMap<VmId, Vm> = HashMap::new();
-        for id in clusters.values() {
+        {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {VM_COLS} FROM vms WHERE cluster_id = $1 AND management = 'external'"
+                "SELECT {VM_COLS} FROM vms WHERE management = 'external' \
+                 AND cluster_id IN (SELECT id FROM clusters WHERE site_id = $1)"
             )))
-            .bind(id)
+            .bind(&site_id)
             .fetch_all(&mut *tx)
             .await
             .map_err(q("imported vms"))?;
@@ -215,7 +221,8 @@ impl DataStore {
                 tags: old.map(|o| o.tags.clone()).unwrap_or_default(),
                 lease_expires_at: old.and_then(|o| o.lease_expires_at),
                 created_by: Some("import".into()),
-                created_at: v.created_at,
+                // The earliest known: a re-import without dates does not make it younger.
+                created_at: old.map_or(v.created_at, |o| o.created_at.min(v.created_at)),
                 updated_at: now,
                 generation: old.map_or(1, |o| o.generation + 1),
                 runtime_gen: 0,

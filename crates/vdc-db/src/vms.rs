@@ -573,7 +573,7 @@ impl DataStore {
     ) -> DbResult<Vec<(Vm, Option<UnixMs>, Option<UnixMs>)>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {VM_COLS}, lease_warned_at, lease_expired_at FROM vms \
-             WHERE lease_expires_at IS NOT NULL \
+             WHERE lease_expires_at IS NOT NULL AND management <> 'external' \
              AND (lease_expires_at <= $1 OR lease_expired_at IS NOT NULL) ORDER BY lease_expires_at, id"
         )))
         .bind(horizon)

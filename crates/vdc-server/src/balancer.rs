@@ -68,6 +68,8 @@ impl App {
         let index: HashMap<HostId, usize> =
             hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
         let classes = migration_classes(&hosts);
+        // Failover hosts are kept empty for HA: no balancing target, never put in standby.
+        let failover = self.db.failover_hosts().await?;
         let bhosts: Vec<BalanceHost> = hosts
             .iter()
             .zip(&classes)
@@ -82,7 +84,7 @@ impl App {
                     balloon: h.load.as_ref().map_or(0.0, |l| l.balloon),
                     swap_kib_s: h.load.as_ref().map_or(0.0, |l| l.swap_kib_s),
                     maintenance: h.maintenance,
-                    usable: h.state == HostState::Connected,
+                    usable: h.state == HostState::Connected && !failover.contains(&h.id),
                     class,
                 }
             })

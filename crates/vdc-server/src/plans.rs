@@ -112,7 +112,10 @@ impl App {
         {
             return Err(Error::invalid("cluster_id", "no such cluster"));
         }
-        let gone = |h: HostId| p.remove_host == Some(h) || p.lose_host == Some(h);
+        // Failover hosts are kept empty for HA: never a target of a consolidation.
+        let failover = self.db.failover_hosts().await?;
+        let gone =
+            |h: HostId| p.remove_host == Some(h) || p.lose_host == Some(h) || failover.contains(&h);
         let demand = self.vm_demands(Some(p.percentile()));
         let busy = self.busy_targets().await?;
         let targets: Vec<&db::Cluster> = clusters

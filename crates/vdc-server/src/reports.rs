@@ -369,12 +369,19 @@ impl App {
     }
 }
 
-/// One CSV field (RFC 4180: quoted when it holds a comma, quote or line break).
+/// One CSV field (RFC 4180: quoted when it holds a comma, quote or line break). Text that a
+/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) is prefixed with `'`;
+/// numbers are written by the report itself and pass through.
 fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 

@@ -18,7 +18,9 @@ pub type UnixMs = i64;
 
 /// Formats a timestamp for the wire (RFC 3339, UTC, millisecond precision).
 pub fn rfc3339(ms: UnixMs) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    // RFC 3339 has four-digit years: clamped to 1970-01-01 … 9999-12-31.
+    let ms = ms.clamp(0, 253_402_300_799_999);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }
 

@@ -482,8 +482,12 @@ pub(super) struct ImportQuery {
     source: String,
 }
 
+/// The largest RVTools workbook taken (a vCenter of tens of thousands of VMs).
+const RVTOOLS_MAX: usize = 64 << 20;
+
 /// Imports an RVTools export (the xlsx workbook; vInfo, vHost and vDisk sheets) as an
-/// external, read-only estate that the reports cover (`host.manage`). All or nothing.
+/// external, read-only estate that the reports cover (`host.manage`). All or nothing; at most
+/// 64 MiB.
 #[utoipa::path(post, path = "/api/v1/imports/rvtools", tag = "reports", security(("bearer" = [])), params(ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -492,12 +496,16 @@ pub(super) async fn import_rvtools(
     State(app): State<App>,
     actor: Actor,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> ApiResult<impl IntoResponse> {
+    let body = axum::body::to_bytes(body, RVTOOLS_MAX)
+        .await
+        .map_err(|_| Error::invalid("file", "an RVTools workbook of at most 64 MiB"))?;
     let now = vdc_db::now_ms();
+    let source = q.source.clone();
     let done = app
-        .import_estate(&actor, "rvtools", &q.source, || {
-            crate::imports::rvtools::parse(&q.source, &body, now)
+        .import_estate(&actor, "rvtools", &q.source, move || {
+            crate::imports::rvtools::parse(&source, &body, now)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(done)))
@@ -515,11 +523,11 @@ pub(super) async fn import_vmx(
     ApiQuery(q): ApiQuery<ImportQuery>,
     ApiJson(p): ApiJson<VmxImportParams>,
 ) -> ApiResult<impl IntoResponse> {
-    p.validate()?;
     let now = vdc_db::now_ms();
+    let source = q.source.clone();
     let done = app
-        .import_estate(&actor, "vmx", &q.source, || {
-            crate::imports::vmx::parse(&q.source, &p.files, now)
+        .import_estate(&actor, "vmx", &q.source, move || {
+            crate::imports::vmx::parse(&source, &p.files, now)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(done)))

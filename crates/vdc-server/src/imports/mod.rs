@@ -30,7 +30,7 @@ impl App {
         actor: &Actor,
         kind: &str,
         source: &str,
-        parse: impl FnOnce() -> Result<Estate, Error>,
+        parse: impl FnOnce() -> Result<Estate, Error> + Send + 'static,
     ) -> Result<ImportView, Error> {
         if source.is_empty()
             || source.len() > 64
@@ -47,7 +47,10 @@ impl App {
         let check = actor.require(Permission::HostManage, On::global());
         self.authorize(actor, &action, ("site", None), check)
             .await?;
-        let estate = parse()?;
+        // Reading a large workbook takes a while: off the async workers.
+        let estate = tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|e| Error::internal(format!("import parser: {e}")))??;
         let site = format!("{kind}:{source}");
         let done = self
             .db

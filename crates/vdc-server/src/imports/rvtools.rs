@@ -11,6 +11,9 @@ use vdc_types::*;
 
 use super::Estate;
 
+/// The end of year 9999, in ms: the last timestamp the wire format can show.
+const MAX_MS: UnixMs = 253_402_300_799_999;
+
 /// One sheet: its header row by name, and its rows.
 struct Sheet {
     name: &'static str,
@@ -81,9 +84,10 @@ impl Sheet {
         }
     }
 
-    /// A date cell (an Excel serial date, or text such as `2025-02-26 12:53:35`), in ms.
+    /// A date cell (an Excel serial date, or text such as `2025-02-26 12:53:35`), in ms;
+    /// none outside 1970–9999.
     fn date_ms(&self, row: &[Data], col: Option<usize>) -> Option<UnixMs> {
-        match self.cell(row, col)? {
+        let ms = match self.cell(row, col)? {
             Data::DateTime(d) => Some(((d.as_f64() - 25_569.0) * 86_400_000.0).round() as i64),
             Data::Float(f) => Some(((f - 25_569.0) * 86_400_000.0).round() as i64),
             Data::String(s) | Data::DateTimeIso(s) => {
@@ -96,7 +100,8 @@ impl Sheet {
                 parse_rfc3339("date", &s).ok()
             }
             _ => None,
-        }
+        }?;
+        (0..=MAX_MS).contains(&ms).then_some(ms)
     }
 }
 
@@ -248,13 +253,10 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
                 .date_ms(r, opt(&vinfo, "Creation date"))
                 .unwrap_or(now),
             owner: vinfo.text(r, opt(&vinfo, "owner")),
-            cluster: match (
+            cluster: Some(cluster_name(
                 vinfo.text(r, opt(&vinfo, "Datacenter")),
                 vinfo.text(r, opt(&vinfo, "Cluster")),
-            ) {
-                (None, None) => None,
-                (dc, c) => Some(cluster_name(dc, c)),
-            },
+            )),
             host_uri,
             name,
         });

@@ -376,12 +376,13 @@ pub(super) async fn rvtools_export_imports_as_a_read_only_estate(store: Store) {
             done["hosts"].as_u64(),
             done["vms"].as_u64()
         ),
-        (Some(1), Some(7), Some(9)),
+        (Some(2), Some(7), Some(9)),
         "{done}"
     );
     assert_eq!(done["site"], "rvtools:lab");
     // The publisher anonymised the host names of vInfo and vHost apart: no VM's host is among
-    // vHost's seven (and vm-9 names none), so the VMs come in without a host.
+    // vHost's seven (and vm-9 names none), so the VMs come in without a host; vm-9 names no
+    // datacenter or cluster either and goes to a cluster of its own.
     assert_eq!(done["vms_without_host"], 9, "{done}");
     let hosts = s.get_ok("/api/v1/hosts?state=external&limit=100").await["items"]
         .as_array()
@@ -580,4 +581,20 @@ pub(super) async fn vmx_files_import_as_vms_without_hosts(store: Store) {
         .filter(|f| f["kind"] == "unowned")
         .count();
     assert_eq!(unowned, 4, "{sprawl}");
+    // Imported again without one file: that VM is gone, the others kept.
+    let mut fewer = files.clone();
+    fewer.remove("esx-in-the-wild-2.vmx");
+    let (st, again) = post_vmx(&s, json!({"files": fewer})).await;
+    assert_eq!(st, StatusCode::CREATED, "{again}");
+    assert_eq!(
+        (again["vms"].as_u64(), again["vms_removed"].as_u64()),
+        (Some(3), Some(1)),
+        "{again}"
+    );
+    assert_eq!(
+        super::all_vms(&s, &s.admin_token, "management=external&limit=100")
+            .await
+            .len(),
+        3
+    );
 }
