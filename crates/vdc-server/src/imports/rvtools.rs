@@ -105,6 +105,24 @@ impl Sheet {
     }
 }
 
+/// A VM's disks: those vDisk lists for its datacenter, cluster and name; else, when vDisk
+/// places them elsewhere (exports disagree), those of the only VM of that name.
+fn disks_of(
+    disks: &mut HashMap<(String, String, String), Vec<db::DiskRec>>,
+    (dc, cluster): (String, String),
+    name: &str,
+) -> Vec<db::DiskRec> {
+    if let Some(d) = disks.remove(&(dc, cluster, name.to_string())) {
+        return d;
+    }
+    let same: Vec<(String, String, String)> =
+        disks.keys().filter(|k| k.2 == name).cloned().collect();
+    match same.as_slice() {
+        [only] => disks.remove(only).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// `[datastore] folder/file.vmdk` → `datastore`.
 fn datastore_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix('[')?;
@@ -170,19 +188,26 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
         return Err(Error::invalid("file", "the vHost sheet lists no host"));
     }
 
-    // Disks by VM name (VM names are how the sheets join; the published example's VM IDs do
-    // not agree between sheets).
+    // Disks by datacenter, cluster and VM name (names are how the sheets join; the published
+    // example's VM IDs do not agree between sheets).
     let (d_vm, d_cap) = (vdisk.col("VM")?, vdisk.col("Capacity MiB")?);
-    let mut disks: HashMap<String, Vec<db::DiskRec>> = HashMap::new();
+    let place = |s: &Sheet, r: &[Data]| {
+        (
+            s.text(r, opt(s, "Datacenter")).unwrap_or_default(),
+            s.text(r, opt(s, "Cluster")).unwrap_or_default(),
+        )
+    };
+    let mut disks: HashMap<(String, String, String), Vec<db::DiskRec>> = HashMap::new();
     for (i, r) in vdisk.rows.iter().enumerate() {
         let Some(vm) = vdisk.text(r, Some(d_vm)) else {
             continue;
         };
+        let (dc, cluster) = place(&vdisk, r);
         // `[datastore] folder/file.vmdk`; anything else there is not a disk path.
         let path = vdisk
             .text(r, opt(&vdisk, "Disk Path"))
             .filter(|p| p.starts_with('['));
-        let list = disks.entry(vm).or_default();
+        let list = disks.entry((dc, cluster, vm)).or_default();
         list.push(db::DiskRec {
             device: vdisk
                 .text(r, opt(&vdisk, "Disk"))
@@ -246,7 +271,7 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
             id: VmId(id),
             vcpus: vinfo.num(r, v_cpus, "CPUs", i)? as u32,
             memory_mib: vinfo.num(r, v_mem, "Memory", i)? as u64,
-            disks: disks.remove(&name).unwrap_or_default(),
+            disks: disks_of(&mut disks, place(&vinfo, r), &name),
             nics: Vec::new(),
             power_state,
             created_at: vinfo
@@ -270,4 +295,42 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
         templates,
         without_host,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(gib: u64) -> db::DiskRec {
+        db::DiskRec {
+            device: "Hard disk 1".into(),
+            size_gib: gib,
+            datastore: String::new(),
+            format: "vmdk".into(),
+            path: None,
+        }
+    }
+
+    #[test]
+    fn disks_join_by_place_and_name() {
+        let key = |c: &str, n: &str| ("dc".to_string(), c.to_string(), n.to_string());
+        let mut disks = HashMap::from([
+            (key("A", "web01"), vec![disk(10)]),
+            (key("B", "web01"), vec![disk(20)]),
+            (key("B", "db"), vec![disk(30)]),
+        ]);
+        let at = |c: &str| ("dc".to_string(), c.to_string());
+        // Two VMs of one name in two clusters each get their own disks.
+        assert_eq!(disks_of(&mut disks, at("B"), "web01"), vec![disk(20)]);
+        assert_eq!(disks_of(&mut disks, at("A"), "web01"), vec![disk(10)]);
+        // Placed elsewhere by vInfo: the only VM of that name.
+        assert_eq!(disks_of(&mut disks, at(""), "db"), vec![disk(30)]);
+        assert_eq!(disks_of(&mut disks, at("A"), "none"), vec![]);
+    }
+
+    #[test]
+    fn datastore_from_a_disk_path() {
+        assert_eq!(datastore_of("[ds-1] vm/vm.vmdk").as_deref(), Some("ds-1"));
+        assert_eq!(datastore_of("/sysroot, /"), None);
+    }
 }
