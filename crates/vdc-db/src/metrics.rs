@@ -262,6 +262,24 @@ impl DataStore {
             .collect()
     }
 
+    /// Whether any VM has samples or roll-ups (one row read, not a scan).
+    pub async fn any_vm_metrics(&self) -> DbResult<bool> {
+        for sql in [
+            "SELECT entity FROM metric_chunks WHERE entity LIKE 'vm:%' LIMIT 1",
+            "SELECT entity FROM metric_rollups WHERE entity LIKE 'vm:%' LIMIT 1",
+        ] {
+            if sqlx::query(sql)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(q("any vm metrics"))?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// When each VM last had samples: the start of its newest chunk (hour) or 5-minute
     /// roll-up, by entity.
     pub async fn vms_last_sampled(&self) -> DbResult<HashMap<String, UnixMs>> {

@@ -45,7 +45,7 @@ pub async fn backfill(app: &App, days: u32) -> Result<usize, Error> {
     let Some(sim) = app.fleet.sim().cloned() else {
         return Ok(0);
     };
-    if days == 0 || !app.db.vms_last_sampled().await?.is_empty() {
+    if days == 0 || app.db.any_vm_metrics().await? {
         return Ok(0);
     }
     crate::sync::sync_all(app).await?;

@@ -164,8 +164,9 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
         } else {
             ""
         };
-        let ht = vhost.text(r, opt(&vhost, "HT Active")).as_deref() == Some("true")
-            || vhost.text(r, opt(&vhost, "HT Active")).as_deref() == Some("True");
+        let ht = vhost
+            .text(r, opt(&vhost, "HT Active"))
+            .is_some_and(|t| t.eq_ignore_ascii_case("true"));
         hosts.push(ImportedHost {
             uri: format!("rvtools://{source}/{name}"),
             cluster: cluster_name(

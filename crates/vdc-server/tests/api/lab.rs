@@ -61,6 +61,19 @@ async fn patch(s: &TestStack, path: &str, body: Value) {
     assert_eq!(st, StatusCode::OK, "PATCH {path}: {b}");
 }
 
+/// Syncs until the host is connected again (at most 30 s).
+async fn until_connected(s: &TestStack, host: &str) {
+    wait_for_condition(
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+        || async {
+            s.sync().await;
+            (s.get_ok(&format!("/api/v1/hosts/{host}")).await["state"] == "connected").then_some(())
+        },
+    )
+    .await;
+}
+
 async fn vm(s: &TestStack, id: &str) -> Value {
     s.get_ok(&format!("/api/v1/vms/{id}")).await
 }
@@ -384,15 +397,7 @@ async fn lab_vm_lifecycle_on_real_qemu() {
     );
     let h = post(&s, &format!("/api/v1/hosts/{h2}/wake"), json!({})).await;
     assert_eq!(h["state_reason"], "waking from standby", "{h}");
-    wait_for_condition(
-        Duration::from_millis(200),
-        Duration::from_secs(30),
-        || async {
-            s.sync().await;
-            (s.get_ok(&format!("/api/v1/hosts/{h2}")).await["state"] == "connected").then_some(())
-        },
-    )
-    .await;
+    until_connected(&s, &h2).await;
     eprintln!("lab: host2 to standby and woken in {:?}", t0.elapsed());
 
     // libvirtd killed while a sync runs, then restarted: the inventory comes back whole.
@@ -775,15 +780,7 @@ async fn lab_ha_restarts_the_guest_of_a_killed_host() {
             .any(|l| l.trim() == name),
         "host 2 still has the old definition"
     );
-    wait_for_condition(
-        Duration::from_millis(200),
-        Duration::from_secs(30),
-        || async {
-            s.sync().await;
-            (s.get_ok(&format!("/api/v1/hosts/{h2}")).await["state"] == "connected").then_some(())
-        },
-    )
-    .await;
+    until_connected(&s, &h2).await;
     let v = vm(&s, &id).await;
     assert_eq!(
         (v["host_id"].as_str(), v["power_state"].as_str()),
