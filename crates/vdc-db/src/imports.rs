@@ -41,6 +41,7 @@ pub struct ImportedVm {
     pub created_at: UnixMs,
     /// From the export's annotations, if any.
     pub owner: Option<String>,
+    pub guest_os: Option<GuestOs>,
 }
 
 /// What an import wrote.
@@ -181,11 +182,18 @@ impl DataStore {
             }
         }
         for id in before.keys() {
-            sqlx::query("DELETE FROM vms WHERE id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(q("replace imported vm"))?;
+            // A guest OS set by hand stays (it wins over the export's); tags are written again.
+            for sql in [
+                "DELETE FROM vm_tags WHERE vm_id = $1",
+                "DELETE FROM vm_guest_os WHERE vm_id = $1 AND source <> 'manual'",
+                "DELETE FROM vms WHERE id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("replace imported vm"))?;
+            }
         }
         let mut records = Vec::with_capacity(vms.len());
         for v in vms {
@@ -241,6 +249,13 @@ impl DataStore {
                 }
             }
         })?;
+        for v in vms {
+            if let Some(g) = &v.guest_os {
+                crate::compliance::upsert_guest_os_in(&mut *tx, v.id, g, now)
+                    .await
+                    .map_err(q("imported guest os"))?;
+            }
+        }
         tx.commit().await.map_err(q("commit"))?;
         let kept: BTreeSet<VmId> = vms.iter().map(|v| v.id).collect();
         Ok(EstateImported {

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod compliance;
 pub mod ha;
 pub mod imports;
 mod inventory;

@@ -69,6 +69,8 @@ pub struct HostSyncWrite {
     pub inserts: Vec<Vm>,
     pub updates: Vec<VmReport>,
     pub vanished: Vec<VmId>,
+    /// Guest OSes the host reports for the inserted and updated VMs.
+    pub guest_os: Vec<(VmId, GuestOs)>,
 }
 
 /// What one sync batch did.
@@ -524,6 +526,11 @@ impl DataStore {
             .map_err(q("sync insert vms"))?;
         out.inserted = inserts.len();
         for h in batch {
+            for (id, g) in &h.guest_os {
+                crate::compliance::upsert_guest_os_in(&mut *tx, *id, g, now)
+                    .await
+                    .map_err(q("sync guest os"))?;
+            }
             for r in &h.updates {
                 if apply_report_in(&mut *tx, r, now)
                     .await
@@ -734,14 +741,18 @@ impl DataStore {
         Ok(())
     }
 
-    /// Removes a VM record (and its tags).
+    /// Removes a VM record (and its tags and guest OS).
     pub async fn delete_vm(&self, id: VmId) -> DbResult<bool> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        sqlx::query("DELETE FROM vm_tags WHERE vm_id = $1")
+        for table in ["vm_tags", "vm_guest_os"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE vm_id = $1"
+            )))
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(q("delete vm tags"))?;
+            .map_err(q("delete vm details"))?;
+        }
         let res = sqlx::query("DELETE FROM vms WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -412,6 +412,10 @@ impl LibvirtHost {
             state,
             generation,
             metadata,
+            guest_os: parsed
+                .as_ref()
+                .and_then(|p| p.os_id.as_deref())
+                .and_then(vdc_types::GuestOs::from_libosinfo),
         })
     }
 
@@ -520,8 +524,17 @@ impl LibvirtHost {
         } else {
             ""
         };
-        let metadata = crate::metadata::to_xml(&spec.metadata)
-            .map_or(String::new(), |m| format!("<metadata>{m}</metadata>"));
+        let os = spec.os_id.as_deref().map_or(String::new(), |id| {
+            format!(
+                "<libosinfo:libosinfo xmlns:libosinfo='{}'><libosinfo:os id='{}'/></libosinfo:libosinfo>",
+                vdc_driver::domxml::LIBOSINFO_NS,
+                esc(id)
+            )
+        });
+        let metadata = match crate::metadata::to_xml(&spec.metadata) {
+            None if os.is_empty() => String::new(),
+            m => format!("<metadata>{}{os}</metadata>", m.unwrap_or_default()),
+        };
         format!(
             "<domain type='{}'><name>{}</name><uuid>{}</uuid>{metadata}<memory unit='MiB'>{}</memory><vcpu>{}</vcpu>\
              <os><type arch='x86_64'>hvm</type>{boot}</os><features><acpi/>{tcg}</features>\
@@ -1066,6 +1079,7 @@ mod tests {
             }],
             nics: vec![],
             metadata: VmMetadata::default(),
+            os_id: None,
             boot: Some(vdc_driver::KernelBoot {
                 kernel: "/boot/vmlinuz".into(),
                 initrd: Some("/boot/initrd.img".into()),
@@ -1099,6 +1113,15 @@ mod tests {
         }
         assert!(!xml.contains("<boot dev"), "kernel boot replaces disk boot");
         assert!(!xml.contains("<metadata>"), "unmanaged: no vdc element");
+        let mut s = spec();
+        s.os_id = Some("http://debian.org/debian/12".into());
+        let xml = h.domain_xml(&s, &["/pool/web-1-vda.qcow2".into()]);
+        let doc = vdc_driver::domxml::parse_domain_xml(&xml).unwrap();
+        assert_eq!(doc.os_id.as_deref(), s.os_id.as_deref(), "{xml}");
+        assert!(
+            !xml.contains(crate::METADATA_NS),
+            "still no vdc element: {xml}"
+        );
     }
 
     #[test]

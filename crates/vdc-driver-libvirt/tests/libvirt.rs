@@ -782,6 +782,7 @@ fn qemu_vdc_defines_a_domain_with_a_pool_volume_and_metadata() {
             tags: vec!["prod".into()],
             lease_expires_at: None,
         },
+        os_id: None,
         boot: None,
     };
     let _guard = VmGuard {

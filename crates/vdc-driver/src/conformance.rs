@@ -118,6 +118,7 @@ impl Fixture {
                 tags: vec!["test".into()],
                 lease_expires_at: None,
             },
+            os_id: Some("http://debian.org/debian/12".into()),
             boot: self.boot.clone(),
         }
     }
@@ -322,6 +323,7 @@ pub fn lifecycle(d: &dyn HostDriver, fx: &Fixture) {
         (s.id, s.name.as_str(), s.vcpus, s.memory_mib)
     );
     assert_eq!(vm.metadata, s.metadata);
+    assert_os_as_defined(&vm, &s);
     assert_disks_as_defined(&vm, &s);
     assert_eq!(vm.nics, s.nics);
     agrees(d, &vm);
@@ -422,6 +424,7 @@ pub fn metadata(d: &dyn HostDriver, fx: &Fixture) {
     };
     let info = d.set_metadata(s.id, &m).expect("set_metadata");
     assert_eq!(info.metadata, m);
+    assert_os_as_defined(&info, &s);
     g = newer(g, &info, "set_metadata");
     agrees(d, &info);
 
@@ -632,6 +635,7 @@ pub fn migrate(src: &dyn HostDriver, dst: &dyn HostDriver, fx: &Fixture) {
             to.uri()
         );
         assert_disks_as_defined(&moved, &s);
+        assert_os_as_defined(&moved, &s);
         assert_eq!(
             from.vm_info(s.id),
             Err(DriverError::NoSuchVm { id: s.id }),
@@ -656,6 +660,16 @@ pub fn migrate(src: &dyn HostDriver, dst: &dyn HostDriver, fx: &Fixture) {
     let stopped = src.act(s.id, VmAction::Stop).expect("stop");
     newer(last.generation, &stopped, "stop after migrating back");
     src.undefine(s.id).expect("undefine");
+}
+
+/// The VM reports the guest OS of its spec's libosinfo id.
+pub fn assert_os_as_defined(vm: &VmInfo, s: &VmSpec) {
+    let want = s
+        .os_id
+        .as_deref()
+        .and_then(vdc_types::GuestOs::from_libosinfo);
+    assert!(want.is_some(), "the fixture names a guest OS");
+    assert_eq!(vm.guest_os, want, "guest OS of {}", vm.name);
 }
 
 /// The VM's disks are the spec's; a driver that reports where a disk is names the volume it

@@ -24,6 +24,7 @@
 //!   (`<devices><memory><target><size>`). With neither, the document is refused.
 //! - disks: every `<devices><disk>`; nics: every `<devices><interface>`. See [`DomainDisk`]
 //!   and [`DomainNic`] for how their `<source>` is summarised.
+//! - the guest OS: `<metadata><libosinfo:libosinfo><libosinfo:os id=…>`, optional.
 //!
 //! # Units
 //!
@@ -47,6 +48,9 @@ use serde::Serialize;
 /// documents too. Real domain XML nests about 6 levels.
 pub const MAX_DEPTH: usize = 256;
 
+/// XML namespace of libosinfo's element in a domain's `<metadata>`.
+pub const LIBOSINFO_NS: &str = "http://libosinfo.org/xmlns/libvirt/domain/1.0";
+
 /// What vdc reads from one libvirt `<domain>` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DomainXml {
@@ -67,6 +71,9 @@ pub struct DomainXml {
     pub disks: Vec<DomainDisk>,
     /// `<devices><interface>` in document order.
     pub nics: Vec<DomainNic>,
+    /// The libosinfo id in `<metadata>` (`<libosinfo:os id=…>`, as virt-install and
+    /// virt-manager write it), e.g. `http://debian.org/debian/12`.
+    pub os_id: Option<String>,
 }
 
 /// One `<devices><disk>`.
@@ -273,6 +280,15 @@ pub fn parse_domain_xml(xml: &str) -> Result<DomainXml, DomainXmlError> {
         .map(|n| parse_nic(d, n))
         .collect::<Result<_, _>>()?;
 
+    let os_id = d
+        .child(root, "metadata")
+        .into_iter()
+        .flat_map(|m| m.children())
+        .filter(|n| n.tag_name().namespace() == Some(LIBOSINFO_NS))
+        .flat_map(|n| n.children())
+        .find(|n| n.tag_name().name() == "os" && n.tag_name().namespace() == Some(LIBOSINFO_NS))
+        .and_then(|os| attr(os, "id"));
+
     Ok(DomainXml {
         name,
         domain_type,
@@ -282,6 +298,7 @@ pub fn parse_domain_xml(xml: &str) -> Result<DomainXml, DomainXmlError> {
         memory_mib,
         disks,
         nics,
+        os_id,
     })
 }
 

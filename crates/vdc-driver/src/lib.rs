@@ -150,6 +150,8 @@ pub struct VmInfo {
     /// its generation is newer than the one it holds.
     pub generation: u64,
     pub metadata: VmMetadata,
+    /// The guest OS, when the host knows it (libosinfo metadata).
+    pub guest_os: Option<vdc_types::GuestOs>,
 }
 
 /// Direct kernel boot: the host starts the guest from a kernel (and initrd) file on the host
@@ -171,6 +173,9 @@ pub struct VmSpec {
     pub disks: Vec<DiskInfo>,
     pub nics: Vec<NicInfo>,
     pub metadata: VmMetadata,
+    /// The guest OS as a libosinfo id (`http://debian.org/debian/12`), kept in the VM's
+    /// libosinfo metadata as virt-install does.
+    pub os_id: Option<String>,
     /// Boot from a kernel on the host; `None` boots from the first disk.
     pub boot: Option<KernelBoot>,
 }

@@ -291,6 +291,8 @@ struct SimVm {
     disks: Vec<SimDisk>,
     nics: Vec<SimNic>,
     metadata: SimMetadata,
+    /// libosinfo id of the guest OS.
+    os_id: Option<Text>,
     snapshots: Vec<SimSnapshot>,
     state: PowerState,
     generation: u64,
@@ -356,6 +358,7 @@ impl SimVm {
                 })
                 .collect(),
             metadata: SimMetadata::from_metadata(m),
+            os_id: spec.os_id.as_deref().map(text),
             snapshots: Vec::new(),
             state,
             generation,
@@ -402,6 +405,10 @@ impl SimVm {
                 tags: m.tags.iter().map(|t| t.to_string()).collect(),
                 lease_expires_at: m.lease_expires_at,
             },
+            guest_os: self
+                .os_id
+                .as_deref()
+                .and_then(vdc_types::GuestOs::from_libosinfo),
         }
     }
 
@@ -1421,6 +1428,20 @@ fn place(hosts: &[Host], rng: &mut SplitMix64, count: usize) -> Vec<Placed> {
     placed
 }
 
+/// Guest OSes of generated VMs, as virt-install records them (libosinfo ids).
+const GUEST_OSES: &[&str] = &[
+    "http://debian.org/debian/12",
+    "http://debian.org/debian/11",
+    "http://redhat.com/rhel/9.4",
+    "http://redhat.com/rhel/9.2",
+    "http://redhat.com/rhel/8.10",
+    "http://ubuntu.com/ubuntu/24.04",
+    "http://ubuntu.com/ubuntu/22.04",
+    "http://ubuntu.com/ubuntu/20.04",
+    "http://microsoft.com/win/2k19",
+    "http://microsoft.com/win/2k22",
+];
+
 fn generate_vms(inner: &mut Inner, count: usize, seed: u64) {
     if inner.hosts.is_empty() || count == 0 {
         return;
@@ -1486,6 +1507,10 @@ fn generate_vms(inner: &mut Inner, count: usize, seed: u64) {
                 tags: vec![Cow::Borrowed(tag)],
                 lease_expires_at: None,
             },
+            // From the UUID, not the generator's stream: fleets of a seed keep their shape.
+            os_id: Some(Cow::Borrowed(
+                GUEST_OSES[(uuid_hash(id) % GUEST_OSES.len() as u64) as usize],
+            )),
             snapshots: Vec::new(),
             state,
             generation: inner.generation,

@@ -42,6 +42,7 @@ fn spec(name: &str, vcpus: u32, memory_mib: u64) -> VmSpec {
             tags: vec!["dev".into()],
             lease_expires_at: None,
         },
+        os_id: None,
         boot: None,
     }
 }
@@ -1238,6 +1239,7 @@ mod domxml {
                     Some("qcow2"),
                     Some("/pool-dir/testvol1.img")
                 )],
+                os_id: Some("http://centos.org/centos/7.0".into()),
                 nics: vec![nic(
                     "bridge",
                     Some("testsuitebr0"),
@@ -1328,6 +1330,7 @@ mod domxml {
                 memory_mib: 8192, // 8388608 KiB
                 disks: vec![],
                 nics: vec![],
+                os_id: None,
             }
         );
     }

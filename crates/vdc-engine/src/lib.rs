@@ -4,6 +4,7 @@
 
 pub mod anomaly;
 pub mod balance;
+pub mod compliance;
 pub mod consolidation;
 pub mod forecast;
 pub mod ha;

@@ -508,7 +508,7 @@ impl App {
             Err(Error::NotFound { .. }) => {
                 let dept = jobs::department_name(self, vm).await?;
                 let boot = self.db.vm_placement(vm.id).await?.and_then(|p| p.boot);
-                let spec = jobs::spec_of(vm, dept, boot.as_ref());
+                let spec = jobs::spec_of(vm, dept, boot.as_ref(), jobs::os_id_of(self, vm).await?);
                 let d = driver.clone();
                 blocking(move || d.define(&spec)).await?;
             }

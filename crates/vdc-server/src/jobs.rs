@@ -252,10 +252,22 @@ pub(crate) fn metadata_of(vm: &db::Vm, department: Option<String>) -> VmMetadata
     }
 }
 
+/// The libosinfo id to define a VM with: its guest OS when that came from libosinfo metadata
+/// (so a VM defined again, on another host, keeps it).
+pub(crate) async fn os_id_of(app: &App, vm: &db::Vm) -> Result<Option<String>, Error> {
+    Ok(app
+        .db
+        .guest_os(vm.id)
+        .await?
+        .filter(|g| g.source == GuestOsSource::Libosinfo)
+        .map(|g| g.name))
+}
+
 pub(crate) fn spec_of(
     vm: &db::Vm,
     department: Option<String>,
     boot: Option<&KernelBootSpec>,
+    os_id: Option<String>,
 ) -> VmSpec {
     VmSpec {
         id: vm.id.0,
@@ -282,6 +294,7 @@ pub(crate) fn spec_of(
             })
             .collect(),
         metadata: metadata_of(vm, department),
+        os_id,
         boot: boot.map(|b| KernelBoot {
             kernel: b.kernel.clone(),
             initrd: b.initrd.clone(),
@@ -342,7 +355,7 @@ async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
         (JobSpec::VmCreate { boot, .. }, "define") => {
             let dept = department_name(app, &vm).await?;
             let driver = vm_driver(app, &vm).await?;
-            let s = spec_of(&vm, dept, boot.as_ref());
+            let s = spec_of(&vm, dept, boot.as_ref(), os_id_of(app, &vm).await?);
             blocking(move || driver.define(&s)).await?;
             Ok(())
         }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod balancer;
+pub mod compliance;
 pub mod config;
 pub mod create;
 pub mod failover;

@@ -82,7 +82,7 @@ fn f(v: f32) -> f64 {
 
 impl App {
     /// The VMs of a report: those the caller sees, of one department if asked.
-    async fn report_vms(
+    pub(crate) async fn report_vms(
         &self,
         actor: &Actor,
         department: Option<DepartmentId>,
@@ -385,7 +385,7 @@ fn field(s: &str) -> String {
     }
 }
 
-fn csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(crate) fn csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut out = header.join(",");
     out.push_str("\r\n");
     for r in rows {
@@ -396,7 +396,7 @@ fn csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     out
 }
 
-fn opt<T: ToString>(v: &Option<T>) -> String {
+pub(crate) fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 

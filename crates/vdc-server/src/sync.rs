@@ -355,6 +355,12 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
                     .iter()
                     .map(|&i| vm_report(&vms[i], host.id, host.cluster_id))
                     .collect(),
+                guest_os: plan
+                    .insert
+                    .iter()
+                    .chain(&plan.update)
+                    .filter_map(|&i| Some((VmId(vms[i].id), vms[i].guest_os.clone()?)))
+                    .collect(),
                 vanished: plan.vanished,
             });
             report.stale += plan.stale.len();

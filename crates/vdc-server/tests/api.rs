@@ -39,6 +39,10 @@ use ha::*;
 mod reports;
 use reports::*;
 
+#[path = "api/compliance.rs"]
+mod compliance;
+use compliance::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -94,6 +98,7 @@ on_both_stores!(
     failover_reserve_refuses_starts_with_the_figures,
     failover_hosts_stay_empty_for_normal_placement,
     reports_with_known_answers,
+    licences_and_patches_with_known_answers,
     rvtools_export_imports_as_a_read_only_estate,
     vmx_files_import_as_vms_without_hosts,
     dead_host_vms_restart_elsewhere_by_priority,

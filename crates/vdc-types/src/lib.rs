@@ -2,12 +2,14 @@
 //! enum. No tokio, no database: every other crate (server, CLI, test utils) speaks these types.
 
 pub mod error;
+pub mod guest_os;
 pub mod ids;
 pub mod params;
 pub mod state;
 pub mod views;
 
 pub use error::{Error, ErrorBody};
+pub use guest_os::{GuestOs, patch_status};
 pub use ids::*;
 pub use params::*;
 pub use state::*;

@@ -1416,3 +1416,122 @@ pub struct VmxImportParams {
     /// File name → its text.
     pub files: std::collections::BTreeMap<String, String>,
 }
+
+/// A product of the licence catalogue (`PUT /api/v1/licences/{name}`; also its view).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceProduct {
+    /// The product's name; a VM runs it when its placement requires this software, a tag of it
+    /// is this name, or its guest OS is of `guest_os`.
+    pub name: String,
+    pub model: crate::LicenceModel,
+    /// Licences owned, in the model's unit: VMs, cores, sockets, hosts or users.
+    pub owned: u64,
+    /// `per_user`: the named users who use it.
+    #[serde(default)]
+    pub users: u64,
+    /// `per_core`: fewest cores counted per socket and per host (Microsoft: 8 and 16).
+    #[serde(default)]
+    pub min_cores_per_socket: u32,
+    #[serde(default)]
+    pub min_cores_per_host: u32,
+    /// VMs whose guest OS key is this one or of its kind (`winsrv` covers `winsrv-2019`) run
+    /// the product.
+    #[serde(default)]
+    pub guest_os: Option<String>,
+}
+
+impl LicenceProduct {
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("name", &self.name)?;
+        if let Some(os) = &self.guest_os {
+            validate_name("guest_os", os)?;
+        }
+        for (field, v) in [("owned", self.owned), ("users", self.users)] {
+            if v > 1_000_000_000 {
+                return Err(Error::invalid(field, "at most 1000000000"));
+            }
+        }
+        for (field, v) in [
+            ("min_cores_per_socket", self.min_cores_per_socket),
+            ("min_cores_per_host", self.min_cores_per_host),
+        ] {
+            if v > 4096 {
+                return Err(Error::invalid(field, "at most 4096"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A patch baseline: the lowest version VMs of an OS should run (`PUT /api/v1/os-baselines/{os}`;
+/// also its view).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OsBaseline {
+    /// OS key, e.g. `rhel`, `debian`, `winsrv-2019`.
+    pub os: String,
+    /// e.g. `9.4`, `12`, `10.0.17763.5458`.
+    pub min_version: String,
+}
+
+impl OsBaseline {
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("os", &self.os)?;
+        validate_version("min_version", &self.min_version)
+    }
+}
+
+fn validate_version(field: &str, v: &str) -> Result<(), Error> {
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(Error::invalid(
+            field,
+            "1 to 64 letters, digits, '.', '-' or '_'",
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /api/v1/vms/{id}/guest-os`: what a VM runs, as its owner or an admin knows it; kept
+/// over what hosts report until cleared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestOsParams {
+    /// OS key, e.g. `rhel`, `winsrv-2019`.
+    pub os: String,
+    pub version: Option<String>,
+    /// For people (defaults to the key and version).
+    pub name: Option<String>,
+}
+
+impl GuestOsParams {
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_name("os", &self.os)?;
+        if let Some(v) = &self.version {
+            validate_version("version", v)?;
+        }
+        if let Some(n) = &self.name {
+            validate_text("name", n, 200)?;
+        }
+        Ok(())
+    }
+
+    /// As a guest OS set by hand.
+    pub fn guest_os(&self) -> crate::GuestOs {
+        crate::GuestOs {
+            os: self.os.clone(),
+            version: self.version.clone(),
+            name: self.name.clone().unwrap_or_else(|| match &self.version {
+                Some(v) => format!("{} {v}", self.os),
+                None => self.os.clone(),
+            }),
+            kernel: None,
+            source: crate::GuestOsSource::Manual,
+        }
+    }
+}

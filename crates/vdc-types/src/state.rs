@@ -450,6 +450,65 @@ pub enum ChargeModel {
 }
 wire_enum!(ChargeModel { Allocated => "allocated", Used => "used" });
 
+/// Where vdc learnt a VM's guest OS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestOsSource {
+    /// The domain's libosinfo metadata (`<libosinfo:os id=…>`), as virt-install writes it.
+    Libosinfo,
+    /// An imported estate (RVTools, `.vmx`).
+    Import,
+    /// Set by a user; kept over what hosts report.
+    Manual,
+}
+wire_enum!(GuestOsSource { Libosinfo => "libosinfo", Import => "import", Manual => "manual" });
+
+/// How a licensed product is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceModel {
+    /// One licence per VM that runs it.
+    PerVm,
+    /// Every physical core of each host its VMs run or may run on (with per-socket and
+    /// per-host minimums), any number of VMs there — as Windows Server Datacenter, SQL Server
+    /// Enterprise per core.
+    PerCore,
+    /// Every socket of each such host.
+    PerSocket,
+    /// One per such host: unlimited VMs on a licensed host.
+    PerHost,
+    /// One per named user, however many VMs.
+    PerUser,
+}
+wire_enum!(LicenceModel { PerVm => "per_vm", PerCore => "per_core", PerSocket => "per_socket", PerHost => "per_host", PerUser => "per_user" });
+
+/// A VM's guest OS against the baseline of its OS.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchStatus {
+    /// At or above the baseline.
+    Current,
+    /// Below the baseline.
+    Behind,
+    /// Its version is not known precisely enough to compare (e.g. `9` against `9.4`).
+    Unknown,
+    /// No guest OS known, or no baseline for its OS.
+    Unchecked,
+}
+wire_enum!(PatchStatus { Current => "current", Behind => "behind", Unknown => "unknown", Unchecked => "unchecked" });
+
 /// What an operator should do about an anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -809,3 +809,116 @@ pub struct ImportView {
     /// VMs of an earlier import of the source that are gone from this one.
     pub vms_removed: usize,
 }
+
+/// A VM that runs a licensed product.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LicenceVmView {
+    pub vm_id: VmId,
+    pub name: String,
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub owner: Option<String>,
+    pub power_state: PowerState,
+    /// Why it counts: `placement requires it`, `tagged`, `guest OS winsrv-2019`.
+    pub why: String,
+    pub host: Option<String>,
+    /// Hosts it runs on or may be moved to (host-counted models).
+    pub may_run_on: usize,
+    /// Its placement requires the product: it only goes to hosts licensed for it.
+    pub confined: bool,
+}
+
+/// A host a product needs licensing on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LicenceHostView {
+    pub host_id: HostId,
+    pub name: String,
+    /// Licences it needs, in the product's unit.
+    pub units: u64,
+    /// It runs a VM of the product now (else VMs may only be moved to it).
+    pub current: bool,
+    /// It is marked licensed for the product (`vdc host set --licensed`).
+    pub licensed: bool,
+    pub why: String,
+}
+
+/// An idle or long-off VM that holds a licence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IdleLicenceView {
+    pub vm_id: VmId,
+    pub name: String,
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub owner: Option<String>,
+    pub evidence: String,
+    /// The product's monthly price per VM.
+    pub monthly_cost: f64,
+}
+
+/// One product's compliance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProductComplianceView {
+    pub product: String,
+    pub model: LicenceModel,
+    pub owned: u64,
+    /// Needed where its VMs run now.
+    pub needed_now: u64,
+    /// Needed counting every host its VMs may be moved to.
+    pub needed: u64,
+    pub shortfall: u64,
+    pub vms: Vec<LicenceVmView>,
+    pub hosts: Vec<LicenceHostView>,
+    /// VMs with no host or cluster to count them on (host-counted models).
+    pub uncounted: Vec<String>,
+    pub idle: Vec<IdleLicenceView>,
+}
+
+/// `GET /api/v1/reports/licences`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LicenceReportView {
+    pub generated_at: String,
+    pub currency: String,
+    pub products: Vec<ProductComplianceView>,
+    /// Products short of licences.
+    pub short: usize,
+    /// What idle VMs' licences cost a month.
+    pub idle_monthly_cost: f64,
+}
+
+/// One VM's patch level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PatchLineView {
+    pub vm_id: VmId,
+    pub name: String,
+    pub department_id: Option<DepartmentId>,
+    pub department: Option<String>,
+    pub owner: Option<String>,
+    /// OS key, version and name as the source gave them (`null`: unknown).
+    pub os: Option<String>,
+    pub version: Option<String>,
+    pub os_name: Option<String>,
+    pub source: Option<GuestOsSource>,
+    /// The baseline applied.
+    pub baseline: Option<crate::OsBaseline>,
+    pub status: PatchStatus,
+}
+
+/// VMs behind their baseline, per owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OwnerCountView {
+    pub owner: Option<String>,
+    pub behind: usize,
+}
+
+/// `GET /api/v1/reports/patches`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PatchReportView {
+    pub generated_at: String,
+    /// Behind first, then unknown, unchecked and current.
+    pub vms: Vec<PatchLineView>,
+    pub behind_by_owner: Vec<OwnerCountView>,
+    pub current: usize,
+    pub behind: usize,
+    pub unknown: usize,
+    pub unchecked: usize,
+}

@@ -49,6 +49,10 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/alerts"
             | "/reports/sprawl"
             | "/reports/chargeback"
+            | "/reports/licences"
+            | "/reports/patches"
+            | "/licences"
+            | "/os-baselines"
             | "/vms/{id}/ha"
             | "/clusters/{id}/ha"
             | "/vms"
@@ -71,6 +75,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
         | ("POST", "/plans/consolidate" | "/placement/ratings") => Needs(InventoryRead),
         ("POST", "/vms" | "/vms/{id}" | "/vm-groups" | "/physical-servers") => Needs(VmCreate),
         ("PATCH", "/vms/{id}")
+        | ("PUT" | "DELETE", "/vms/{id}/guest-os")
         | (
             "POST",
             "/vms/{id}/actions/{action}"
@@ -98,7 +103,8 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
         | ("POST", "/users" | "/users/{id}/roles" | "/roles")
         | ("DELETE", "/users/{id}/roles/{binding}") => Needs(UserManage),
         ("GET", "/audit" | "/audit/export") => Needs(AuditRead),
-        ("PUT", "/departments/{id}/quota" | "/price-list") => Needs(QuotaManage),
+        ("PUT", "/departments/{id}/quota" | "/price-list")
+        | ("PUT" | "DELETE", "/licences/{name}" | "/os-baselines/{os}") => Needs(QuotaManage),
         _ => return None,
     })
 }

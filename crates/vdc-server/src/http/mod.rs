@@ -2,6 +2,7 @@
 //! from which the OpenAPI document is generated.
 
 mod access;
+mod compliance;
 pub mod extract;
 mod ops;
 
@@ -58,6 +59,19 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::list_alerts))
         .routes(routes!(ops::sprawl_report))
         .routes(routes!(ops::chargeback_report))
+        .routes(routes!(compliance::licence_report))
+        .routes(routes!(compliance::patch_report))
+        .routes(routes!(compliance::list_licences))
+        .routes(routes!(compliance::set_licence, compliance::delete_licence))
+        .routes(routes!(compliance::list_os_baselines))
+        .routes(routes!(
+            compliance::set_os_baseline,
+            compliance::delete_os_baseline
+        ))
+        .routes(routes!(
+            compliance::set_guest_os,
+            compliance::clear_guest_os
+        ))
         .routes(routes!(ops::import_rvtools))
         .routes(routes!(ops::import_vmx))
         .routes(routes!(ops::get_vm_ha, ops::set_vm_ha))

@@ -429,7 +429,7 @@ pub(super) async fn consolidate(
 }
 
 /// A report as JSON, or as CSV (`text/csv`) when asked with `format=csv`.
-fn report<T: serde::Serialize>(
+pub(super) fn report<T: serde::Serialize>(
     format: Option<&str>,
     r: T,
     to_csv: fn(&T) -> String,

@@ -279,6 +279,19 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
                 .date_ms(r, opt(&vinfo, "Creation date"))
                 .unwrap_or(now),
             owner: vinfo.text(r, opt(&vinfo, "owner")),
+            // What the guest says it runs (VMware Tools) over what the VM was configured as.
+            guest_os: vinfo
+                .text(r, opt(&vinfo, "Guest Detailed Data"))
+                .and_then(|d| GuestOs::from_vmx(None, Some(&d)))
+                .or_else(|| {
+                    [
+                        "OS according to the VMware Tools",
+                        "OS according to the configuration file",
+                    ]
+                    .into_iter()
+                    .find_map(|c| vinfo.text(r, opt(&vinfo, c)))
+                    .and_then(|n| GuestOs::from_vmware_name(&n, GuestOsSource::Import))
+                }),
             cluster: Some(cluster_name(
                 vinfo.text(r, opt(&vinfo, "Datacenter")),
                 vinfo.text(r, opt(&vinfo, "Cluster")),

@@ -126,6 +126,10 @@ fn vm(
         power_state: PowerState::Unknown,
         created_at: now,
         owner: None,
+        guest_os: GuestOs::from_vmx(
+            k.get("guestos").map(String::as_str),
+            k.get("guestinfo.detailed.data").map(String::as_str),
+        ),
     })
 }
 

@@ -36,6 +36,7 @@ fn rogue(s: &TestStack, host: usize, name: &str, state: PowerState) -> uuid::Uui
         }],
         nics: vec![],
         metadata: VmMetadata::default(),
+        os_id: None,
         boot: None,
     };
     s.sim.inject_vm(host, spec, state).unwrap().id

@@ -7,11 +7,16 @@ use vdc_db::{self as db, metrics::RollupRow};
 use vdc_test_utils::{StackOptions, Store, TestStack};
 use vdc_types::*;
 
-const DAY: i64 = 86_400_000;
+pub(super) const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 
 /// A roll-up of one VM where every metric's min, mean, max and p95 are 0 but these.
-fn rollup(vm: VmId, resolution_s: i64, start_ms: i64, set: &[(Metric, f32)]) -> RollupRow {
+pub(super) fn rollup(
+    vm: VmId,
+    resolution_s: i64,
+    start_ms: i64,
+    set: &[(Metric, f32)],
+) -> RollupRow {
     let mut summaries = [[0.0f32; 4]; Metric::COUNT];
     for (m, v) in set {
         summaries[m.index()] = [*v; 4];
@@ -24,7 +29,12 @@ fn rollup(vm: VmId, resolution_s: i64, start_ms: i64, set: &[(Metric, f32)]) -> 
     }
 }
 
-fn vm(name: &str, department: Option<DepartmentId>, state: PowerState, created: i64) -> db::Vm {
+pub(super) fn vm(
+    name: &str,
+    department: Option<DepartmentId>,
+    state: PowerState,
+    created: i64,
+) -> db::Vm {
     db::Vm {
         id: VmId(uuid::Uuid::new_v4()),
         name: name.into(),
@@ -497,6 +507,89 @@ pub(super) async fn rvtools_export_imports_as_a_read_only_estate(store: Store) {
     assert_eq!(r.unreachable, 0, "{r:?}");
     let audit = s.get_ok("/api/v1/audit?action=import.&limit=5").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+    // Licences and patch levels from the export's OS columns (VMware Tools' over the
+    // configuration's: vm-3 runs Debian 9, configured as 7; vm-8 RHEL 8, configured as 9).
+    let (st, e) = s
+        .call(
+            "PUT",
+            "/api/v1/licences/rhel",
+            Some(&s.admin_token),
+            Some(json!({"name": "rhel", "model": "per_socket", "owned": 8, "guest_os": "rhel"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    for (os, v) in [("rhel", "9.4"), ("debian", "12")] {
+        let (st, e) = s
+            .call(
+                "PUT",
+                &format!("/api/v1/os-baselines/{os}"),
+                Some(&s.admin_token),
+                Some(json!({"os": os, "min_version": v})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{e}");
+    }
+    let r = s.get_ok("/api/v1/reports/licences").await;
+    let rhel = &r["products"][0];
+    let names = |v: &Value| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(&rhel["vms"]),
+        ["vm-4", "vm-6", "vm-7", "vm-8"],
+        "{rhel}"
+    );
+    // No VM is on a listed host, but they may run on any of the cluster's seven hosts of two
+    // sockets each; the three RHEL VMs off for years hold licences.
+    assert_eq!(
+        (
+            rhel["needed_now"].as_u64(),
+            rhel["needed"].as_u64(),
+            rhel["shortfall"].as_u64()
+        ),
+        (Some(0), Some(14), Some(6)),
+        "{rhel}"
+    );
+    assert_eq!(rhel["hosts"].as_array().unwrap().len(), 7);
+    assert_eq!(names(&rhel["idle"]), ["vm-4", "vm-6", "vm-7"], "{rhel}");
+    let p = s.get_ok("/api/v1/reports/patches").await;
+    let status = |name: &str| {
+        p["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    for (name, want) in [
+        ("vm-3", "behind"),
+        ("vm-5", "behind"),
+        ("vm-8", "behind"),
+        ("vm-4", "unknown"),
+        ("vm-1", "unchecked"),
+        ("vm-2", "unchecked"),
+        ("vm-9", "unchecked"),
+    ] {
+        assert_eq!(status(name), want, "{name}: {p}");
+    }
+    assert_eq!(
+        (
+            p["behind"].as_u64(),
+            p["unknown"].as_u64(),
+            p["unchecked"].as_u64()
+        ),
+        (Some(3), Some(3), Some(3)),
+        "{p}"
+    );
+    assert_eq!(p["behind_by_owner"], json!([{"owner": null, "behind": 3}]));
 }
 
 async fn post_vmx(s: &TestStack, body: Value) -> (StatusCode, Value) {
