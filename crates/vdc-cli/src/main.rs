@@ -12,6 +12,7 @@ mod bench_metrics;
 mod bench_placement;
 mod client;
 mod commands;
+mod compliance;
 mod governance;
 mod inspect;
 mod ops;
@@ -107,9 +108,18 @@ enum Command {
     /// The price list money quotas (and chargeback) use.
     #[command(subcommand)]
     Prices(governance::PriceCmd),
-    /// Reports: sprawl, chargeback.
+    /// Reports: sprawl, licences, chargeback, patches.
     #[command(subcommand)]
     Report(reports::ReportCmd),
+    /// The licence catalogue the licence report checks.
+    #[command(subcommand)]
+    Licence(compliance::LicenceCmd),
+    /// Patch baselines per OS, which the patch report checks.
+    #[command(subcommand, name = "os-baseline")]
+    OsBaseline(compliance::BaselineCmd),
+    /// What a VM runs, when its host does not say.
+    #[command(subcommand, name = "guest-os")]
+    GuestOs(compliance::GuestOsCmd),
     /// Import another tool's export (RVTools) for the reports.
     #[command(subcommand)]
     Import(reports::ImportCmd),
@@ -217,6 +227,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Prices(c) => {
             governance::prices(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::Licence(c) => {
+            compliance::licence(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::OsBaseline(c) => {
+            compliance::baseline(&client::Client::new(cli.server, cli.token)?, c, out).await
+        }
+        Command::GuestOs(c) => {
+            compliance::guest_os(&client::Client::new(cli.server, cli.token)?, c, out).await
         }
         Command::Report(_) => unreachable!("handled above"),
         Command::Import(c) => {

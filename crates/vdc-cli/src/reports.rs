@@ -1,4 +1,4 @@
-//! `vdc report sprawl|chargeback`: the server's reports as tables, JSON or CSV; `vdc import
+//! `vdc report sprawl|licences|chargeback|patches`: the server's reports as tables, JSON or CSV; `vdc import
 //! rvtools`: another tool's export into the estate they cover.
 
 use anyhow::{Context, Result};
@@ -26,6 +26,19 @@ pub enum ReportCmd {
         /// Also name managed VMs without a lease.
         #[arg(long)]
         missing_leases: bool,
+    },
+    /// Licence compliance per product: needed (where VMs run, and every host they may be
+    /// moved to) against owned, hosts not marked licensed, idle VMs holding licences.
+    Licences {
+        /// Only this department's VMs (name or id).
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Each VM's guest OS against its OS's baseline, the VMs behind first.
+    Patches {
+        /// Only this department's VMs (name or id).
+        #[arg(long)]
+        department: Option<String>,
     },
     /// Monthly statements per department and VM.
     Chargeback {
@@ -69,26 +82,162 @@ pub async fn report(client: &Client, cmd: ReportCmd, out: Output) -> Result<()> 
             q.extend(month.map(|m| ("month", m)));
             ("/reports/chargeback", q)
         }
+        ReportCmd::Licences { department } => (
+            "/reports/licences",
+            of_department(client, department).await?,
+        ),
+        ReportCmd::Patches { department } => {
+            ("/reports/patches", of_department(client, department).await?)
+        }
     };
     if out == Output::Csv {
         q.push(("format", "csv".into()));
         print!("{}", client.get_text(path, &q).await?);
         return Ok(());
     }
-    if path == "/reports/sprawl" {
-        let r: SprawlReportView = client.get(path, &q).await?;
-        if out == Output::Json {
-            return print_json(&r);
-        }
-        sprawl_table(&r);
-    } else {
-        let r: ChargebackView = client.get(path, &q).await?;
-        if out == Output::Json {
-            return print_json(&r);
-        }
-        chargeback_table(&r);
+    match path {
+        "/reports/sprawl" => show(client.get(path, &q).await?, out, sprawl_table),
+        "/reports/licences" => show(client.get(path, &q).await?, out, licences_table),
+        "/reports/patches" => show(client.get(path, &q).await?, out, patches_table),
+        _ => show(client.get(path, &q).await?, out, chargeback_table),
     }
+}
+
+/// The query of a report of one department, or of all.
+async fn of_department(
+    client: &Client,
+    department: Option<String>,
+) -> Result<Vec<(&'static str, String)>> {
+    Ok(department_id(client, department)
+        .await?
+        .map(|d| ("department_id", d.to_string()))
+        .into_iter()
+        .collect())
+}
+
+/// A report as JSON or as tables.
+fn show<T: serde::Serialize>(r: T, out: Output, tables: fn(&T)) -> Result<()> {
+    if out == Output::Json {
+        return print_json(&r);
+    }
+    tables(&r);
     Ok(())
+}
+
+fn licences_table(r: &LicenceReportView) {
+    table(
+        &[
+            "PRODUCT",
+            "MODEL",
+            "OWNED",
+            "NEEDED NOW",
+            "NEEDED",
+            "SHORTFALL",
+            "VMS",
+            "IDLE HOLDERS",
+        ],
+        r.products
+            .iter()
+            .map(|p| {
+                vec![
+                    p.product.clone(),
+                    p.model.to_string(),
+                    p.owned.to_string(),
+                    p.needed_now.to_string(),
+                    p.needed.to_string(),
+                    p.shortfall.to_string(),
+                    p.vms.len().to_string(),
+                    p.idle.len().to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let mut rows = Vec::new();
+    for p in &r.products {
+        for h in p.hosts.iter().filter(|h| !h.licensed) {
+            rows.push(vec![
+                p.product.clone(),
+                format!("host {}", h.name),
+                h.units.to_string(),
+                format!("not marked licensed; {}", h.why),
+            ]);
+        }
+        for i in &p.idle {
+            rows.push(vec![
+                p.product.clone(),
+                format!("vm {}", i.name),
+                format!("{:.2} {}/month", i.monthly_cost, r.currency),
+                i.evidence.clone(),
+            ]);
+        }
+        for v in &p.uncounted {
+            rows.push(vec![
+                p.product.clone(),
+                format!("vm {v}"),
+                String::new(),
+                "no host or cluster known: not counted".into(),
+            ]);
+        }
+    }
+    if !rows.is_empty() {
+        table(&["PRODUCT", "WHAT", "UNITS / COST", "WHY"], rows);
+    }
+    println!(
+        "{} of {} products short; idle VMs hold licences worth {:.2} {}/month",
+        r.short,
+        r.products.len(),
+        r.idle_monthly_cost,
+        r.currency
+    );
+}
+
+fn patches_table(r: &PatchReportView) {
+    table(
+        &[
+            "STATUS",
+            "VM",
+            "OWNER",
+            "DEPARTMENT",
+            "OS",
+            "VERSION",
+            "BASELINE",
+            "SOURCE",
+        ],
+        r.vms
+            .iter()
+            .map(|l| {
+                vec![
+                    l.status.to_string(),
+                    l.name.clone(),
+                    l.owner.clone().unwrap_or_default(),
+                    dept(&l.department),
+                    l.os.clone().unwrap_or_default(),
+                    l.version.clone().unwrap_or_default(),
+                    l.baseline
+                        .as_ref()
+                        .map(|b| b.min_version.clone())
+                        .unwrap_or_default(),
+                    l.source.map(|s| s.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        &["OWNER", "BEHIND"],
+        r.behind_by_owner
+            .iter()
+            .map(|o| {
+                vec![
+                    o.owner.clone().unwrap_or_else(|| "(none)".into()),
+                    o.behind.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    println!(
+        "{} behind, {} unknown, {} unchecked, {} current",
+        r.behind, r.unknown, r.unchecked, r.current
+    );
 }
 
 fn dept(d: &Option<String>) -> String {

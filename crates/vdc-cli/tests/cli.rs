@@ -1550,6 +1550,101 @@ fn reports_as_tables_json_and_csv() {
     let not_a_report = run(&["vm", "list", "-o", "csv"]);
     assert!(one_line_error(&not_a_report).contains("reports"));
 
+    // Patch levels of the simulated guests (their hosts report libosinfo ids, as virt-install
+    // writes them), against baselines set here.
+    for (os, v) in [("rhel", "9.4"), ("debian", "12"), ("ubuntu", "24.04")] {
+        let set = run(&["os-baseline", "set", os, v]);
+        assert!(set.status.success(), "{}", one_line_error(&set));
+    }
+    let baselines = ok_json(run(&["os-baseline", "list", "-o", "json"]));
+    assert_eq!(baselines.as_array().unwrap().len(), 3, "{baselines}");
+    let patches = ok_json(run(&["report", "patches", "-o", "json"]));
+    let lines = patches["vms"].as_array().unwrap();
+    assert_eq!(
+        lines.len(),
+        listed.as_array().unwrap().len(),
+        "every VM once"
+    );
+    let old = [
+        "rhel 9.2",
+        "rhel 8.10",
+        "debian 11",
+        "ubuntu 22.04",
+        "ubuntu 20.04",
+    ];
+    for l in lines {
+        let v = format!(
+            "{} {}",
+            l["os"].as_str().unwrap(),
+            l["version"].as_str().unwrap_or("")
+        );
+        let want = if old.contains(&v.as_str()) {
+            "behind"
+        } else if v.starts_with("winsrv") {
+            "unchecked"
+        } else {
+            "current"
+        };
+        assert_eq!(l["status"], want, "{l}");
+        assert_eq!(l["source"], "libosinfo", "{l}");
+    }
+    let behind = lines.iter().filter(|l| l["status"] == "behind").count();
+    assert!(behind > 0 && patches["behind"] == behind, "{patches}");
+    let table = run(&["report", "patches"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains(&format!("{behind} behind")));
+    // Set by hand: kept over what the host reports.
+    let set = run(&["guest-os", "set", "vm-000001", "debian", "12.8"]);
+    assert!(set.status.success(), "{}", one_line_error(&set));
+    run(&["sync"]);
+    let csv = run(&["report", "patches", "-o", "csv"]);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        text.starts_with("status,name,vm_id,department,owner,os,version,baseline"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("current,vm-000001,") && l.ends_with(",manual")),
+        "{text}"
+    );
+
+    // Licences: Windows Server Datacenter by core on every host its VMs may move to.
+    let set = run(&[
+        "licence",
+        "set",
+        "windows-dc",
+        "--model",
+        "per_core",
+        "--owned",
+        "32",
+        "--min-cores-per-socket",
+        "8",
+        "--min-cores-per-host",
+        "16",
+        "--guest-os",
+        "winsrv",
+    ]);
+    assert!(set.status.success(), "{}", one_line_error(&set));
+    let lic = ok_json(run(&["report", "licences", "-o", "json"]));
+    let dc = &lic["products"][0];
+    let windows = lines
+        .iter()
+        .filter(|l| l["os"].as_str().unwrap().starts_with("winsrv"))
+        .count();
+    assert_eq!(dc["vms"].as_array().unwrap().len(), windows, "{dc}");
+    assert!(
+        dc["needed"].as_u64() >= dc["needed_now"].as_u64() && dc["needed_now"].as_u64() > Some(0),
+        "{dc}"
+    );
+    assert_eq!(
+        dc["shortfall"].as_u64(),
+        Some(dc["needed"].as_u64().unwrap().saturating_sub(32))
+    );
+    let table = run(&["report", "licences"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("SHORTFALL"));
+    let bad = run(&["licence", "set", "x", "--model", "per_moon", "--owned", "1"]);
+    assert!(!bad.status.success());
+
     // An RVTools export joins the estate the reports cover.
     let xlsx = vdc_test_utils::shared_data().join("rvtools/example1.xlsx");
     let done = run(&["import", "rvtools", xlsx.to_str().unwrap()]);

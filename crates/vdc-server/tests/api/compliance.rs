@@ -262,6 +262,18 @@ pub(super) async fn licences_and_patches_with_known_answers(store: Store) {
         .await;
     assert_eq!(st, StatusCode::OK, "{g}");
     assert_eq!(g["source"], "manual");
+    // What the host reports later does not replace what was set by hand.
+    db.set_guest_os(
+        deb.id,
+        GuestOs::from_libosinfo("http://debian.org/debian/10").as_ref(),
+    )
+    .await
+    .unwrap();
+    let kept = db.guest_os(deb.id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.version.as_deref(), kept.source),
+        (Some("11.9"), GuestOsSource::Manual)
+    );
     put(
         &s,
         "/api/v1/os-baselines/debian",
