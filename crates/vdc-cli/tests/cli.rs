@@ -1343,10 +1343,25 @@ async fn web_ui_in_a_real_browser() {
         .js("return [...document.querySelectorAll('h2')].map(e => e.textContent)")
         .await;
     assert!(heads[0].as_str().unwrap().starts_with("Sprawl:"), "{heads}");
+    assert_eq!(heads[1], "Licences", "{heads}");
+    // No baselines yet: every simulated guest (whose OS its host reports) is unchecked.
     assert!(
-        heads[1].as_str().unwrap().starts_with("Chargeback 20"),
+        heads[2]
+            .as_str()
+            .unwrap()
+            .starts_with("Patch levels: 0 behind, 0 unknown, "),
         "{heads}"
     );
+    assert!(
+        heads[3].as_str().unwrap().starts_with("Chargeback 20"),
+        "{heads}"
+    );
+    let patches = b
+        .js("return fetch(document.querySelector('a[download=\"patches.csv\"]').href).then(r => r.text())")
+        .await;
+    let patches = patches.as_str().unwrap();
+    assert!(patches.starts_with("status,name,vm_id,"), "{patches}");
+    assert!(patches.contains(",libosinfo\r\n"), "{patches}");
     let departments = b
         .js("return [...document.querySelectorAll('[aria-labelledby=charge-h] tbody tr')].length")
         .await;

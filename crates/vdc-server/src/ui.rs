@@ -870,6 +870,26 @@ struct StatementRow {
     total: String,
 }
 
+struct LicenceRow {
+    product: String,
+    model: String,
+    owned: u64,
+    needed_now: u64,
+    needed: u64,
+    shortfall: u64,
+    unlicensed_hosts: String,
+    idle: String,
+}
+
+struct PatchRow {
+    status: String,
+    vm_id: String,
+    name: String,
+    owner: String,
+    os: String,
+    baseline: String,
+}
+
 #[derive(Template)]
 #[template(path = "reports.html")]
 struct ReportsPage {
@@ -887,6 +907,13 @@ struct ReportsPage {
     charge_total: String,
     sprawl_csv: String,
     chargeback_csv: String,
+    licences: Vec<LicenceRow>,
+    licence_idle_cost: String,
+    licences_csv: String,
+    patches: Vec<PatchRow>,
+    patch_summary: String,
+    behind_by_owner: Vec<(String, usize)>,
+    patches_csv: String,
 }
 
 fn money(v: f64) -> String {
@@ -912,6 +939,12 @@ async fn reports(
     };
     let sprawl = app.sprawl_report(&actor, &sprawl_q).await?;
     let charge = app.chargeback_report(&actor, &charge_q).await?;
+    let compliance_q = crate::compliance::ComplianceQuery {
+        department_id: department,
+        format: None,
+    };
+    let licences = app.licence_report(&actor, &compliance_q).await?;
+    let patches = app.patch_report(&actor, &compliance_q).await?;
     let names = Names::load(&app).await?;
     let dept = |d: &Option<String>| d.clone().unwrap_or_else(|| "(none)".into());
     let query = |extra: &str| {
@@ -979,6 +1012,64 @@ async fn reports(
             "/api/v1/reports/chargeback?{}",
             query(&format!("&month={}&model={}", charge.month, charge.model))
         ),
+        licences: licences
+            .products
+            .iter()
+            .map(|p| LicenceRow {
+                product: p.product.clone(),
+                model: p.model.to_string().replace('_', " "),
+                owned: p.owned,
+                needed_now: p.needed_now,
+                needed: p.needed,
+                shortfall: p.shortfall,
+                unlicensed_hosts: p
+                    .hosts
+                    .iter()
+                    .filter(|h| !h.licensed)
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                idle: p
+                    .idle
+                    .iter()
+                    .map(|i| format!("{} ({})", i.name, money(i.monthly_cost)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        licence_idle_cost: money(licences.idle_monthly_cost),
+        licences_csv: format!("/api/v1/reports/licences?{}", query("")),
+        patches: patches
+            .vms
+            .iter()
+            .filter(|l| matches!(l.status, PatchStatus::Behind | PatchStatus::Unknown))
+            .map(|l| PatchRow {
+                status: l.status.to_string(),
+                vm_id: l.vm_id.to_string(),
+                name: l.name.clone(),
+                owner: l.owner.clone().unwrap_or_default(),
+                os: format!(
+                    "{} {}",
+                    l.os.as_deref().unwrap_or(""),
+                    l.version.as_deref().unwrap_or("(version unknown)")
+                ),
+                baseline: l
+                    .baseline
+                    .as_ref()
+                    .map(|b| b.min_version.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        patch_summary: format!(
+            "{} behind, {} unknown, {} unchecked, {} current",
+            patches.behind, patches.unknown, patches.unchecked, patches.current
+        ),
+        behind_by_owner: patches
+            .behind_by_owner
+            .iter()
+            .map(|o| (o.owner.clone().unwrap_or_else(|| "(none)".into()), o.behind))
+            .collect(),
+        patches_csv: format!("/api/v1/reports/patches?{}", query("")),
     })
 }
 
