@@ -199,6 +199,9 @@ pub struct VmCreateArgs {
     /// Kernel command line for --kernel.
     #[arg(long, requires = "kernel")]
     cmdline: Option<String>,
+    /// The guest OS as a libosinfo id (`osinfo-query os`), e.g. http://debian.org/debian/12.
+    #[arg(long = "os")]
+    guest_os: Option<String>,
     #[arg(long)]
     no_wait: bool,
 }
@@ -671,6 +674,7 @@ pub async fn vm(client: &Client, cmd: VmCmd, out: Output) -> Result<()> {
                     cmdline: a.cmdline,
                 }),
                 placement: a.constraints.constraints(),
+                guest_os: a.guest_os,
             };
             if a.explain && out == Output::Table {
                 let r: RatingView = client

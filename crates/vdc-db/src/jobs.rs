@@ -46,6 +46,15 @@ async fn insert_job_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, j: &Job) -> Db
     Ok(())
 }
 
+/// A VM to create: its record, placement record, guest OS if given, and its job.
+#[derive(Debug, Clone)]
+pub struct PlannedVm {
+    pub job: Job,
+    pub vm: Vm,
+    pub placement: VmPlacementRec,
+    pub guest_os: Option<GuestOs>,
+}
+
 impl DataStore {
     /// Records a new job.
     pub async fn insert_job(&self, j: &Job) -> DbResult<()> {
@@ -56,14 +65,20 @@ impl DataStore {
 
     /// Records new jobs and, in the same transaction, the VM records they will build with
     /// their placement decisions: all or none.
-    pub async fn insert_jobs_with_vms(&self, items: &[(Job, Vm, VmPlacementRec)]) -> DbResult<()> {
+    pub async fn insert_jobs_with_vms(&self, items: &[PlannedVm]) -> DbResult<()> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        for (j, vm, placement) in items {
-            crate::vms::insert_vms_in(&mut *tx, std::slice::from_ref(vm))
+        let now = now_ms();
+        for p in items {
+            crate::vms::insert_vms_in(&mut *tx, std::slice::from_ref(&p.vm))
                 .await
                 .map_err(q("insert vm"))?;
-            crate::vms::insert_placement_in(&mut tx, placement).await?;
-            insert_job_in(&mut tx, j).await?;
+            crate::vms::insert_placement_in(&mut tx, &p.placement).await?;
+            if let Some(g) = &p.guest_os {
+                crate::compliance::upsert_guest_os_in(&mut *tx, p.vm.id, g, now)
+                    .await
+                    .map_err(q("insert guest os"))?;
+            }
+            insert_job_in(&mut tx, &p.job).await?;
         }
         tx.commit().await.map_err(q("commit"))
     }

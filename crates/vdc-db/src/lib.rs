@@ -19,6 +19,7 @@ mod rows;
 mod vms;
 
 pub use inventory::{HostListFilter, HostRegistration};
+pub use jobs::PlannedVm;
 pub use quotas::{PriceList, Quota};
 pub use requests::Request;
 pub use rows::*;

@@ -283,6 +283,15 @@ impl App {
         Ok(())
     }
 
+    /// What a VM runs, when known (404 otherwise).
+    pub async fn vm_guest_os(&self, actor: &Actor, id: VmId) -> Result<GuestOs, Error> {
+        self.visible_vm(actor, id).await?;
+        self.db
+            .guest_os(id)
+            .await?
+            .ok_or_else(|| Error::not_found("guest_os", id))
+    }
+
     /// Sets what a VM runs by hand (kept over what hosts report), or with `None` forgets it
     /// (hosts' reports fill it again) (`vm.operate` on the VM).
     pub async fn set_vm_guest_os(

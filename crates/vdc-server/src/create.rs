@@ -18,6 +18,7 @@ struct Planned {
     vm: db::Vm,
     job: db::Job,
     placement: db::VmPlacementRec,
+    guest_os: Option<GuestOs>,
     host_name: String,
     top: String,
 }
@@ -298,6 +299,7 @@ impl App {
             vm,
             job,
             placement,
+            guest_os: p.guest_os.as_deref().and_then(GuestOs::from_libosinfo),
             host_name: host.name.clone(),
             top: crate::placement::top(rating, 3),
         })
@@ -310,9 +312,14 @@ impl App {
         actor: &Actor,
         planned: Vec<Planned>,
     ) -> Result<Vec<JobAccepted>, Error> {
-        let items: Vec<(db::Job, db::Vm, db::VmPlacementRec)> = planned
+        let items: Vec<db::PlannedVm> = planned
             .iter()
-            .map(|p| (p.job.clone(), p.vm.clone(), p.placement.clone()))
+            .map(|p| db::PlannedVm {
+                job: p.job.clone(),
+                vm: p.vm.clone(),
+                placement: p.placement.clone(),
+                guest_os: p.guest_os.clone(),
+            })
             .collect();
         self.db.insert_jobs_with_vms(&items).await?;
         let mut out = Vec::with_capacity(planned.len());

@@ -703,6 +703,7 @@ struct RatingRow {
 struct VmPage {
     user: String,
     v: VmRow,
+    guest_os: String,
     purpose: String,
     tags: String,
     lease: String,
@@ -772,8 +773,13 @@ async fn vm(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) 
         ),
         Err(e) => (Vec::new(), e.to_string()),
     };
+    let guest_os = match app.vm_guest_os(&actor, id).await {
+        Ok(g) => format!("{} ({})", g.name, g.source),
+        Err(_) => "unknown".into(),
+    };
     html(&VmPage {
         user: actor.name().to_string(),
+        guest_os,
         purpose: v.purpose.clone().unwrap_or_default(),
         tags: v.tags.join(", "),
         lease: v.lease_expires_at.clone().unwrap_or_default(),

@@ -144,6 +144,10 @@ pub struct VmCreateParams {
     /// Where it may go beyond its size: groups, licensed software, CPU.
     #[serde(default)]
     pub placement: PlacementConstraints,
+    /// The guest OS as a libosinfo id (`http://debian.org/debian/12`, as `osinfo-query os`
+    /// lists them): kept in the domain's metadata and read by the patch and licence reports.
+    #[serde(default)]
+    pub guest_os: Option<String>,
 }
 
 /// What a VM needs from its host beyond size, disks and networks. Kept with the VM: later
@@ -444,6 +448,7 @@ impl PlacementParams {
                 start: false,
                 boot: None,
                 placement: self.placement.clone(),
+                guest_os: None,
             }
             .validate(),
             (None, None, _) => Err(Error::invalid("vcpus", "required without vm_id")),
@@ -553,6 +558,14 @@ impl VmCreateParams {
     /// Rejects out-of-range sizes, bad names and over-long text, naming the field.
     pub fn validate(&self) -> Result<(), Error> {
         validate_name("name", &self.name)?;
+        if let Some(id) = &self.guest_os
+            && (id.len() > 200 || crate::GuestOs::from_libosinfo(id).is_none())
+        {
+            return Err(Error::invalid(
+                "guest_os",
+                "a libosinfo id such as http://debian.org/debian/12",
+            ));
+        }
         if self.vcpus == 0 || self.vcpus > MAX_VCPUS {
             return Err(Error::invalid(
                 "vcpus",
@@ -1198,6 +1211,7 @@ mod tests {
             start: false,
             boot: None,
             placement: PlacementConstraints::default(),
+            guest_os: None,
         }
     }
 

@@ -54,6 +54,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
             | "/licences"
             | "/os-baselines"
             | "/vms/{id}/ha"
+            | "/vms/{id}/guest-os"
             | "/clusters/{id}/ha"
             | "/vms"
             | "/vms/{id}"

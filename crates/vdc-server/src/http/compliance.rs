@@ -106,6 +106,17 @@ pub(super) async fn delete_os_baseline(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What a VM runs: from its host's libosinfo metadata, an import, or set by hand.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
+    responses((status = 200, body = GuestOs), (status = 404, body = ErrorBody, description = "no such VM, or its guest OS is not known")))]
+pub(super) async fn get_guest_os(
+    State(app): State<App>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GuestOs>> {
+    Ok(Json(app.vm_guest_os(&actor, path_id("id", &id)?).await?))
+}
+
 /// Sets what a VM runs by hand; kept over what its host reports until cleared.
 #[utoipa::path(put, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     request_body = GuestOsParams,

@@ -69,6 +69,7 @@ fn api_routes() -> OpenApiRouter<App> {
             compliance::delete_os_baseline
         ))
         .routes(routes!(
+            compliance::get_guest_os,
             compliance::set_guest_os,
             compliance::clear_guest_os
         ))

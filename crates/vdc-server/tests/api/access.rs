@@ -90,6 +90,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/os-baselines", EVERYONE),
     ("PUT", "/api/v1/os-baselines/{os}", ADMIN),
     ("DELETE", "/api/v1/os-baselines/{os}", ADMIN),
+    ("GET", "/api/v1/vms/{id}/guest-os", EVERYONE),
     ("PUT", "/api/v1/vms/{id}/guest-os", OPERATORS),
     ("DELETE", "/api/v1/vms/{id}/guest-os", OPERATORS),
     ("POST", "/api/v1/imports/rvtools", ADMIN),

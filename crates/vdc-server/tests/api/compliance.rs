@@ -324,6 +324,79 @@ pub(super) async fn licences_and_patches_with_known_answers(store: Store) {
             .any(|l| l.starts_with("current,deb,") && l.contains(",debian,12.8,12,")),
         "{csv}"
     );
+    // A VM created with its guest OS (a libosinfo id): defined with it, reported back by its
+    // host, current against Debian 12.
+    let create = |os: &str| json!({"name": "deb-new", "vcpus": 1, "memory_mib": 256, "guest_os": os, "start": false});
+    let before = s.fingerprint().await;
+    let (st, e) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&s.admin_token),
+            Some(create("debian12")),
+        )
+        .await;
+    assert_eq!(
+        (st, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("guest_os")),
+        "{e}"
+    );
+    assert_eq!(s.fingerprint().await, before, "nothing written");
+    let (st, j) = s
+        .call(
+            "POST",
+            "/api/v1/vms",
+            Some(&s.admin_token),
+            Some(create("http://debian.org/debian/12")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{j}");
+    let job = s
+        .wait_job(&s.admin_token, j["job"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let id = j["vm_id"].as_str().unwrap();
+    s.sync().await;
+    let g = s.get_ok(&format!("/api/v1/vms/{id}/guest-os")).await;
+    assert_eq!(
+        (&g["os"], &g["version"], &g["source"], &g["name"]),
+        (
+            &json!("debian"),
+            &json!("12"),
+            &json!("libosinfo"),
+            &json!("http://debian.org/debian/12")
+        ),
+        "{g}"
+    );
+    let p = s.get_ok("/api/v1/reports/patches").await;
+    let line = p["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "deb-new")
+        .unwrap()
+        .clone();
+    assert_eq!(line["status"], "current", "{line}");
+    // Forgotten: unknown until a host reports it again.
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{id}/guest-os"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s
+        .call(
+            "GET",
+            &format!("/api/v1/vms/{id}/guest-os"),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
     // Every change is in the audit log.
     let audit = s.get_ok("/api/v1/audit?limit=200").await;
     let actions: Vec<&str> = audit["items"]
