@@ -118,6 +118,7 @@ pub async fn licence(client: &Client, cmd: LicenceCmd, out: Output) -> Result<()
                 min_cores_per_host,
                 guest_os,
             };
+            p.validate()?;
             let p: LicenceProduct = client.put(&format!("/licences/{name}"), &p).await?;
             if out == Output::Json {
                 return print_json(&p);
@@ -125,6 +126,7 @@ pub async fn licence(client: &Client, cmd: LicenceCmd, out: Output) -> Result<()
             println!("licence {} set: {} owned, {}", p.name, p.owned, p.model);
         }
         LicenceCmd::Rm { name } => {
+            validate_name("name", &name)?;
             let _: serde_json::Value = client.delete(&format!("/licences/{name}")).await?;
             println!("licence {name} removed");
         }
@@ -147,21 +149,19 @@ pub async fn baseline(client: &Client, cmd: BaselineCmd, out: Output) -> Result<
             );
         }
         BaselineCmd::Set { os, min_version } => {
-            let b: OsBaseline = client
-                .put(
-                    &format!("/os-baselines/{os}"),
-                    &OsBaseline {
-                        os: os.clone(),
-                        min_version,
-                    },
-                )
-                .await?;
+            let b = OsBaseline {
+                os: os.clone(),
+                min_version,
+            };
+            b.validate()?;
+            let b: OsBaseline = client.put(&format!("/os-baselines/{os}"), &b).await?;
             if out == Output::Json {
                 return print_json(&b);
             }
             println!("baseline of {}: {}", b.os, b.min_version);
         }
         BaselineCmd::Rm { os } => {
+            validate_name("os", &os)?;
             let _: serde_json::Value = client.delete(&format!("/os-baselines/{os}")).await?;
             println!("baseline of {os} removed");
         }

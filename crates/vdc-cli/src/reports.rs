@@ -189,6 +189,9 @@ fn licences_table(r: &LicenceReportView) {
         r.idle_monthly_cost,
         r.currency
     );
+    if !r.whole_estate {
+        println!("needed counts only the VMs in view, against every licence owned");
+    }
 }
 
 fn patches_table(r: &PatchReportView) {

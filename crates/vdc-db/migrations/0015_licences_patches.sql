@@ -1,4 +1,6 @@
 -- Guest OS per VM (issue 10): from libosinfo metadata, imports, or set by hand (kept then).
+-- os_id: the last libosinfo id known for the VM (given at creation or reported by its host),
+-- kept under a value set by hand, to define the VM with it again elsewhere.
 CREATE TABLE vm_guest_os (
     vm_id TEXT PRIMARY KEY,
     os TEXT NOT NULL,
@@ -6,6 +8,7 @@ CREATE TABLE vm_guest_os (
     name TEXT NOT NULL,
     kernel TEXT,
     source TEXT NOT NULL,
+    os_id TEXT,
     updated_at BIGINT NOT NULL
 );
 

@@ -6,7 +6,8 @@ use vdc_types::*;
 
 use crate::*;
 
-/// Writes a VM's guest OS. One set by hand (`manual`) is kept over any other source.
+/// Writes a VM's guest OS. One set by hand (`manual`) is kept over any other source; the
+/// libosinfo id of one from libosinfo is kept in `os_id` even then.
 pub(crate) async fn upsert_guest_os_in<E>(
     exec: &mut E,
     vm: VmId,
@@ -16,16 +17,16 @@ pub(crate) async fn upsert_guest_os_in<E>(
 where
     for<'e> &'e mut E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let keep_manual = if g.source == GuestOsSource::Manual {
-        ""
-    } else {
-        " WHERE vm_guest_os.source <> 'manual'"
-    };
+    let keep = "vm_guest_os.source = 'manual' AND excluded.source <> 'manual'";
+    let set: Vec<String> = ["os", "version", "name", "kernel", "source", "updated_at"]
+        .iter()
+        .map(|c| format!("{c} = CASE WHEN {keep} THEN vm_guest_os.{c} ELSE excluded.{c} END"))
+        .collect();
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO vm_guest_os (vm_id, os, version, name, kernel, source, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (vm_id) DO UPDATE SET os = excluded.os, \
-         version = excluded.version, name = excluded.name, kernel = excluded.kernel, \
-         source = excluded.source, updated_at = excluded.updated_at{keep_manual}"
+        "INSERT INTO vm_guest_os (vm_id, os, version, name, kernel, source, os_id, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (vm_id) DO UPDATE SET {}, \
+         os_id = COALESCE(excluded.os_id, vm_guest_os.os_id)",
+        set.join(", ")
     )))
     .bind(vm.to_string())
     .bind(&g.os)
@@ -33,6 +34,7 @@ where
     .bind(&g.name)
     .bind(&g.kernel)
     .bind(g.source.as_str())
+    .bind((g.source == GuestOsSource::Libosinfo).then_some(&g.name))
     .bind(now)
     .execute(&mut *exec)
     .await?;
@@ -92,6 +94,17 @@ impl DataStore {
             .as_ref()
             .map(guest_os_from_row)
             .transpose()
+    }
+
+    /// The libosinfo id to define a VM with, if one is known.
+    pub async fn guest_os_id(&self, vm: VmId) -> DbResult<Option<String>> {
+        let id: Option<Option<String>> =
+            sqlx::query_scalar("SELECT os_id FROM vm_guest_os WHERE vm_id = $1")
+                .bind(vm.to_string())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(q("guest os id"))?;
+        Ok(id.flatten())
     }
 
     /// Sets a VM's guest OS (a manual one wins over later reports), or forgets it.

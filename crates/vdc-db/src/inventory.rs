@@ -503,11 +503,15 @@ impl DataStore {
     /// hypervisor); returns how many VM records went.
     pub async fn delete_host(&self, id: HostId) -> DbResult<u64> {
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
-        sqlx::query("DELETE FROM vm_tags WHERE vm_id IN (SELECT id FROM vms WHERE host_id = $1)")
+        for table in ["vm_tags", "vm_guest_os"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE vm_id IN (SELECT id FROM vms WHERE host_id = $1)"
+            )))
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(q("delete host vm tags"))?;
+            .map_err(q("delete host vm details"))?;
+        }
         let vms = sqlx::query("DELETE FROM vms WHERE host_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -39,6 +39,8 @@ pub struct VmReport {
     pub nics: Vec<NicRec>,
     pub power_state: PowerState,
     pub runtime_gen: i64,
+    /// The guest OS the host reports, written with the report when it applies.
+    pub guest_os: Option<GuestOs>,
 }
 
 /// Changes to a VM's ownership fields; `None` leaves a field as it is.
@@ -69,7 +71,7 @@ pub struct HostSyncWrite {
     pub inserts: Vec<Vm>,
     pub updates: Vec<VmReport>,
     pub vanished: Vec<VmId>,
-    /// Guest OSes the host reports for the inserted and updated VMs.
+    /// Guest OSes the host reports for the inserted VMs (an update carries its own).
     pub guest_os: Vec<(VmId, GuestOs)>,
 }
 
@@ -253,7 +255,11 @@ where
     .bind(r.id.to_string())
     .execute(&mut *exec)
     .await?;
-    Ok(res.rows_affected() > 0)
+    let applied = res.rows_affected() > 0;
+    if applied && let Some(g) = &r.guest_os {
+        crate::compliance::upsert_guest_os_in(&mut *exec, r.id, g, now).await?;
+    }
+    Ok(applied)
 }
 
 impl DataStore {

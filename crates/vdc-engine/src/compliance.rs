@@ -4,12 +4,14 @@
 //! it, a tag names it, or their guest OS is of its kind), and what that needs in the product's
 //! unit — VMs, users, or the hosts (their sockets, their cores with the per-socket and per-host
 //! minimums, or the hosts themselves) the VMs run on **or may be moved to**: a VM may run on
-//! any host of its cluster, unless its placement requires the product, which confines it to
-//! the cluster's hosts licensed for it. Needed is compared with owned; hosts that need the
+//! any host of its cluster that placement would not refuse it for — one licensed for all the
+//! software its placement requires (the "licensed hosts only" filter), and not dedicated to
+//! another department. Needed is compared with owned; hosts that need the
 //! licence and are not marked licensed, and idle VMs that hold a licence, are named.
 //!
 //! **Patch levels**: each VM's guest OS against the baseline of its OS (the most specific key
-//! that matches), listing the VMs behind per owner.
+//! that matches), listing the VMs behind per owner. A version from libosinfo metadata is the
+//! release the VM was installed from, so it is behind only when its major release is.
 //!
 //! Pure: the caller gives the catalogue, VMs, hosts, baselines and which VMs are idle.
 
@@ -29,6 +31,8 @@ pub struct LicHost {
     pub cores_per_socket: u32,
     /// Products the host is marked licensed for (also the placement filter's list).
     pub licensed: Vec<String>,
+    /// The department the host is reserved for, if any.
+    pub dedicated_to: Option<DepartmentId>,
 }
 
 /// A VM as the licence report sees it.
@@ -61,7 +65,7 @@ pub struct LicVmLine {
     pub host: Option<String>,
     /// Hosts it runs on or may be moved to (host-counted models).
     pub may_run_on: usize,
-    /// Its placement requires the product, so it only goes to licensed hosts.
+    /// Its placement requires licensed software, so it only goes to hosts licensed for it.
     pub confined: bool,
 }
 
@@ -143,15 +147,17 @@ fn host_counted(m: LicenceModel) -> bool {
     )
 }
 
-/// Hosts a VM of product `p` runs on or may be moved to: its host, and the hosts of its
-/// cluster (only those licensed for `p` when its placement requires `p`).
-fn reach<'a>(p: &LicenceProduct, vm: &LicVm, hosts: &'a [LicHost]) -> Vec<&'a LicHost> {
-    let confined = vm.required.contains(&p.name);
+/// Hosts a VM runs on or may be moved to: its host, and the hosts of its cluster that
+/// placement would take it on — licensed for all the software it requires, not dedicated to
+/// another department.
+fn reach<'a>(vm: &LicVm, hosts: &'a [LicHost]) -> Vec<&'a LicHost> {
     hosts
         .iter()
         .filter(|h| {
             Some(h.id) == vm.host
-                || (Some(h.cluster) == vm.cluster && (!confined || h.licensed.contains(&p.name)))
+                || (Some(h.cluster) == vm.cluster
+                    && vm.required.iter().all(|r| h.licensed.contains(r))
+                    && h.dedicated_to.is_none_or(|d| Some(d) == vm.department))
         })
         .collect()
 }
@@ -186,7 +192,7 @@ fn product(
     let mut exposure: BTreeMap<HostId, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for vm in vms {
         let Some(why) = runs(p, vm) else { continue };
-        let reach = reach(p, vm, hosts);
+        let reach = reach(vm, hosts);
         if host_counted(p.model) {
             if reach.is_empty() {
                 uncounted.push(vm.name.clone());
@@ -223,7 +229,7 @@ fn product(
             } else {
                 0
             },
-            confined: vm.required.contains(&p.name),
+            confined: !vm.required.is_empty(),
         });
     }
     let host_lines: Vec<LicHostLine> = exposure
@@ -231,11 +237,14 @@ fn product(
         .map(|(id, (now, may))| {
             let h = names[&id];
             let list = |v: &[String]| v.join(", ");
-            let why = match (now.is_empty(), may.is_empty()) {
+            let mut why = match (now.is_empty(), may.is_empty()) {
                 (false, true) => format!("runs {}", list(&now)),
                 (false, false) => format!("runs {}; {} may move here", list(&now), list(&may)),
                 _ => format!("{} may move here (same cluster)", list(&may)),
             };
+            if h.sockets == 0 {
+                why.push_str(" (its hardware is not known yet: counted as none)");
+            }
             LicHostLine {
                 host: id,
                 name: h.name.clone(),
@@ -317,6 +326,10 @@ pub fn baseline_for<'a>(g: &GuestOs, baselines: &'a [OsBaseline]) -> Option<&'a 
         .max_by_key(|b| b.os.len())
 }
 
+fn major(v: &str) -> &str {
+    v.split(['.', '-', '_', ' ']).next().unwrap_or(v)
+}
+
 fn rank(s: PatchStatus) -> u8 {
     match s {
         PatchStatus::Behind => 0,
@@ -335,7 +348,17 @@ pub fn patches(vms: &[PatchVm], baselines: &[OsBaseline]) -> Patches {
         let status = match (g.and_then(|g| g.version.as_deref()), &baseline) {
             (_, None) => PatchStatus::Unchecked,
             (None, Some(_)) => PatchStatus::Unknown,
-            (Some(v), Some(b)) => patch_status(v, &b.min_version),
+            (Some(v), Some(b)) => match patch_status(v, &b.min_version) {
+                // libosinfo names the release the VM was installed from: updates since within
+                // that major release are not seen, so only an older major release is behind.
+                PatchStatus::Behind
+                    if g.is_some_and(|g| g.source == GuestOsSource::Libosinfo)
+                        && major(v) == major(&b.min_version) =>
+                {
+                    PatchStatus::Unknown
+                }
+                s => s,
+            },
         };
         if status == PatchStatus::Behind {
             *out.behind_by_owner.entry(vm.owner.clone()).or_default() += 1;
@@ -373,6 +396,7 @@ mod tests {
             sockets,
             cores_per_socket: cores,
             licensed: licensed.iter().map(|s| s.to_string()).collect(),
+            dedicated_to: None,
         }
     }
 
@@ -451,9 +475,26 @@ mod tests {
         // Required by placement: the VM only goes to licensed hosts, and needs only those.
         let mut confined = vms.clone();
         confined[0].required = vec!["windows-dc".into()];
-        let r = licences(&[p], &confined, &hs, &BTreeMap::new(), &prices).remove(0);
+        let r = licences(
+            std::slice::from_ref(&p),
+            &confined,
+            &hs,
+            &BTreeMap::new(),
+            &prices,
+        )
+        .remove(0);
         assert_eq!((r.needed_now, r.needed, r.shortfall), (16, 16, 0));
         assert!(r.vms[0].confined);
+        // Requiring other software licensed on h1 and h2 confines it to those; a host reserved
+        // for another department is no place for it either.
+        let mut hs2 = hs.clone();
+        hs2[0].licensed.push("sql-ent".into());
+        hs2[1].licensed.push("sql-ent".into());
+        hs2[2].licensed.push("sql-ent".into());
+        hs2[2].dedicated_to = Some(DepartmentId(uuid::Uuid::from_bytes([9; 16])));
+        confined[0].required = vec!["sql-ent".into()];
+        let r = licences(&[p], &confined, &hs2, &BTreeMap::new(), &prices).remove(0);
+        assert_eq!((r.needed_now, r.needed), (16, 32));
     }
 
     #[test]
@@ -510,6 +551,7 @@ mod tests {
         let lib = GuestOs::from_libosinfo;
         let mut w22 = lib("http://microsoft.com/win/2k22").unwrap();
         w22.version = Some("10.0.20348.1000".into());
+        w22.source = GuestOsSource::Manual;
         let vms = vec![
             pv(1, Some("ann"), lib("http://redhat.com/rhel/8.10")),
             pv(2, Some("ann"), lib("http://redhat.com/rhel/9.4")),
@@ -518,6 +560,7 @@ mod tests {
             pv(5, Some("bob"), lib("http://microsoft.com/win/2k19")),
             pv(6, Some("bob"), lib("http://ubuntu.com/ubuntu/22.04")),
             pv(7, Some("bob"), None),
+            pv(8, Some("bob"), lib("http://redhat.com/rhel/9.2")),
         ];
         let r = patches(&vms, &baselines);
         let status: BTreeMap<&str, PatchStatus> = r
@@ -537,6 +580,10 @@ mod tests {
         assert_eq!(status["vm6"], Unchecked, "no ubuntu baseline");
         assert_eq!(status["vm7"], Unchecked, "no guest OS");
         assert_eq!(
+            status["vm8"], Unknown,
+            "installed from 9.2: updates within RHEL 9 are not seen"
+        );
+        assert_eq!(
             r.behind_by_owner,
             BTreeMap::from([(Some("ann".into()), 1), (Some("bob".into()), 1), (None, 1)])
         );
@@ -545,9 +592,8 @@ mod tests {
     }
 
     fn arb_estate() -> impl Strategy<Value = (Vec<LicHost>, Vec<LicVm>, LicenceProduct)> {
-        let hosts = proptest::collection::vec((0u8..3, 1u32..4, 1u32..20, any::<bool>()), 1..8);
-        let vms =
-            proptest::collection::vec((0usize..9, 0u8..4, any::<bool>(), any::<bool>()), 0..12);
+        let hosts = proptest::collection::vec((0u8..3, 1u32..4, 1u32..20, 0u8..8), 1..8);
+        let vms = proptest::collection::vec((0usize..9, 0u8..4, 0u8..4, any::<bool>()), 0..12);
         let model = prop_oneof![
             Just(LicenceModel::PerVm),
             Just(LicenceModel::PerCore),
@@ -561,13 +607,18 @@ mod tests {
                     .iter()
                     .enumerate()
                     .map(|(i, &(c, s, k, lic))| {
-                        host(
+                        let mut h = host(
                             i as u8,
                             ClusterId(uuid::Uuid::from_bytes([c; 16])),
                             s,
                             k,
-                            if lic { &["p"] } else { &[] },
-                        )
+                            [&["p"][..], &["q"], &["p", "q"], &[]][usize::from(lic % 4)],
+                        );
+                        // Some hosts are reserved for a department (of VMs 0, 2, 4…).
+                        if lic >= 4 {
+                            h.dedicated_to = Some(DepartmentId(uuid::Uuid::from_bytes([7; 16])));
+                        }
+                        h
                     })
                     .collect();
                 let vms: Vec<LicVm> = vs
@@ -589,8 +640,13 @@ mod tests {
                             }
                             _ => {}
                         }
-                        if required {
-                            v.required = vec!["p".into()];
+                        v.required = [&["p"][..], &["q"], &["p", "q"], &[]]
+                            [usize::from(required % 4)]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                        if i % 2 == 0 {
+                            v.department = Some(DepartmentId(uuid::Uuid::from_bytes([7; 16])));
                         }
                         v
                     })
@@ -607,7 +663,8 @@ mod tests {
 
     proptest! {
         /// Against a brute force: a host needs the licence iff some VM of the product is on it,
-        /// or is in its cluster and either not confined or the host is licensed.
+        /// or is in its cluster, licensed for all the VM requires and not reserved for another
+        /// department.
         #[test]
         fn licences_match_a_brute_force((hosts, vms, p) in arb_estate()) {
             let r = licences(std::slice::from_ref(&p), &vms, &hosts, &BTreeMap::new(), &BTreeMap::new()).remove(0);
@@ -629,7 +686,8 @@ mod tests {
             for h in &hosts {
                 let on = users.iter().any(|v| v.host == Some(h.id));
                 let may = users.iter().any(|v| v.cluster == Some(h.cluster)
-                    && (v.required.is_empty() || h.licensed.iter().any(|l| l == "p")));
+                    && v.required.iter().all(|r| h.licensed.contains(r))
+                    && (h.dedicated_to.is_none() || h.dedicated_to == v.department));
                 if on { now += units(h); }
                 if on || may { all += units(h); }
             }

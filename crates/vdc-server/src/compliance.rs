@@ -58,6 +58,7 @@ impl App {
                 sockets: h.sockets,
                 cores_per_socket: h.cores_per_socket,
                 licensed: h.licensed_software,
+                dedicated_to: h.dedicated_to,
             })
             .collect();
         let sprawl = self
@@ -133,9 +134,12 @@ impl App {
                         .collect(),
                 })
                 .collect();
+        let whole_estate =
+            q.department_id.is_none() && vms.len() as i64 == self.db.count_vms().await?;
         Ok(LicenceReportView {
             generated_at: sprawl.generated_at,
             currency: prices.currency,
+            whole_estate,
             short: out.iter().filter(|p| p.shortfall > 0).count(),
             idle_monthly_cost: out
                 .iter()
@@ -309,6 +313,9 @@ impl App {
             .await?;
         let g = p.as_ref().map(GuestOsParams::guest_os);
         self.db.set_guest_os(id, g.as_ref()).await?;
+        if g.is_none() {
+            self.reread_guest_os(&vm).await;
+        }
         self.audit(
             actor.name(),
             "vm.guest_os",
@@ -321,6 +328,26 @@ impl App {
         )
         .await;
         Ok(g)
+    }
+
+    /// Asks a VM's host what it runs (after a manual value is forgotten); a host that cannot
+    /// say leaves it unknown until its next report.
+    async fn reread_guest_os(&self, vm: &vdc_db::Vm) {
+        if vm.host_id.is_none() || vm.management == Management::External {
+            return;
+        }
+        let id = vm.id;
+        let read = async {
+            let driver = crate::jobs::vm_driver(self, vm).await?;
+            let info = crate::fleet::blocking(move || driver.vm_info(id.0)).await?;
+            if let Some(g) = info.guest_os {
+                self.db.set_guest_os(id, Some(&g)).await?;
+            }
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = read.await {
+            tracing::info!(vm = %id, error = %e, "guest OS not re-read from the host");
+        }
     }
 
     async fn global_change(

@@ -252,15 +252,10 @@ pub(crate) fn metadata_of(vm: &db::Vm, department: Option<String>) -> VmMetadata
     }
 }
 
-/// The libosinfo id to define a VM with: its guest OS when that came from libosinfo metadata
-/// (so a VM defined again, on another host, keeps it).
+/// The libosinfo id to define a VM with: the last one given at its creation or reported by
+/// its host (so a VM defined again, on another host, keeps it).
 pub(crate) async fn os_id_of(app: &App, vm: &db::Vm) -> Result<Option<String>, Error> {
-    Ok(app
-        .db
-        .guest_os(vm.id)
-        .await?
-        .filter(|g| g.source == GuestOsSource::Libosinfo)
-        .map(|g| g.name))
+    Ok(app.db.guest_os_id(vm.id).await?)
 }
 
 pub(crate) fn spec_of(

@@ -64,6 +64,7 @@ pub fn vm_report(v: &VmInfo, host: HostId, cluster: ClusterId) -> db::VmReport {
             .collect(),
         power_state: v.state,
         runtime_gen: v.generation as i64,
+        guest_os: v.guest_os.clone(),
     }
 }
 
@@ -358,7 +359,6 @@ async fn sync(app: &App, hosts: &[db::Host], whole: bool) -> Result<SyncReport, 
                 guest_os: plan
                     .insert
                     .iter()
-                    .chain(&plan.update)
                     .filter_map(|&i| Some((VmId(vms[i].id), vms[i].guest_os.clone()?)))
                     .collect(),
                 vanished: plan.vanished,

@@ -915,6 +915,7 @@ struct ReportsPage {
     chargeback_csv: String,
     licences: Vec<LicenceRow>,
     licence_idle_cost: String,
+    licence_partial: bool,
     licences_csv: String,
     patches: Vec<PatchRow>,
     patch_summary: String,
@@ -1044,6 +1045,7 @@ async fn reports(
             })
             .collect(),
         licence_idle_cost: money(licences.idle_monthly_cost),
+        licence_partial: !licences.whole_estate,
         licences_csv: format!("/api/v1/reports/licences?{}", query("")),
         patches: patches
             .vms

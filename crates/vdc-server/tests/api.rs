@@ -705,7 +705,9 @@ async fn generation_conflicts(store: Store) {
         nics: vm_row.nics.clone(),
         power_state: vdc_types::PowerState::Running,
         runtime_gen: fresh_gen - 1,
+        guest_os: vdc_types::GuestOs::from_libosinfo("http://opensuse.org/opensuse/15.4"),
     };
+    let os_before = s.app().db.guest_os(vm_row.id).await.unwrap();
     assert!(
         !s.app().db.apply_vm_report(&late).await.unwrap(),
         "an older report must not apply"
@@ -722,6 +724,11 @@ async fn generation_conflicts(store: Store) {
         "an equal one neither"
     );
     assert_eq!(s.get_ok(&path).await["power_state"], "crashed");
+    assert_eq!(
+        s.app().db.guest_os(vm_row.id).await.unwrap(),
+        os_before,
+        "nor its guest OS"
+    );
     assert!(
         s.app()
             .db
@@ -733,6 +740,11 @@ async fn generation_conflicts(store: Store) {
             .unwrap()
     );
     assert_eq!(s.get_ok(&path).await["power_state"], "running");
+    assert_eq!(
+        s.app().db.guest_os(vm_row.id).await.unwrap().map(|g| g.os),
+        Some("opensuse".to_string()),
+        "a fresh report brings its guest OS"
+    );
     // A resync then reports the host's (older) generation: stale, ignored.
     let r = s.sync().await;
     assert!(r.stale >= 1, "{r:?}");

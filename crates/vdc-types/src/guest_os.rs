@@ -69,7 +69,8 @@ const VMX_WINDOWS: &[(&str, &str)] = &[
     ("longhorn", "winsrv-2008"),
     ("windows7srv", "winsrv-2008-r2"),
     ("windows8srv", "winsrv-2012"),
-    ("windows9srv", "winsrv-2016"),
+    // "Windows Server 2016 or later": 2016, 2019 and 2022 are configured so.
+    ("windows9srv", "winsrv"),
     ("windows2019srv", "winsrv-2019"),
     ("windows2019srvnext", "winsrv-2022"),
     ("windows2022srvnext", "winsrv-2025"),
@@ -106,7 +107,8 @@ fn first_number(words: &str) -> Option<String> {
 }
 
 /// The Windows release key of a VMware-style name: `Microsoft Windows Server 2008 R2 …` →
-/// `winsrv-2008-r2`, `Microsoft Windows 10 …` → `win-10`.
+/// `winsrv-2008-r2`, `Windows Server 2019, 64-bit` → `winsrv-2019`, `Microsoft Windows 10 …` →
+/// `win-10`; a name for several releases (`… 2016 or later`) gives the family, `winsrv`.
 fn windows_key(words: &str) -> Option<String> {
     let rest = words.strip_prefix("microsoft ").unwrap_or(words);
     let rest = rest.strip_prefix("windows ")?;
@@ -114,12 +116,16 @@ fn windows_key(words: &str) -> Option<String> {
         Some(r) => ("winsrv", r),
         None => ("win", rest),
     };
-    let mut it = rest.split_whitespace();
-    let release = it.next()?;
-    if !release.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return None;
+    let ws: Vec<&str> = rest
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let release = ws.first()?;
+    if ws.windows(2).any(|w| w == ["or", "later"]) {
+        return Some(prefix.to_string());
     }
-    let r2 = if it.next() == Some("r2") { "-r2" } else { "" };
+    let r2 = if ws.get(1) == Some(&"r2") { "-r2" } else { "" };
     Some(format!("{prefix}-{release}{r2}"))
 }
 
@@ -138,7 +144,11 @@ impl GuestOs {
             let release = match version.strip_prefix("2k") {
                 Some(y) => {
                     let (year, r2) = y.split_at(y.find('r').unwrap_or(y.len()));
-                    let century = if year.len() == 1 { "200" } else { "20" };
+                    let century = match year.len() {
+                        0 => "2000",
+                        1 => "200",
+                        _ => "20",
+                    };
                     format!("{century}{year}{}", if r2.is_empty() { "" } else { "-r2" })
                 }
                 None => version.clone(),
@@ -184,7 +194,8 @@ impl GuestOs {
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .collect();
-            if key.is_empty() {
+            // "Other Linux", "Other 3.x Linux": says nothing of what runs.
+            if key.is_empty() || key.starts_with("other") {
                 return None;
             }
             (key, first_number(&words))
@@ -211,21 +222,37 @@ impl GuestOs {
                 .filter(|v| !v.is_empty())
         };
         let from_id = guest_os.and_then(vmx_guest_id);
-        let from_detail = field("distroName").and_then(|d| {
-            let mut g = GuestOs::from_vmware_name(&d, GuestOsSource::Import)?;
-            if g.os.starts_with("win") {
-                g.os = from_id
-                    .as_ref()
-                    .map_or(g.os, |(os, _): &(String, Option<String>)| os.clone());
-                g.version = match (field("distroVersion"), field("buildNumber")) {
-                    (Some(v), Some(b)) => Some(format!("{v}.{b}")),
-                    _ => None,
-                };
-            } else {
-                g.version = field("distroVersion").or(g.version);
-            }
-            Some(g)
-        });
+        // The guest's own words: its pretty name (`Windows Server 2019, 64-bit (Build
+        // 17763.5576)`, `Red Hat Enterprise Linux 9.3 (Plow)`), else its distribution's name.
+        let from_detail = ["prettyName", "distroName"]
+            .into_iter()
+            .filter_map(field)
+            .filter_map(|n| GuestOs::from_vmware_name(&n, GuestOsSource::Import))
+            .find(|g| g.os != "windows")
+            .map(|mut g| {
+                if g.os.starts_with("win") {
+                    // A family from the name (`… or later`): the configured release is finer.
+                    if let Some((os, _)) = from_id.as_ref().filter(|(os, _)| os.starts_with(&g.os))
+                    {
+                        g.os = os.clone();
+                    }
+                    // The build with its update revision: `10.0` and `17763.5576`.
+                    g.version = match (
+                        field("distroVersion"),
+                        field("buildNumber"),
+                        field("kernelVersion"),
+                    ) {
+                        (Some(v), Some(b), Some(k)) if k.starts_with(&b) => {
+                            Some(format!("{v}.{k}"))
+                        }
+                        (Some(v), Some(b), _) => Some(format!("{v}.{b}")),
+                        _ => None,
+                    };
+                } else {
+                    g.version = field("distroVersion").or(g.version);
+                }
+                g
+            });
         let mut g = match (from_detail, from_id) {
             (Some(g), _) => g,
             (None, Some((os, version))) => GuestOs {
@@ -343,6 +370,7 @@ mod tests {
             kv("winsrv-2008-r2", None)
         );
         assert_eq!(l("http://microsoft.com/win/2k3"), kv("winsrv-2003", None));
+        assert_eq!(l("http://microsoft.com/win/2k"), kv("winsrv-2000", None));
         assert_eq!(l("http://microsoft.com/win/10"), kv("win-10", None));
         assert_eq!(
             l("http://microsoft.com/msdos/6.22"),
@@ -372,7 +400,27 @@ mod tests {
             kv("winsrv-2008-r2", None)
         );
         assert_eq!(n("Microsoft Windows 10 (64-bit)"), kv("win-10", None));
-        assert_eq!(n("Other 3.x Linux (64-bit)"), kv("other", Some("3.x")));
+        assert!(
+            GuestOs::from_vmware_name("Other 3.x Linux (64-bit)", GuestOsSource::Import).is_none()
+        );
+        assert!(GuestOs::from_vmware_name("Other Linux (64-bit)", GuestOsSource::Import).is_none());
+        assert_eq!(
+            n("Microsoft Windows Server 2016 or later (64-bit)"),
+            kv("winsrv", None)
+        );
+        assert_eq!(
+            n("Windows Server 2019, 64-bit (Build 17763.5576)"),
+            kv("winsrv-2019", None)
+        );
+        assert_eq!(
+            n("Windows Server 2008 R2, 64-bit"),
+            kv("winsrv-2008-r2", None)
+        );
+        assert_eq!(n("CentOS 7 (64-bit)"), kv("centos", Some("7")));
+        assert_eq!(
+            n("SUSE Linux Enterprise 15 (64-bit)"),
+            kv("sles", Some("15"))
+        );
         assert!(GuestOs::from_vmware_name("  ", GuestOsSource::Import).is_none());
     }
 
@@ -388,11 +436,21 @@ mod tests {
         assert_eq!(v("ubuntu-64"), kv("ubuntu", None));
         assert_eq!(v("windows8srv-64"), kv("winsrv-2012", None));
         assert_eq!(v("windows2019srvNext-64"), kv("winsrv-2022", None));
-        let w = "distroName='Microsoft Windows Server 2019 Standard' distroVersion='10.0' buildNumber='17763'";
+        // As VMware Tools writes it for Windows.
+        let w = "architecture='X86' bitness='64' buildNumber='17763' distroName='Windows' distroVersion='10.0' familyName='Windows' kernelVersion='17763.5576' prettyName='Windows Server 2019, 64-bit (Build 17763.5576)'";
+        for id in ["windows9srv-64", "windows2019srv-64"] {
+            assert_eq!(
+                key(GuestOs::from_vmx(Some(id), Some(w))),
+                kv("winsrv-2019", Some("10.0.17763.5576")),
+                "{id}"
+            );
+        }
+        // RVTools' "Guest Detailed Data" alone.
         assert_eq!(
-            key(GuestOs::from_vmx(Some("windows2019srv-64"), Some(w))),
-            kv("winsrv-2019", Some("10.0.17763"))
+            key(GuestOs::from_vmx(None, Some(w))),
+            kv("winsrv-2019", Some("10.0.17763.5576"))
         );
+        assert_eq!(v("windows9srv-64"), kv("winsrv", None), "2016 or later");
         assert!(GuestOs::from_vmx(Some("other-64"), None).is_none());
         assert!(GuestOs::from_vmx(None, None).is_none());
     }

@@ -1459,7 +1459,7 @@ impl LicenceProduct {
     pub fn validate(&self) -> Result<(), Error> {
         validate_name("name", &self.name)?;
         if let Some(os) = &self.guest_os {
-            validate_name("guest_os", os)?;
+            validate_os_key("guest_os", os)?;
         }
         for (field, v) in [("owned", self.owned), ("users", self.users)] {
             if v > 1_000_000_000 {
@@ -1491,9 +1491,21 @@ pub struct OsBaseline {
 
 impl OsBaseline {
     pub fn validate(&self) -> Result<(), Error> {
-        validate_name("os", &self.os)?;
+        validate_os_key("os", &self.os)?;
         validate_version("min_version", &self.min_version)
     }
+}
+
+/// An OS key: a resource name in lower case (`rhel`, `winsrv-2019`), as keys are parsed.
+fn validate_os_key(field: &str, key: &str) -> Result<(), Error> {
+    validate_name(field, key)?;
+    if key.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(Error::invalid(
+            field,
+            "an OS key in lower case, such as rhel or winsrv-2019",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_version(field: &str, v: &str) -> Result<(), Error> {
@@ -1525,7 +1537,7 @@ pub struct GuestOsParams {
 
 impl GuestOsParams {
     pub fn validate(&self) -> Result<(), Error> {
-        validate_name("os", &self.os)?;
+        validate_os_key("os", &self.os)?;
         if let Some(v) = &self.version {
             validate_version("version", v)?;
         }

@@ -878,6 +878,9 @@ pub struct ProductComplianceView {
 pub struct LicenceReportView {
     pub generated_at: String,
     pub currency: String,
+    /// The report counts every VM. When not (a department asked for, or a caller who sees
+    /// part of the estate), needed counts only the VMs in view, against all licences owned.
+    pub whole_estate: bool,
     pub products: Vec<ProductComplianceView>,
     /// Products short of licences.
     pub short: usize,

@@ -206,6 +206,12 @@ pub(super) async fn licences_and_patches_with_known_answers(store: Store) {
         (Some(12), Some(2))
     );
     assert_eq!(r["short"], 3, "{r}");
+    assert_eq!(r["whole_estate"], true);
+    let eng = super::department_id(&s, "engineering").await;
+    let scoped = s
+        .get_ok(&format!("/api/v1/reports/licences?department_id={eng}"))
+        .await;
+    assert_eq!(scoped["whole_estate"], false, "{scoped}");
 
     // Marking the cluster's hosts licensed for it: the hosts say so; the shortfall is the same
     // (licences owned are what counts), and the VM may be confined to them by placement.
@@ -377,7 +383,22 @@ pub(super) async fn licences_and_patches_with_known_answers(store: Store) {
         .unwrap()
         .clone();
     assert_eq!(line["status"], "current", "{line}");
-    // Forgotten: unknown until a host reports it again.
+    // Set by hand, then forgotten: the host is asked again, and its libosinfo id — kept all
+    // along for defining the VM elsewhere — is back.
+    put(
+        &s,
+        &format!("/api/v1/vms/{id}/guest-os"),
+        json!({"os": "debian", "version": "12.8"}),
+    )
+    .await;
+    assert_eq!(
+        db.guest_os_id(id.parse().unwrap())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("http://debian.org/debian/12"),
+        "what a redefinition would use"
+    );
     let (st, _) = s
         .call(
             "DELETE",
@@ -387,10 +408,26 @@ pub(super) async fn licences_and_patches_with_known_answers(store: Store) {
         )
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
+    let g = s.get_ok(&format!("/api/v1/vms/{id}/guest-os")).await;
+    assert_eq!(
+        (&g["version"], &g["source"]),
+        (&json!("12"), &json!("libosinfo")),
+        "{g}"
+    );
+    // A VM whose host does not say: unknown once forgotten.
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/vms/{}/guest-os", deb.id),
+            Some(&s.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, _) = s
         .call(
             "GET",
-            &format!("/api/v1/vms/{id}/guest-os"),
+            &format!("/api/v1/vms/{}/guest-os", deb.id),
             Some(&s.admin_token),
             None,
         )
