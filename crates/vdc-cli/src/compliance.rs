@@ -63,7 +63,7 @@ pub enum GuestOsCmd {
         #[arg(value_name = "VERSION")]
         os_version: Option<String>,
     },
-    /// Forget it; the host's next report fills it again.
+    /// Forget what was set: back to what its host says (its libosinfo id), else unknown.
     Clear { vm: String },
 }
 

@@ -107,18 +107,33 @@ impl DataStore {
         Ok(id.flatten())
     }
 
-    /// Sets a VM's guest OS (a manual one wins over later reports), or forgets it.
+    /// Sets a VM's guest OS (a manual one wins over later reports), or forgets what was set:
+    /// back to the libosinfo id known for it, if any, else unknown.
     pub async fn set_guest_os(&self, vm: VmId, g: Option<&GuestOs>) -> DbResult<()> {
-        let mut conn = self.pool().acquire().await.map_err(q("acquire"))?;
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        let now = now_ms();
         match g {
-            Some(g) => upsert_guest_os_in(&mut *conn, vm, g, now_ms()).await,
-            None => sqlx::query("DELETE FROM vm_guest_os WHERE vm_id = $1")
-                .bind(vm.to_string())
-                .execute(&mut *conn)
-                .await
-                .map(|_| ()),
+            Some(g) => upsert_guest_os_in(&mut *tx, vm, g, now).await,
+            None => {
+                let os_id: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT os_id FROM vm_guest_os WHERE vm_id = $1")
+                        .bind(vm.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(q("guest os id"))?;
+                sqlx::query("DELETE FROM vm_guest_os WHERE vm_id = $1")
+                    .bind(vm.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("forget guest os"))?;
+                match os_id.flatten().as_deref().and_then(GuestOs::from_libosinfo) {
+                    Some(g) => upsert_guest_os_in(&mut *tx, vm, &g, now).await,
+                    None => Ok(()),
+                }
+            }
         }
-        .map_err(q("set guest os"))
+        .map_err(q("set guest os"))?;
+        tx.commit().await.map_err(q("commit"))
     }
 
     /// The patch baselines, by OS key.

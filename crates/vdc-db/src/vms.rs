@@ -571,11 +571,14 @@ impl DataStore {
     }
 
     /// Applies one driver report if it is newer than what is stored; returns whether it did.
+    /// The report and its guest OS go in one transaction.
     pub async fn apply_vm_report(&self, r: &VmReport) -> DbResult<bool> {
-        let mut conn = self.pool().acquire().await.map_err(q("acquire"))?;
-        apply_report_in(&mut *conn, r, now_ms())
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        let applied = apply_report_in(&mut *tx, r, now_ms())
             .await
-            .map_err(q("apply vm report"))
+            .map_err(q("apply vm report"))?;
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(applied)
     }
 
     /// VMs with a lease that ends by `horizon`, or whose expiry the controller handled, with

@@ -6,7 +6,9 @@
 //! minimums, or the hosts themselves) the VMs run on **or may be moved to**: a VM may run on
 //! any host of its cluster that placement would not refuse it for — one licensed for all the
 //! software its placement requires (the "licensed hosts only" filter), and not dedicated to
-//! another department. Needed is compared with owned; hosts that need the
+//! another department. Other filters (CPU vendor and features, networks, maintenance) are left
+//! out on purpose: a host a VM cannot reach today may admit it tomorrow, so the count errs on
+//! the side of exposure. Needed is compared with owned; hosts that need the
 //! licence and are not marked licensed, and idle VMs that hold a licence, are named.
 //!
 //! **Patch levels**: each VM's guest OS against the baseline of its OS (the most specific key
@@ -614,7 +616,7 @@ mod tests {
                             k,
                             [&["p"][..], &["q"], &["p", "q"], &[]][usize::from(lic % 4)],
                         );
-                        // Some hosts are reserved for a department (of VMs 0, 2, 4…).
+                        // Some hosts are reserved for a department (that of VMs 0, 3, 6…).
                         if lic >= 4 {
                             h.dedicated_to = Some(DepartmentId(uuid::Uuid::from_bytes([7; 16])));
                         }
@@ -645,9 +647,12 @@ mod tests {
                         .iter()
                         .map(|s| s.to_string())
                         .collect();
-                        if i % 2 == 0 {
-                            v.department = Some(DepartmentId(uuid::Uuid::from_bytes([7; 16])));
-                        }
+                        // Of the hosts' department, of another, or of none.
+                        v.department = match i % 3 {
+                            0 => Some(DepartmentId(uuid::Uuid::from_bytes([7; 16]))),
+                            1 => Some(DepartmentId(uuid::Uuid::from_bytes([8; 16]))),
+                            _ => None,
+                        };
                         v
                     })
                     .collect();

@@ -313,9 +313,6 @@ impl App {
             .await?;
         let g = p.as_ref().map(GuestOsParams::guest_os);
         self.db.set_guest_os(id, g.as_ref()).await?;
-        if g.is_none() {
-            self.reread_guest_os(&vm).await;
-        }
         self.audit(
             actor.name(),
             "vm.guest_os",
@@ -327,11 +324,14 @@ impl App {
             }),
         )
         .await;
+        if g.is_none() {
+            self.reread_guest_os(&vm).await;
+        }
         Ok(g)
     }
 
     /// Asks a VM's host what it runs (after a manual value is forgotten); a host that cannot
-    /// say leaves it unknown until its next report.
+    /// say (within 5 s) leaves what is known until its next report.
     async fn reread_guest_os(&self, vm: &vdc_db::Vm) {
         if vm.host_id.is_none() || vm.management == Management::External {
             return;
@@ -345,8 +345,14 @@ impl App {
             }
             Ok::<_, Error>(())
         };
-        if let Err(e) = read.await {
-            tracing::info!(vm = %id, error = %e, "guest OS not re-read from the host");
+        match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::info!(vm = %id, error = %e, "guest OS not re-read from the host")
+            }
+            Err(_) => {
+                tracing::info!(vm = %id, "guest OS not re-read: the host did not answer in 5 s")
+            }
         }
     }
 

@@ -133,6 +133,20 @@ async fn department_id(s: &TestStack, name: &str) -> String {
         .to_string()
 }
 
+/// Each of `actions` is among the newest 200 audit records.
+async fn assert_audited(s: &TestStack, actions: &[&str]) {
+    let audit = s.get_ok("/api/v1/audit?limit=200").await;
+    let seen: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in actions {
+        assert!(seen.contains(a), "{a} audited: {seen:?}");
+    }
+}
+
 async fn all_vms(s: &TestStack, token: &str, query: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut page_token: Option<String> = None;

@@ -232,8 +232,10 @@ impl GuestOs {
             .map(|mut g| {
                 if g.os.starts_with("win") {
                     // A family from the name (`… or later`): the configured release is finer.
-                    if let Some((os, _)) = from_id.as_ref().filter(|(os, _)| os.starts_with(&g.os))
-                    {
+                    let family = g.os == "winsrv" || g.os == "win";
+                    if let Some((os, _)) = from_id.as_ref().filter(|(os, _)| {
+                        family && os.strip_prefix(&g.os).is_some_and(|r| r.starts_with('-'))
+                    }) {
                         g.os = os.clone();
                     }
                     // The build with its update revision: `10.0` and `17763.5576`.
@@ -242,14 +244,21 @@ impl GuestOs {
                         field("buildNumber"),
                         field("kernelVersion"),
                     ) {
-                        (Some(v), Some(b), Some(k)) if k.starts_with(&b) => {
+                        (Some(v), Some(b), Some(k))
+                            if k == b || k.starts_with(&format!("{b}.")) =>
+                        {
                             Some(format!("{v}.{k}"))
                         }
                         (Some(v), Some(b), _) => Some(format!("{v}.{b}")),
                         _ => None,
                     };
                 } else {
-                    g.version = field("distroVersion").or(g.version);
+                    // The distribution's version, unless the name says more
+                    // (`Ubuntu 22.04.3 LTS` against `22.04`).
+                    g.version = match (field("distroVersion"), g.version) {
+                        (Some(d), Some(n)) if n.starts_with(&format!("{d}.")) => Some(n),
+                        (d, n) => d.or(n),
+                    };
                 }
                 g
             });
@@ -451,6 +460,17 @@ mod tests {
             kv("winsrv-2019", Some("10.0.17763.5576"))
         );
         assert_eq!(v("windows9srv-64"), kv("winsrv", None), "2016 or later");
+        let u = "distroName='Ubuntu' distroVersion='22.04' prettyName='Ubuntu 22.04.3 LTS'";
+        assert_eq!(
+            key(GuestOs::from_vmx(Some("ubuntu-64"), Some(u))),
+            kv("ubuntu", Some("22.04.3"))
+        );
+        // The guest's own release wins over the configured one.
+        let w8 = "distroName='Windows' prettyName='Windows Server 2008, 64-bit'";
+        assert_eq!(
+            key(GuestOs::from_vmx(Some("windows7srv-64"), Some(w8))),
+            kv("winsrv-2008", None)
+        );
         assert!(GuestOs::from_vmx(Some("other-64"), None).is_none());
         assert!(GuestOs::from_vmx(None, None).is_none());
     }

@@ -133,7 +133,8 @@ pub(super) async fn set_guest_os(
     ))
 }
 
-/// Forgets a VM's guest OS; its host's next report fills it again.
+/// Forgets what was set for a VM's guest OS: back to the libosinfo id known for it (the host
+/// is asked again), else unknown.
 #[utoipa::path(delete, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn clear_guest_os(

@@ -458,16 +458,11 @@ pub(super) async fn roles_at_department_and_cluster_scope(store: Store) {
         );
     }
     assert_eq!(s.fingerprint().await, before);
-    let audit = s.get_ok("/api/v1/audit?limit=100").await;
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["action"].as_str())
-        .collect();
-    for a in ["role.create", "user.grant", "user.revoke", "user.create"] {
-        assert!(actions.contains(&a), "{a} audited: {actions:?}");
-    }
+    super::assert_audited(
+        &s,
+        &["role.create", "user.grant", "user.revoke", "user.create"],
+    )
+    .await;
 }
 
 pub(super) async fn audit_log_search_and_export(store: Store) {
