@@ -405,17 +405,13 @@ pub fn licences_csv(r: &LicenceReportView) -> String {
         };
         rows.push(row("product", "", String::new(), ""));
         for v in &p.vms {
-            let detail = format!(
-                "{}; on {}; may run on {} hosts{}",
-                v.why,
-                v.host.as_deref().unwrap_or("no host"),
-                v.may_run_on,
-                if v.confined {
-                    " (licensed hosts only)"
-                } else {
-                    ""
-                }
-            );
+            let mut detail = format!("{}; on {}", v.why, v.host.as_deref().unwrap_or("no host"));
+            if v.may_run_on > 0 {
+                detail.push_str(&format!("; may run on {} hosts", v.may_run_on));
+            }
+            if v.confined {
+                detail.push_str(" (licensed hosts only)");
+            }
             rows.push(row("vm", &v.name, String::new(), &detail));
         }
         for h in &p.hosts {
