@@ -1199,6 +1199,28 @@ mod domxml {
             assert!(d.vcpus >= 1, "{file}");
             assert!(d.memory_mib > 0, "{file}");
         }
+        // 74 documents name their guest OS by libosinfo id (counted independently over the
+        // XML); every real id gives an OS key, one virt-manager fixture's bogus "frib" none.
+        let ids: Vec<(&String, &str)> = parsed
+            .iter()
+            .filter_map(|(f, d)| Some((f, d.os_id.as_deref()?)))
+            .collect();
+        assert_eq!(ids.len(), 74);
+        let unread: Vec<&str> = ids
+            .iter()
+            .filter(|(_, id)| vdc_types::GuestOs::from_libosinfo(id).is_none())
+            .map(|(_, id)| *id)
+            .collect();
+        assert_eq!(unread, ["frib"]);
+        let key = |id: &str| vdc_types::GuestOs::from_libosinfo(id).map(|g| (g.os, g.version));
+        assert_eq!(
+            key("http://microsoft.com/win/2k3"),
+            Some(("winsrv-2003".into(), None))
+        );
+        assert_eq!(
+            key("http://redhat.com/rhel/5.4"),
+            Some(("rhel".into(), Some("5.4".into())))
+        );
         // Counted independently over the XML: <devices><disk> and <devices><interface>.
         let disks: usize = parsed.iter().map(|(_, d)| d.disks.len()).sum();
         let nics: usize = parsed.iter().map(|(_, d)| d.nics.len()).sum();
