@@ -62,10 +62,8 @@ pub async fn report(client: &Client, cmd: ReportCmd, out: Output) -> Result<()> 
             zombie_days,
             missing_leases,
         } => {
-            let mut q = vec![("missing_leases", missing_leases.to_string())];
-            if let Some(d) = department_id(client, department).await? {
-                q.push(("department_id", d.to_string()));
-            }
+            let mut q = of_department(client, department).await?;
+            q.push(("missing_leases", missing_leases.to_string()));
             q.extend(days.map(|d| ("days", d.to_string())));
             q.extend(zombie_days.map(|d| ("zombie_days", d.to_string())));
             ("/reports/sprawl", q)
@@ -75,10 +73,8 @@ pub async fn report(client: &Client, cmd: ReportCmd, out: Output) -> Result<()> 
             month,
             model,
         } => {
-            let mut q = vec![("model", model)];
-            if let Some(d) = department_id(client, department).await? {
-                q.push(("department_id", d.to_string()));
-            }
+            let mut q = of_department(client, department).await?;
+            q.push(("model", model));
             q.extend(month.map(|m| ("month", m)));
             ("/reports/chargeback", q)
         }

@@ -28,6 +28,26 @@ impl App {
         actor: &Actor,
         q: &ComplianceQuery,
     ) -> Result<LicenceReportView, Error> {
+        let sprawl = self
+            .sprawl_report(
+                actor,
+                &SprawlQuery {
+                    department_id: q.department_id,
+                    ..SprawlQuery::default()
+                },
+            )
+            .await?;
+        self.licence_report_with(actor, q, &sprawl).await
+    }
+
+    /// The licence report, its idle VMs taken from `sprawl` (the sprawl report of the same
+    /// VMs at the default policy), for a caller that has it already.
+    pub(crate) async fn licence_report_with(
+        &self,
+        actor: &Actor,
+        q: &ComplianceQuery,
+        sprawl: &SprawlReportView,
+    ) -> Result<LicenceReportView, Error> {
         let vms = self.report_vms(actor, q.department_id).await?;
         let required = self.db.vm_licences().await?;
         let oses = self.db.guest_oses().await?;
@@ -61,15 +81,6 @@ impl App {
                 dedicated_to: h.dedicated_to,
             })
             .collect();
-        let sprawl = self
-            .sprawl_report(
-                actor,
-                &SprawlQuery {
-                    department_id: q.department_id,
-                    ..SprawlQuery::default()
-                },
-            )
-            .await?;
         let idle: BTreeMap<VmId, String> = sprawl
             .findings
             .iter()
@@ -137,7 +148,7 @@ impl App {
         let whole_estate =
             q.department_id.is_none() && vms.len() as i64 == self.db.count_vms().await?;
         Ok(LicenceReportView {
-            generated_at: sprawl.generated_at,
+            generated_at: sprawl.generated_at.clone(),
             currency: prices.currency,
             whole_estate,
             short: out.iter().filter(|p| p.shortfall > 0).count(),

@@ -950,7 +950,10 @@ async fn reports(
         department_id: department,
         format: None,
     };
-    let licences = app.licence_report(&actor, &compliance_q).await?;
+    // The sprawl above is of the same VMs at the default policy: its idle VMs serve.
+    let licences = app
+        .licence_report_with(&actor, &compliance_q, &sprawl)
+        .await?;
     let patches = app.patch_report(&actor, &compliance_q).await?;
     let names = Names::load(&app).await?;
     let dept = |d: &Option<String>| d.clone().unwrap_or_else(|| "(none)".into());
