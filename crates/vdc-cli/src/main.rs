@@ -1,15 +1,6 @@
-//! `vdc`: the server (`vdc serve`), the client commands, offline inspection (`vdc inspect`),
-//! and the benchmarks.
+//! `vdc`: the server (`vdc serve`), the client commands, offline inspection (`vdc inspect`);
+//! `vdc bench` dispatches to the `vdc-bench` crate.
 
-mod azure;
-mod bench;
-mod bench_anomalies;
-mod bench_balance;
-mod bench_consolidation;
-mod bench_forecast;
-mod bench_ha;
-mod bench_metrics;
-mod bench_placement;
 mod client;
 mod commands;
 mod compliance;
@@ -129,7 +120,7 @@ enum Command {
     Openapi,
     /// Measure vdc at scale.
     #[command(subcommand)]
-    Bench(bench::BenchCmd),
+    Bench(vdc_bench::BenchCmd),
     /// Inspect files offline (no server needed).
     #[command(subcommand)]
     Inspect(inspect::InspectCmd),
@@ -182,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", vdc_server::http::openapi_json());
             Ok(())
         }
-        Command::Bench(b) => bench::run(b).await,
+        Command::Bench(b) => vdc_bench::run(b).await,
         Command::Inspect(c) => inspect::run(c, out),
         Command::Login(args) => commands::login(cli.server, args, out).await,
         Command::Logout => commands::logout(&client::Client::new(cli.server, cli.token)?).await,

@@ -377,12 +377,12 @@ fn openapi_command_prints_the_checked_in_document() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }
 
-/// `libvirt-domains/` of the shared test data. Missing data fails the test; it never skips it.
+/// `libvirt-domains/` of the repository's test data. Missing data fails the test; it never skips it.
 fn domain_corpus() -> PathBuf {
-    let dir = vdc_test_utils::shared_data().join("libvirt-domains");
+    let dir = vdc_test_utils::test_data().join("libvirt-domains");
     assert!(
         dir.join("INDEX.tsv").is_file(),
-        "fixture directory {} is missing: this test needs the shared test data",
+        "fixture directory {} is missing: this test needs the repository's test data",
         dir.display()
     );
     dir
@@ -1052,16 +1052,16 @@ fn host_id(run: &dyn Fn(&[&str]) -> Value, name: &str) -> String {
         .to_string()
 }
 
-/// The shared folder beside the repository (test data and reference figures).
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+/// The repository's test data (traces, files, and the reference figures in `bench/`).
+const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
 
-/// Runs `vdc bench …` on the shared data and returns the JSON object of its last line.
+/// Runs `vdc bench …` on the repository's test data and returns the JSON object of its last line.
 fn bench_json(args: &[&str]) -> Value {
     let out = Command::new(VDC)
         .arg("bench")
         .args(args)
         .arg("--json")
-        .env("VDC_BENCH_DATA", format!("{SHARED}/data"))
+        .env("VDC_BENCH_DATA", TESTDATA)
         .output()
         .unwrap();
     assert!(
@@ -1094,7 +1094,7 @@ fn bench_forecast_reports_its_error_against_naive_forecasts() {
 /// the reference's gate on every day, and vdc's policy runs beside them with its ratios.
 #[test]
 fn bench_consolidation_ports_pass_the_gate_and_vdc_is_compared() {
-    let reference = format!("{SHARED}/bench");
+    let reference = format!("{TESTDATA}/bench");
     let last = bench_json(&["consolidation", "--reference", &reference]);
     assert_eq!(last["days"].as_array().unwrap().len(), 10, "{last}");
     for p in ["thr-mmt-0.8", "iqr-mmt-1.5", "mad-mmt-2.5", "lr-mmt-1.2"] {
@@ -1659,7 +1659,7 @@ fn reports_as_tables_json_and_csv() {
     assert!(!bad.status.success());
 
     // An RVTools export joins the estate the reports cover.
-    let xlsx = vdc_test_utils::shared_data().join("rvtools/example1.xlsx");
+    let xlsx = vdc_test_utils::test_data().join("rvtools/example1.xlsx");
     let done = run(&["import", "rvtools", xlsx.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&done.stdout);
     assert!(
@@ -1670,7 +1670,7 @@ fn reports_as_tables_json_and_csv() {
     let csv = run(&["report", "sprawl", "-o", "csv"]);
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(text.contains("zombie,vm-4,"), "{text}");
-    let vmx = vdc_test_utils::shared_data().join("vmx-files/esx-in-the-wild-6.vmx");
+    let vmx = vdc_test_utils::test_data().join("vmx-files/esx-in-the-wild-6.vmx");
     let done = run(&["import", "vmx", vmx.to_str().unwrap(), "-o", "json"]);
     assert_eq!(ok_json(done)["vms"], 1);
     let bad = run(&["import", "rvtools", "/nonexistent.xlsx"]);

@@ -1,5 +1,5 @@
 //! Integration tests of vdc-driver, in one test binary:
-//! - `shapes`: the parsers against the real fixture files under /work/shared/data, and the
+//! - `shapes`: the parsers against the real fixture files under testdata/, and the
 //!   built-in shape table against what the parsers read from them;
 //! - `sim`: the driver conformance suite ([`vdc_driver::conformance`], shared with the
 //!   libvirt driver's tests) run against the simulator, then simulator specifics (fault
@@ -84,18 +84,18 @@ mod shapes {
         from_capabilities_xml_assuming_memory, from_rvtools_vhost_csv,
     };
 
-    /// The shared test data: `$VDC_TEST_DATA`, else `shared/data` beside the repository.
+    /// The test data: `$VDC_TEST_DATA`, else the repository's `testdata/`.
     /// Missing fixtures fail the test; they never skip it.
     pub(super) fn data_dir() -> PathBuf {
         let dir = std::env::var_os("VDC_TEST_DATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
             });
         assert!(
             dir.join("libvirt-capabilities").is_dir() && dir.join("rvtools").is_dir(),
             "fixture directory {} (libvirt-capabilities/, rvtools/) is missing: these tests need \
-             the shared test data and must not be skipped",
+             the repository's test data and must not be skipped",
             dir.display()
         );
         dir

@@ -96,7 +96,7 @@ impl App {
         _actor: &Actor,
         p: ConsolidateParams,
     ) -> Result<Vec<ConsolidationPlanView>, Error> {
-        use vdc_engine::consolidation::live::{self, ConsolidationHost, ConsolidationVm};
+        use vdc_engine::consolidation::{self, ConsolidationHost, ConsolidationVm};
         p.validate()?;
         let clusters = self.db.list_clusters().await?;
         let hosts = self.db.all_hosts().await?;
@@ -178,7 +178,7 @@ impl App {
                     class: None,
                 }));
             }
-            let plan = live::plan(&chosts, &cvms, p.high_water.unwrap_or(0.8));
+            let plan = consolidation::plan(&chosts, &cvms, p.high_water.unwrap_or(0.8));
             let name = |h: usize| mine[h].name.clone();
             out.push(ConsolidationPlanView {
                 cluster_id: c.id,

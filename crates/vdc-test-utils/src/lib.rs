@@ -14,15 +14,16 @@ use std::time::{Duration, Instant};
 use vdc_driver::sim::{SimClock, SimFleet};
 use vdc_server::{Config, Fleet, Server, SimConfig};
 
-/// The shared test data (`$VDC_TEST_DATA`, else `shared/data` beside the repository), for
-/// tests that replay real traces. Missing data fails the test; it never skips it.
-pub fn shared_data() -> PathBuf {
+/// The repository's test data (`$VDC_TEST_DATA`, else `testdata/` of this checkout; each set
+/// has a README with its origin and licence), for tests that replay real traces or read real
+/// files. Missing data fails the test; it never skips it.
+pub fn test_data() -> PathBuf {
     let dir = std::env::var_os("VDC_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"));
     assert!(
         dir.join("bitbrains-rnd").is_dir(),
-        "the shared test data {} is missing: these tests need it and must not be skipped",
+        "the test data {} is missing: these tests need it and must not be skipped",
         dir.display()
     );
     dir

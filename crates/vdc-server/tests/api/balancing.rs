@@ -261,7 +261,7 @@ const ROUND: usize = 3;
 /// that window, half on the 8-CPU host and half on the 64-CPU host, each step's measured
 /// demand set as the VM's load, sampled every step; the balancer in `mode` every `ROUND`.
 async fn replay_bitbrains(store: Store, mode: &str) -> Replay {
-    let dir = vdc_test_utils::shared_data().join("bitbrains-rnd/week/2013-7");
+    let dir = vdc_test_utils::test_data().join("bitbrains-rnd/week/2013-7");
     let texts: Vec<String> = (1..=250)
         .map(|n| vdc_test_utils::read_gz(&dir.join(format!("{n}.csv.gz"))))
         .collect();

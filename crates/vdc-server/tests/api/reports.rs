@@ -355,7 +355,7 @@ pub(super) async fn rvtools_export_imports_as_a_read_only_estate(store: Store) {
         ..StackOptions::new(store)
     })
     .await;
-    let xlsx = std::fs::read(vdc_test_utils::shared_data().join("rvtools/example1.xlsx")).unwrap();
+    let xlsx = std::fs::read(vdc_test_utils::test_data().join("rvtools/example1.xlsx")).unwrap();
     let (st, p) = s
         .call(
             "PUT",
@@ -609,7 +609,7 @@ pub(super) async fn vmx_files_import_as_vms_without_hosts(store: Store) {
         ..StackOptions::new(store)
     })
     .await;
-    let dir = vdc_test_utils::shared_data().join("vmx-files");
+    let dir = vdc_test_utils::test_data().join("vmx-files");
     let mut files = serde_json::Map::new();
     for n in [2, 6, 9, 12] {
         let name = format!("esx-in-the-wild-{n}.vmx");
