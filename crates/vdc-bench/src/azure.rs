@@ -4,9 +4,9 @@
 //! durations file its lifetime bin (`U<k>` ended, `C<k>` still running at the trace's end).
 //! Read by the placement benchmark only.
 
+use crate::read_gz;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
-use crate::read_gz;
 use std::path::Path;
 
 /// One VM creation.

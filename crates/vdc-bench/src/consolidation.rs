@@ -3,13 +3,13 @@
 //! ported CloudSim policies checked against CloudSim's own figures (the reference's gate), and
 //! vdc's policy in the same model, as ratios to the ported baselines run in the same process.
 
+use crate::cloudsim::{
+    DayResult, RunOptions, benchmark_policies, parse_day, policy_key, run_day_timed,
+};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use crate::cloudsim::{
-    DayResult, RunOptions, benchmark_policies, parse_day, policy_key, run_day_timed,
-};
 
 use crate::read_gz;
 

@@ -96,4 +96,3 @@ pub(crate) fn rss_mib() -> f64 {
         .unwrap_or(0.0)
         / 1024.0
 }
-

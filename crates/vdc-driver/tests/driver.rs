@@ -89,9 +89,7 @@ mod shapes {
     pub(super) fn data_dir() -> PathBuf {
         let dir = std::env::var_os("VDC_TEST_DATA")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-            });
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"));
         assert!(
             dir.join("libvirt-capabilities").is_dir() && dir.join("rvtools").is_dir(),
             "fixture directory {} (libvirt-capabilities/, rvtools/) is missing: these tests need \
