@@ -123,7 +123,7 @@ async fn measure(a: &HaArgs, parallel: usize) -> Result<Measured> {
     config.listen = "127.0.0.1:0".parse()?;
     config.sync_interval = None;
     config.metrics.interval = None;
-    config.admin_password = Some(vdc_server::config::Secret::new("bench-password"));
+    config.admin_password = Some(vdc_server::app::config::Secret::new("bench-password"));
     config.ha.detector.dead_after_ms = a.dead_after.as_millis() as i64;
     config.ha.detector.suspect_after_ms = (a.dead_after.as_millis() as i64 / 5).max(100);
     config.ha.restart_parallel = parallel;
@@ -137,7 +137,7 @@ async fn measure(a: &HaArgs, parallel: usize) -> Result<Measured> {
     let server = vdc_server::start(config).await?;
     let app = server.app.clone();
     let sim = app.fleet.sim().context("a simulated fleet")?.clone();
-    vdc_server::sync::sync_all(&app).await?;
+    vdc_server::inventory::sync::sync_all(&app).await?;
     // Every VM's disks on the shared datastore, so every one can restart elsewhere; random
     // restart priorities.
     let vms = app
@@ -156,7 +156,7 @@ async fn measure(a: &HaArgs, parallel: usize) -> Result<Measured> {
         };
         app.db.set_vm_ha(v.id, &ha).await?;
     }
-    vdc_server::sync::sync_all(&app).await?;
+    vdc_server::inventory::sync::sync_all(&app).await?;
     sim.set_latency(a.latency);
     let (mut detect, mut fence, mut last) = (Vec::new(), Vec::new(), Vec::new());
     let (mut lost, mut duplicated) = (0usize, 0usize);

@@ -32,7 +32,7 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
     let mut config = Config::new(url);
     config.listen = "127.0.0.1:0".parse()?;
     config.sync_interval = None;
-    config.admin_password = Some(vdc_server::config::Secret::new("bench-password"));
+    config.admin_password = Some(vdc_server::app::config::Secret::new("bench-password"));
     config.sim = Some(SimConfig {
         hosts: a.hosts,
         vms: a.vms,
@@ -48,10 +48,10 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
     let setup_s = t.elapsed().as_secs_f64();
     eprintln!("full inventory sync…");
     let t = Instant::now();
-    let report = vdc_server::sync::sync_all(&server.app).await?;
+    let report = vdc_server::inventory::sync::sync_all(&server.app).await?;
     let sync_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let resync = vdc_server::sync::sync_all(&server.app).await?;
+    let resync = vdc_server::inventory::sync::sync_all(&server.app).await?;
     let resync_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(
         report.inserted == a.vms,
@@ -111,7 +111,7 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
             state: Some(vdc_types::PowerState::Running),
             after: token
                 .as_deref()
-                .map(vdc_server::views::parse_page_token)
+                .map(vdc_server::app::views::parse_page_token)
                 .transpose()?,
             limit: 100,
             ..Default::default()

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use std::time::{Duration, Instant};
 use vdc_db::DataStore;
-use vdc_server::metrics::MetricStore;
+use vdc_server::monitoring::metrics::MetricStore;
 use vdc_types::Metric;
 
 use crate::percentile;

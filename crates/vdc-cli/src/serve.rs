@@ -114,7 +114,7 @@ pub struct HaArgs {
 }
 
 impl HaArgs {
-    fn apply(&self, c: &mut vdc_server::failover::HaConfig) -> anyhow::Result<()> {
+    fn apply(&self, c: &mut vdc_server::app::config::HaConfig) -> anyhow::Result<()> {
         let ms = |d: Duration| d.as_millis() as i64;
         anyhow::ensure!(
             self.ha_dead_after >= Duration::from_secs(1),
@@ -132,7 +132,7 @@ impl HaArgs {
         c.fence_command = self
             .ha_fence_command
             .clone()
-            .map(vdc_server::config::Secret::new);
+            .map(vdc_server::app::config::Secret::new);
         c.heartbeat_dir = self.ha_heartbeat_dir.clone();
         c.shared_datastores = self.ha_shared_datastore.clone();
         c.restart_parallel = self.ha_restart_parallel;
@@ -166,25 +166,25 @@ pub struct LdapArgs {
     #[arg(long, env = "VDC_LDAP_USER_BASE")]
     ldap_user_base: Option<String>,
     /// The user's entry; {username} is the escaped login name.
-    #[arg(long, env = "VDC_LDAP_USER_FILTER", default_value = vdc_server::ldap::DEFAULT_USER_FILTER)]
+    #[arg(long, env = "VDC_LDAP_USER_FILTER", default_value = vdc_server::app::config::DEFAULT_USER_FILTER)]
     ldap_user_filter: String,
     /// Where groups are searched (default: ou=groups,BASE).
     #[arg(long, env = "VDC_LDAP_GROUP_BASE")]
     ldap_group_base: Option<String>,
     /// The user's groups; {dn} is the user's entry, {username} the login name.
-    #[arg(long, env = "VDC_LDAP_GROUP_FILTER", default_value = vdc_server::ldap::DEFAULT_GROUP_FILTER)]
+    #[arg(long, env = "VDC_LDAP_GROUP_FILTER", default_value = vdc_server::app::config::DEFAULT_GROUP_FILTER)]
     ldap_group_filter: String,
     /// A directory group (cn or DN) and the role its members get: GROUP=ROLE (global),
     /// GROUP=ROLE@DEPARTMENT or GROUP=ROLE@cluster:CLUSTER. Repeat for more groups.
     #[arg(long = "ldap-group", value_name = "GROUP=ROLE[@SCOPE]")]
-    ldap_groups: Vec<vdc_server::ldap::GroupMapping>,
+    ldap_groups: Vec<vdc_server::app::config::GroupMapping>,
     /// How long a login may wait for the directory.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     ldap_timeout: Duration,
 }
 
 impl LdapArgs {
-    fn config(self) -> Result<Option<vdc_server::ldap::LdapConfig>> {
+    fn config(self) -> Result<Option<vdc_server::app::config::LdapConfig>> {
         let Some(url) = self.ldap_url.filter(|u| !u.trim().is_empty()) else {
             return Ok(None);
         };
@@ -194,11 +194,13 @@ impl LdapArgs {
                 "--ldap-url needs --ldap-base-dn (or both --ldap-user-base and --ldap-group-base)"
             );
         }
-        let mut c = vdc_server::ldap::LdapConfig::new(url, &base);
+        let mut c = vdc_server::app::config::LdapConfig::new(url, &base);
         c.starttls = self.ldap_starttls;
         c.ca_file = self.ldap_ca;
         c.bind_dn = self.ldap_bind_dn;
-        c.bind_password = self.ldap_bind_password.map(vdc_server::config::Secret::new);
+        c.bind_password = self
+            .ldap_bind_password
+            .map(vdc_server::app::config::Secret::new);
         if let Some(b) = self.ldap_user_base {
             c.user_base = b;
         }
@@ -245,13 +247,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.listen = args.listen;
     config.sync_interval = Some(args.sync_interval);
     config.power_command = args.power_command.filter(|c| !c.trim().is_empty());
-    config.requests = vdc_server::config::RequestPolicy {
+    config.requests = vdc_server::app::config::RequestPolicy {
         auto_max_cost: args.auto_approve_cost,
         auto_max_vcpus: args.auto_approve_vcpus,
         approvals: args.approvals,
     };
     config.notify_url = args.notify_url.filter(|u| !u.trim().is_empty());
-    config.lease = vdc_server::config::LeaseConfig {
+    config.lease = vdc_server::app::config::LeaseConfig {
         warn_before: args.lease_warn,
         max: args.lease_max,
         retention: args.lease_retention,
@@ -259,7 +261,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.admin_password = std::env::var("VDC_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty())
-        .map(vdc_server::config::Secret::new);
+        .map(vdc_server::app::config::Secret::new);
     config.ldap = args.ldap.config()?;
     anyhow::ensure!(
         args.metrics_raw_retention >= Duration::from_secs(86_400),

@@ -1,41 +1,21 @@
-//! The vdc control-plane server: HTTP API (thin handlers in [`http`]) over the application
-//! layer ([`app`]), journaled jobs ([`jobs`]), the inventory controller ([`sync`]) and the
-//! drivers of the fleet ([`fleet`]).
+//! The vdc control-plane server, one folder per capability around a small kernel ([`app`]: the
+//! store, the fleet's drivers, the configuration, jobs, audit, authorisation and what a caller
+//! may see). HTTP handlers ([`http`]) and web pages ([`ui`]) call the capabilities; the
+//! capabilities call the kernel and the pure engines. `docs/ARCHITECTURE.md` maps each
+//! capability to its folder.
 
-pub mod access;
-pub mod anomalies;
 pub mod app;
-pub mod audit;
 pub mod auth;
-pub mod balancer;
-pub mod compliance;
-pub mod config;
-pub mod create;
-pub mod failover;
-pub mod fleet;
-pub mod ha;
-pub mod hosts;
+pub mod availability;
+pub mod capacity;
+pub mod governance;
 pub mod http;
-pub mod imports;
+pub mod inventory;
 pub mod jobs;
-pub mod ldap;
-pub mod lease;
-pub mod metrics;
-pub mod monitor;
-pub mod notify;
+pub mod monitoring;
 pub mod placement;
-pub mod plans;
-pub mod power;
-pub mod prometheus;
-pub mod quota;
 pub mod reports;
-pub mod requests;
-pub mod sim_history;
-pub mod sync;
-pub mod tokens;
 pub mod ui;
-pub mod views;
-pub mod vm_ops;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -44,8 +24,8 @@ use vdc_driver::sim::{SimClock, SimFleet};
 use vdc_types::{DepartmentId, Error, HypervisorType, Role, UserId};
 
 pub use app::App;
-pub use config::{Config, SimConfig};
-pub use fleet::Fleet;
+pub use app::config::{Config, SimConfig};
+pub use app::fleet::Fleet;
 
 /// The departments a fresh store starts with, so the simulated fleet's owners map somewhere.
 pub const SEED_DEPARTMENTS: &[(&str, &str)] = &[
@@ -89,7 +69,8 @@ impl Server {
         {
             t.abort();
         }
-        if let Err(e) = self.app.metrics.flush(vdc_db::now_ms()).await {
+        let metrics = self.app.part::<monitoring::metrics::MetricStore>();
+        if let Err(e) = metrics.flush(vdc_db::now_ms()).await {
             tracing::warn!(error = %e, "writing metrics at stop failed");
         }
         self.app.db.close().await;
@@ -134,32 +115,38 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     let addr = listener
         .local_addr()
         .map_err(|e| E::Bind(config.listen, e))?;
-    let directory = config
-        .ldap
-        .clone()
-        .map(ldap::Directory::new)
-        .transpose()
-        .map_err(E::Directory)?;
-    let mut app = App::new(db, fleet, Arc::new(config.clone()));
-    app.directory = directory.map(Arc::new);
-    let resumed = app
-        .jobs
-        .resume_unfinished(&app)
+    // A directory vdc cannot use stops the start here, with the reason.
+    if let Some(ldap) = &config.ldap {
+        auth::ldap::Directory::new(ldap.clone()).map_err(E::Directory)?;
+    }
+    let app = App::new(db, fleet, Arc::new(config.clone()));
+    let resumed = jobs::resume_unfinished(&app)
         .await
         .map_err(|e| E::Bootstrap(e.into()))?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished jobs");
     }
     let held = app
-        .metrics
+        .part::<monitoring::metrics::MetricStore>()
         .load(vdc_db::now_ms())
         .await
         .map_err(E::Bootstrap)?;
     if held > 0 {
         tracing::info!(series = held, "took back this hour's samples");
     }
-    if let Some(days) = config.sim.as_ref().map(|s| s.history_days) {
-        sim_history::backfill(&app, days)
+    if let Some(days) = config.sim.as_ref().map(|s| s.history_days)
+        && days > 0
+        && !app
+            .db
+            .any_vm_metrics()
+            .await
+            .map_err(|e| E::Bootstrap(e.into()))?
+    {
+        // The simulated VMs must be in the store before they get a history.
+        inventory::sync::sync_all(&app)
+            .await
+            .map_err(E::Bootstrap)?;
+        monitoring::sim_history::backfill(&app, days)
             .await
             .map_err(E::Bootstrap)?;
     }
@@ -170,22 +157,22 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         }
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let event_task = tokio::spawn(sync::run_event_loop(app.clone(), events_rx));
+    let event_task = tokio::spawn(inventory::sync::run_event_loop(app.clone(), events_rx));
     let fleet = app.fleet.clone();
     tokio::task::spawn_blocking(move || fleet.forward_events(events_tx))
         .await
         .map_err(|e| E::Bootstrap(Error::internal(format!("event setup panicked: {e}"))))?;
     let sync_task = config
         .sync_interval
-        .map(|every| tokio::spawn(sync::run_loop(app.clone(), every)));
+        .map(|every| tokio::spawn(inventory::sync::run_loop(app.clone(), every)));
     let metrics_task = config
         .metrics
         .interval
-        .map(|every| tokio::spawn(metrics::run_loop(app.clone(), every)));
+        .map(|every| tokio::spawn(monitoring::metrics::run_loop(app.clone(), every)));
     let ha_task = config
         .ha
         .interval
-        .map(|every| tokio::spawn(failover::run_loop(app.clone(), every)));
+        .map(|every| tokio::spawn(availability::failover::run_loop(app.clone(), every)));
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
     Ok(Server {
         addr,

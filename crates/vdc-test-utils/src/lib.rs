@@ -64,7 +64,7 @@ pub struct StackOptions {
     /// Changes to the server's configuration.
     pub configure: Option<fn(&mut Config)>,
     /// The LDAP directory users may log in through.
-    pub ldap: Option<vdc_server::ldap::LdapConfig>,
+    pub ldap: Option<vdc_server::app::config::LdapConfig>,
 }
 
 impl StackOptions {
@@ -134,10 +134,10 @@ impl LdapServer {
 
     /// vdc's configuration for this directory at `url` (one of its URLs), with the service
     /// account and these group mappings.
-    pub fn config(&self, url: &str, groups: &[&str]) -> vdc_server::ldap::LdapConfig {
-        let mut c = vdc_server::ldap::LdapConfig::new(url, &self.base_dn);
+    pub fn config(&self, url: &str, groups: &[&str]) -> vdc_server::app::config::LdapConfig {
+        let mut c = vdc_server::app::config::LdapConfig::new(url, &self.base_dn);
         c.bind_dn = Some(self.bind_dn.clone());
-        c.bind_password = Some(vdc_server::config::Secret::new(&self.bind_password));
+        c.bind_password = Some(vdc_server::app::config::Secret::new(&self.bind_password));
         c.ca_file = Some(self.ca.clone());
         c.groups = groups
             .iter()
@@ -260,7 +260,7 @@ pub struct TestStack {
     power_command: Option<String>,
     hosts_per_cluster: usize,
     configure: Option<fn(&mut Config)>,
-    ldap: Option<vdc_server::ldap::LdapConfig>,
+    ldap: Option<vdc_server::app::config::LdapConfig>,
 }
 
 /// Installs the process's one TLS provider (as every vdc binary does) and a test-friendly log
@@ -342,7 +342,7 @@ impl TestStack {
         config.sync_interval = None;
         config.metrics.interval = None;
         config.ha.interval = None;
-        config.admin_password = Some(vdc_server::config::Secret::new(ADMIN_PASSWORD));
+        config.admin_password = Some(vdc_server::app::config::Secret::new(ADMIN_PASSWORD));
         config.power_command = self.power_command.clone();
         if let Some(f) = self.configure {
             f(&mut config);
@@ -376,8 +376,8 @@ impl TestStack {
     }
 
     /// Runs one full inventory sync.
-    pub async fn sync(&self) -> vdc_server::sync::SyncReport {
-        vdc_server::sync::sync_all(self.app())
+    pub async fn sync(&self) -> vdc_server::inventory::sync::SyncReport {
+        vdc_server::inventory::sync::sync_all(self.app())
             .await
             .expect("sync succeeds")
     }

@@ -9,8 +9,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use vdc_types::{AuditResult, Error, Permission};
 
-use super::extract::{ApiError, bearer, session_cookie};
+use super::extract::{ApiError, bearer};
 use crate::app::App;
+use crate::auth::cookies::session_cookie;
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use vdc_types::*;
 
 use super::extract::{ApiJson, ApiQuery, ApiResult, path_id};
 use super::ops::report;
+use crate::app::Actor;
 use crate::app::App;
-use crate::auth::Actor;
-use crate::compliance::ComplianceQuery;
+use crate::reports::compliance::ComplianceQuery;
 
 /// Licence compliance per product of the catalogue, for the VMs the caller may see: the VMs
 /// that run it and why, licences needed where they run now and counting every host they may
@@ -25,7 +25,11 @@ pub(super) async fn licence_report(
     ApiQuery(q): ApiQuery<ComplianceQuery>,
 ) -> ApiResult<axum::response::Response> {
     let r = app.licence_report(&actor, &q).await?;
-    report(q.format.as_deref(), r, crate::compliance::licences_csv)
+    report(
+        q.format.as_deref(),
+        r,
+        crate::reports::compliance::licences_csv,
+    )
 }
 
 /// Patch levels: each visible VM's guest OS against its OS's baseline, the VMs behind first,
@@ -39,7 +43,11 @@ pub(super) async fn patch_report(
     ApiQuery(q): ApiQuery<ComplianceQuery>,
 ) -> ApiResult<axum::response::Response> {
     let r = app.patch_report(&actor, &q).await?;
-    report(q.format.as_deref(), r, crate::compliance::patches_csv)
+    report(
+        q.format.as_deref(),
+        r,
+        crate::reports::compliance::patches_csv,
+    )
 }
 
 /// The licence catalogue.

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use vdc_types::Error;
 
+use crate::app::Actor;
 use crate::app::App;
-use crate::auth::Actor;
 
 /// The API error as an HTTP response.
 #[derive(Debug)]
@@ -148,22 +148,6 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The name of the browser session cookie.
-pub const SESSION_COOKIE: &str = "vdc_session";
-
-/// The browser session token in the request's cookies, if any.
-pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 impl FromRequestParts<App> for Actor {
     type Rejection = ApiError;
 
@@ -187,7 +171,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Token {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         bearer(&parts.headers)
-            .or_else(|| session_cookie(&parts.headers))
+            .or_else(|| crate::auth::cookies::session_cookie(&parts.headers))
             .map(|t| Token(t.to_string()))
             .ok_or(ApiError(Error::Unauthenticated))
     }

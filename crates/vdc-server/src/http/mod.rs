@@ -17,9 +17,9 @@ use utoipa_axum::routes;
 use vdc_types::*;
 
 use crate::app::App;
-use crate::auth::{Actor, On};
-use crate::sync::{SyncReport, sync_all};
-use crate::views;
+use crate::app::views;
+use crate::app::{Actor, On};
+use crate::inventory::sync::{SyncReport, sync_all};
 use extract::{ApiJson, ApiQuery, ApiResult, Token, path_id};
 
 #[derive(OpenApi)]
@@ -183,8 +183,11 @@ async fn open_session(
     ApiJson(p): ApiJson<LoginParams>,
 ) -> ApiResult<impl IntoResponse> {
     let (token, session) = app.open_session(&p).await?;
-    let [a, b] =
-        crate::ui::session_cookies(&token, &session.csrf_token, app.config.token_ttl.as_secs());
+    let [a, b] = crate::auth::cookies::session_cookies(
+        &token,
+        &session.csrf_token,
+        app.config.token_ttl.as_secs(),
+    );
     Ok((
         axum::response::AppendHeaders([
             (axum::http::header::SET_COOKIE, a),
@@ -240,10 +243,7 @@ async fn logout(
 ) -> ApiResult<impl IntoResponse> {
     app.logout(&actor, &t).await?;
     // A browser session's cookie goes too.
-    let clear = format!(
-        "{}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
-        extract::SESSION_COOKIE
-    );
+    let clear = crate::auth::cookies::cleared_session_cookie();
     Ok((
         StatusCode::NO_CONTENT,
         [(axum::http::header::SET_COOKIE, clear)],
@@ -259,7 +259,7 @@ async fn prometheus_metrics(State(app): State<App>, actor: Actor) -> ApiResult<i
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
-            crate::prometheus::CONTENT_TYPE,
+            crate::monitoring::prometheus::CONTENT_TYPE,
         )],
         app.prometheus(&actor).await?,
     ))

@@ -7,9 +7,9 @@ use axum::response::IntoResponse;
 use vdc_types::*;
 
 use super::extract::{ApiJson, ApiQuery, ApiResult, path_id};
+use crate::app::Actor;
 use crate::app::App;
-use crate::auth::Actor;
-use crate::hosts::HostAdded;
+use crate::inventory::hosts::HostAdded;
 use crate::jobs::SnapshotOp;
 
 fn accepted(j: JobAccepted) -> impl IntoResponse {
@@ -505,7 +505,7 @@ pub(super) async fn import_rvtools(
     let source = q.source.clone();
     let done = app
         .import_estate(&actor, "rvtools", &q.source, move || {
-            crate::imports::rvtools::parse(&source, &body, now)
+            crate::inventory::imports::rvtools::parse(&source, &body, now)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(done)))
@@ -527,7 +527,7 @@ pub(super) async fn import_vmx(
     let source = q.source.clone();
     let done = app
         .import_estate(&actor, "vmx", &q.source, move || {
-            crate::imports::vmx::parse(&source, &p.files, now)
+            crate::inventory::imports::vmx::parse(&source, &p.files, now)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(done)))

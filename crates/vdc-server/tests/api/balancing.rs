@@ -31,9 +31,13 @@ async fn hosts(s: &TestStack) -> Vec<Value> {
 
 /// Two load samples `gap` of sim time apart (rates need two readings).
 async fn sample_twice(s: &TestStack, gap: Duration) {
-    vdc_server::monitor::sample_all(s.app()).await.unwrap();
+    vdc_server::monitoring::load::sample_all(s.app())
+        .await
+        .unwrap();
     s.sim.advance(gap);
-    vdc_server::monitor::sample_all(s.app()).await.unwrap();
+    vdc_server::monitoring::load::sample_all(s.app())
+        .await
+        .unwrap();
 }
 
 /// Sets every running VM's load (thousandths of each vCPU).
@@ -323,7 +327,9 @@ async fn replay_bitbrains(store: Store, mode: &str) -> Replay {
         }
         unserved += s.sim.unserved_cpus();
         s.sim.advance(Duration::from_secs(300));
-        vdc_server::monitor::sample_all(s.app()).await.unwrap();
+        vdc_server::monitoring::load::sample_all(s.app())
+            .await
+            .unwrap();
         if step % ROUND == ROUND - 1 {
             s.app().balance_round().await.unwrap();
             finish_jobs(&s).await;

@@ -607,7 +607,7 @@ pub(super) async fn failover_resumes_after_a_server_crash_and_fencing_times_out(
                 fast_ha(c);
                 c.ha.fence.lease_ttl_ms = 3_600_000;
                 c.ha.fence.timeout_ms = 1_000;
-                c.ha.fence_command = Some(vdc_server::config::Secret::new(
+                c.ha.fence_command = Some(vdc_server::app::config::Secret::new(
                     "echo \"BMC of $VDC_HOST_NAME unreachable\" >&2; exit 3",
                 ));
             }),

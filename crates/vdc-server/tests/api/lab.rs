@@ -332,7 +332,9 @@ async fn lab_vm_lifecycle_on_real_qemu() {
         Duration::from_millis(200),
         Duration::from_secs(30),
         || async {
-            vdc_server::monitor::sample_all(s.app()).await.unwrap();
+            vdc_server::monitoring::load::sample_all(s.app())
+                .await
+                .unwrap();
             let h = s.get_ok(&format!("/api/v1/hosts/{h1}")).await;
             (h["balloon_share"].as_f64().unwrap_or(0.0) > 0.2).then_some(h)
         },
@@ -409,7 +411,7 @@ async fn lab_vm_lifecycle_on_real_qemu() {
         .unwrap()
         .clone();
     let app = s.app().clone();
-    let sync = tokio::spawn(async move { vdc_server::sync::sync_all(&app).await });
+    let sync = tokio::spawn(async move { vdc_server::inventory::sync::sync_all(&app).await });
     let restart = tokio::task::spawn_blocking(lab::kill_libvirtd)
         .await
         .unwrap();
@@ -604,7 +606,7 @@ fn lab_ha(c: &mut vdc_server::Config) {
         suspect_after_ms: 1_000,
         dead_after_ms: 3_000,
     };
-    c.ha.fence_command = Some(vdc_server::config::Secret::new(format!(
+    c.ha.fence_command = Some(vdc_server::app::config::Secret::new(format!(
         "[ \"$VDC_HOST_NAME\" = lab2 ] && {} host2 kill",
         lab::script().display()
     )));

@@ -17,7 +17,7 @@ async fn try_login(s: &TestStack, user: &str, password: &str) -> (StatusCode, Va
     .await
 }
 
-async fn stack(store: Store, ldap: vdc_server::ldap::LdapConfig) -> TestStack {
+async fn stack(store: Store, ldap: vdc_server::app::config::LdapConfig) -> TestStack {
     TestStack::start_with(StackOptions {
         ldap: Some(ldap),
         ..StackOptions::new(store)

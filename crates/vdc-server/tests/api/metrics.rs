@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
-use vdc_server::metrics::{MetricStore, MetricsConfig};
+use vdc_server::app::config::MetricsConfig;
+use vdc_server::monitoring::metrics::MetricStore;
 use vdc_test_utils::{PrometheusServer, Store, TestStack, wait_for_condition};
 use vdc_types::Metric;
 
@@ -374,7 +375,7 @@ pub(super) async fn anomalies_open_and_close_against_the_profile(store: Store) {
         .expect("a running VM of a department");
     let id = vm["id"].as_str().unwrap();
     let entity = format!("vm:{id}");
-    let m = &s.app().metrics;
+    let m = s.app().metric_store();
     let now = vdc_db::now_ms();
     let base = now - now % (300 * S) - 1800 * S;
     let at = |cpu: f32| {

@@ -357,7 +357,7 @@ pub(super) async fn host_loads_are_sampled_and_rated(store: Store) {
     }
     let app = s.app();
     assert_eq!(
-        vdc_server::monitor::sample_all(app).await.unwrap(),
+        vdc_server::monitoring::load::sample_all(app).await.unwrap(),
         hosts.len()
     );
     let first = s.get_ok(&format!("/api/v1/hosts/{id0}")).await;
@@ -367,7 +367,7 @@ pub(super) async fn host_loads_are_sampled_and_rated(store: Store) {
         "one reading gives no rate: {first}"
     );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    vdc_server::monitor::sample_all(app).await.unwrap();
+    vdc_server::monitoring::load::sample_all(app).await.unwrap();
     let busy = s.get_ok(&format!("/api/v1/hosts/{id0}")).await;
     let wait = busy["vcpu_wait"].as_f64().unwrap();
     assert!(wait > 0.01 && wait <= 1.0, "{busy}");
@@ -415,7 +415,7 @@ pub(super) async fn host_loads_are_sampled_and_rated(store: Store) {
         "no host profile yet: {before:?}"
     );
     for _ in 0..30 {
-        vdc_server::monitor::sample_all(app).await.unwrap();
+        vdc_server::monitoring::load::sample_all(app).await.unwrap();
     }
     let after = comp(
         &rate(
@@ -455,7 +455,7 @@ async fn calm_hosts(s: &TestStack, hosts: &[Value]) -> Vec<String> {
 pub(super) async fn capacity_forecast_from_daily_peaks(store: Store) {
     let s = TestStack::start(store).await;
     let app = s.app();
-    vdc_server::monitor::sample_all(app).await.unwrap();
+    vdc_server::monitoring::load::sample_all(app).await.unwrap();
     let f = s.get_ok("/api/v1/plans/forecast").await;
     let clusters = f.as_array().unwrap();
     assert!(!clusters.is_empty(), "{f}");
@@ -561,9 +561,9 @@ pub(super) async fn balancer_plans_moves_and_evacuates(store: Store) {
         .await;
         assert_eq!(job["state"], "succeeded", "{job}");
     }
-    vdc_server::monitor::sample_all(app).await.unwrap();
+    vdc_server::monitoring::load::sample_all(app).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    vdc_server::monitor::sample_all(app).await.unwrap();
+    vdc_server::monitoring::load::sample_all(app).await.unwrap();
 
     // Recommend (the default): a plan with reasons, nothing started.
     let plans = s.get_ok("/api/v1/plans/balance").await;
