@@ -21,6 +21,8 @@ cleanup() {
 trap cleanup EXIT
 echo "test PostgreSQL: ${DATABASE_URL}; libvirt lab guest: ${VDC_LAB_GUEST}" >&2
 cargo fmt --all -- --check
+# Both feature sets: without libvirt (the pure build any machine can make) and with it.
+cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 export VDC_TEST_ARTIFACTS=${VDC_TEST_ARTIFACTS:-$PWD/test-artifacts}
 cargo nextest run --workspace --all-features --profile ci "$@"

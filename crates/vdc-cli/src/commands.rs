@@ -872,3 +872,47 @@ pub async fn sync(client: &Client, out: Output) -> Result<()> {
         }
     }
 }
+
+/// `vdc status`: the server's background activities and their last runs.
+pub async fn status(client: &Client, out: Output) -> Result<()> {
+    let tasks: Vec<vdc_types::BackgroundTaskView> = client.get("/background-tasks", &[]).await?;
+    match out {
+        Output::Json => print_json(&tasks),
+        Output::Table => {
+            let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+            table(
+                &[
+                    "ACTIVITY",
+                    "WHEN",
+                    "RUNS",
+                    "LAST START",
+                    "TOOK",
+                    "RESULT",
+                    "OUTCOME",
+                    "NEXT",
+                ],
+                tasks
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.schedule.clone(),
+                            t.runs.to_string(),
+                            opt(&t.last_started_at),
+                            t.last_duration_ms
+                                .map_or_else(|| "-".into(), |ms| format!("{ms} ms")),
+                            if t.running {
+                                "running".into()
+                            } else {
+                                opt(&t.last_result)
+                            },
+                            opt(&t.last_outcome),
+                            opt(&t.next_run_at),
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+    }
+}

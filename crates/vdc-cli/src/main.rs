@@ -116,6 +116,9 @@ enum Command {
     Import(reports::ImportCmd),
     /// Resync the inventory from every host now (admin).
     Sync,
+    /// What the server does in the background: each activity, when it runs, its last run
+    /// (admins and auditors).
+    Status,
     /// Print the OpenAPI document of this build's API.
     Openapi,
     /// Measure vdc at scale.
@@ -195,6 +198,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan(c) => plans::run(&client::Client::new(cli.server, cli.token)?, c, out).await,
         Command::Sync => commands::sync(&client::Client::new(cli.server, cli.token)?, out).await,
+        Command::Status => {
+            commands::status(&client::Client::new(cli.server, cli.token)?, out).await
+        }
         Command::User(c) => {
             governance::user(&client::Client::new(cli.server, cli.token)?, c, out).await
         }

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use vdc_test_utils::wait_for_condition;
 
 #[path = "cli/browser.rs"]
 mod browser;
@@ -248,6 +249,29 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
     assert!(jobs.as_array().unwrap().len() >= 3);
     let sync = ok_json(vdc(&cfg, &server.url, &["sync", "-o", "json"], &[]));
     assert_eq!(sync["hosts"], 3);
+    // Every background activity of `vdc serve` with its last run; the inventory sync (every
+    // second here) has run.
+    let status = ok_json(vdc(&cfg, &server.url, &["status", "-o", "json"], &[]));
+    let tasks = status.as_array().unwrap();
+    assert_eq!(tasks.len(), 10, "{status}");
+    let sync = tasks
+        .iter()
+        .find(|t| t["name"] == "inventory-sync")
+        .unwrap();
+    assert_eq!(sync["schedule"], "every 1s", "{sync}");
+    assert!(sync["runs"].as_u64().unwrap() >= 1, "{sync}");
+    let table = vdc(&cfg, &server.url, &["status"], &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{text}");
+    for word in [
+        "ACTIVITY",
+        "inventory-sync",
+        "every 1s",
+        "metrics-collection",
+        "ha",
+    ] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
     drop(server);
 
     // Restarting on the same data dir keeps the admin and prints no password again.
@@ -1378,9 +1402,33 @@ async fn web_ui_in_a_real_browser() {
     );
     b.screenshot("reports").await;
 
+    // The dashboard links to the background work: every activity with its last run.
+    b.goto(&format!("{url}/")).await;
+    let summary = b
+        .js("return document.querySelector('[aria-labelledby=background-h] p').textContent")
+        .await;
+    assert!(
+        summary.as_str().unwrap().contains("activities on"),
+        "{summary}"
+    );
+    b.js("document.getElementById('background-link').click(); return null")
+        .await;
+    let rows = wait_for_condition(Duration::from_millis(50), Duration::from_secs(10), || async {
+        let r = b
+            .js("return location.pathname == '/background' ? [...document.querySelectorAll('tbody tr')].map(r => [r.cells[0].textContent, r.cells[6].textContent]) : null")
+            .await;
+        (!r.is_null()).then_some(r)
+    })
+    .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    let sync = rows.iter().find(|r| r[0] == "inventory-sync").unwrap();
+    assert_eq!(sync[1], "ok", "{sync}");
+    b.screenshot("background").await;
+
     // A phone-sized screen: the pages do not scroll sideways.
     b.resize(390, 844).await;
-    for page in ["/", "/vms", "/hosts", "/reports"] {
+    for page in ["/", "/vms", "/hosts", "/reports", "/background"] {
         b.goto(&format!("{url}{page}")).await;
         let overflow = b
             .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")

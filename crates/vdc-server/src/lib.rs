@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod availability;
+pub mod background;
 pub mod capacity;
 pub mod governance;
 pub mod http;
@@ -45,10 +46,8 @@ pub struct Server {
     /// the configuration or the store already had users.
     pub generated_admin_password: Option<String>,
     task: tokio::task::JoinHandle<()>,
-    sync_task: Option<tokio::task::JoinHandle<()>>,
-    metrics_task: Option<tokio::task::JoinHandle<()>>,
-    ha_task: Option<tokio::task::JoinHandle<()>>,
-    event_task: tokio::task::JoinHandle<()>,
+    /// The background activities' tasks ([`background::start`]) and the event sync's.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -62,11 +61,7 @@ impl Server {
     /// Stops serving and the background loops; writes out the samples held.
     pub async fn stop(self) {
         self.task.abort();
-        self.event_task.abort();
-        for t in [self.sync_task, self.metrics_task, self.ha_task]
-            .into_iter()
-            .flatten()
-        {
+        for t in self.background {
             t.abort();
         }
         let metrics = self.app.part::<monitoring::metrics::MetricStore>();
@@ -157,32 +152,22 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         }
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let event_task = tokio::spawn(inventory::sync::run_event_loop(app.clone(), events_rx));
+    let mut background = background::start(&app);
+    background.push(tokio::spawn(inventory::sync::run_event_loop(
+        app.clone(),
+        events_rx,
+    )));
     let fleet = app.fleet.clone();
     tokio::task::spawn_blocking(move || fleet.forward_events(events_tx))
         .await
         .map_err(|e| E::Bootstrap(Error::internal(format!("event setup panicked: {e}"))))?;
-    let sync_task = config
-        .sync_interval
-        .map(|every| tokio::spawn(inventory::sync::run_loop(app.clone(), every)));
-    let metrics_task = config
-        .metrics
-        .interval
-        .map(|every| tokio::spawn(monitoring::metrics::run_loop(app.clone(), every)));
-    let ha_task = config
-        .ha
-        .interval
-        .map(|every| tokio::spawn(availability::failover::run_loop(app.clone(), every)));
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
     Ok(Server {
         addr,
         app,
         generated_admin_password,
         task,
-        sync_task,
-        metrics_task,
-        ha_task,
-        event_task,
+        background,
     })
 }
 

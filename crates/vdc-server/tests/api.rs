@@ -43,6 +43,10 @@ use reports::*;
 mod compliance;
 use compliance::*;
 
+#[path = "api/background.rs"]
+mod background;
+use background::*;
+
 #[cfg(feature = "libvirt")]
 #[path = "api/lab.rs"]
 mod lab;
@@ -108,6 +112,8 @@ on_both_stores!(
     requests_auto_approved_or_approved_in_order,
     scoped_tokens_and_cookie_sessions_with_csrf,
     balancer_replays_bitbrains_on_the_simulator,
+    background_tasks_are_registered_and_report_their_runs,
+    background_tasks_off_are_shown_off,
 );
 
 #[cfg(feature = "libvirt")]

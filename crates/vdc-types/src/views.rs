@@ -925,3 +925,29 @@ pub struct PatchReportView {
     pub unknown: usize,
     pub unchecked: usize,
 }
+
+/// One of the server's background activities (`GET /background-tasks`): what it is for, when it
+/// runs, and how its last run went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BackgroundTaskView {
+    pub name: String,
+    /// What it does, in one line.
+    pub purpose: String,
+    /// `every 10s`, `on driver events`, or `off` (this server does not run it).
+    pub schedule: String,
+    /// Seconds between runs; absent when it is not periodic.
+    pub period_s: Option<f64>,
+    /// Runs since the server started.
+    pub runs: u64,
+    /// True while a run is under way.
+    pub running: bool,
+    /// When the last run started (RFC 3339).
+    pub last_started_at: Option<String>,
+    pub last_duration_ms: Option<u64>,
+    /// `ok` or `failed`.
+    pub last_result: Option<String>,
+    /// What the last run did (`10000 hosts, 3 VMs updated`) or why it failed.
+    pub last_outcome: Option<String>,
+    /// When it runs next (RFC 3339), for a periodic activity that is on.
+    pub next_run_at: Option<String>,
+}

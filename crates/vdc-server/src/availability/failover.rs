@@ -498,15 +498,3 @@ impl App {
         jobs::act_idempotent(self, vm, VmAction::Start).await
     }
 }
-
-/// The HA controller: a round every `every` until the server stops.
-pub async fn run_loop(app: App, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        if let Err(e) = app.ha_round().await {
-            tracing::warn!(error = %e, "HA round failed");
-        }
-    }
-}

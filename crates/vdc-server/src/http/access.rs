@@ -104,7 +104,7 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
         ("GET", "/users")
         | ("POST", "/users" | "/users/{id}/roles" | "/roles")
         | ("DELETE", "/users/{id}/roles/{binding}") => Needs(UserManage),
-        ("GET", "/audit" | "/audit/export") => Needs(AuditRead),
+        ("GET", "/audit" | "/audit/export" | "/background-tasks") => Needs(AuditRead),
         ("PUT", "/departments/{id}/quota" | "/price-list")
         | ("PUT" | "DELETE", "/licences/{name}" | "/os-baselines/{os}") => Needs(QuotaManage),
         _ => return None,

@@ -45,6 +45,7 @@ impl Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
+        .routes(routes!(background_tasks))
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(open_session))
@@ -161,6 +162,19 @@ async fn health(State(app): State<App>) -> Json<HealthView> {
         version: env!("CARGO_PKG_VERSION").into(),
         store: app.db.backend().as_str().into(),
     })
+}
+
+/// The server's background activities (inventory sync, metrics, load sampling, balancing,
+/// leases, HA, …): what each does, when it runs, and its last run's start, duration, result and
+/// outcome (global admins and auditors).
+#[utoipa::path(get, path = "/api/v1/background-tasks", tag = "system", security(("bearer" = [])),
+    responses((status = 200, body = Vec<BackgroundTaskView>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn background_tasks(
+    State(app): State<App>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<BackgroundTaskView>>> {
+    Ok(Json(app.background_tasks(&actor).await?))
 }
 
 /// Opens a session; returns a bearer token.

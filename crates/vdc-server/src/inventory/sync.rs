@@ -469,50 +469,6 @@ async fn remove_stale_copies(app: &App, host: &db::Host, stale: StaleCopies) -> 
     Ok(())
 }
 
-/// Resyncs forever, every `interval`, saying what it did and when it runs next; samples host
-/// loads every [`crate::monitoring::load::SAMPLE_EVERY`] after a sync.
-pub async fn run_loop(app: App, interval: Duration) {
-    let mut sampled: Option<std::time::Instant> = None;
-    loop {
-        match sync_all(&app).await {
-            Ok(r) => tracing::info!(
-                hosts = r.hosts,
-                unreachable = r.unreachable,
-                inserted = r.inserted,
-                updated = r.updated,
-                unchanged = r.unchanged,
-                stale = r.stale,
-                vanished = r.vanished,
-                unmanaged_found = r.unmanaged_found,
-                elapsed_ms = r.elapsed_ms,
-                next_in_s = interval.as_secs_f64(),
-                "inventory sync done"
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, next_in_s = interval.as_secs_f64(), "inventory sync failed")
-            }
-        }
-        if sampled.is_none_or(|t| t.elapsed() >= crate::monitoring::load::SAMPLE_EVERY) {
-            sampled = Some(std::time::Instant::now());
-            match crate::monitoring::load::sample_all(&app).await {
-                Ok(n) => tracing::debug!(hosts = n, "host loads sampled"),
-                Err(e) => tracing::error!(error = %e, "host load sampling failed"),
-            }
-            match app.balance_round().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(migrations = n, "balancer started migrations"),
-                Err(e) => tracing::error!(error = %e, "balancer round failed"),
-            }
-            match app.lease_round(vdc_db::now_ms()).await {
-                Ok(r) if r == crate::governance::lease::LeaseReport::default() => {}
-                Ok(r) => tracing::info!(?r, "lease controller acted"),
-                Err(e) => tracing::error!(error = %e, "lease round failed"),
-            }
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
 /// How long host events are collected before the hosts that had them are synced: a
 /// migration or a restart fires several events in a row.
 const EVENT_DEBOUNCE: Duration = Duration::from_millis(100);
@@ -536,16 +492,13 @@ pub async fn run_event_loop(app: App, mut events: tokio::sync::mpsc::UnboundedRe
                 continue;
             }
         };
-        match sync_hosts(&app, &hosts).await {
-            Ok(r) => tracing::debug!(
-                hosts = r.hosts,
-                updated = r.updated,
-                inserted = r.inserted,
-                vanished = r.vanished,
-                elapsed_ms = r.elapsed_ms,
-                "event sync done"
-            ),
-            Err(e) => tracing::error!(error = %e, "event sync failed"),
-        }
+        crate::background::run_once(&app, crate::background::EVENT_SYNC, async {
+            let r = sync_hosts(&app, &hosts).await?;
+            Ok(format!(
+                "{} hosts: {} VMs updated, {} new, {} vanished",
+                r.hosts, r.updated, r.inserted, r.vanished
+            ))
+        })
+        .await;
     }
 }

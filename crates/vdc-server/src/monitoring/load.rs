@@ -13,9 +13,6 @@ use vdc_types::*;
 
 use crate::app::{App, Part};
 
-/// How often the inventory loop samples loads.
-pub const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// Hosts sampled per blocking task.
 const BATCH: usize = 64;
 

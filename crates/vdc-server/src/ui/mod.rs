@@ -36,6 +36,7 @@ pub fn routes() -> axum::Router<App> {
         .route("/vms/{id}", get(vm))
         .route("/vms/{id}/state", get(vm_state))
         .route("/jobs", get(jobs))
+        .route("/background", get(background))
         .route("/reports", get(reports))
         .route("/static/{*path}", get(asset))
 }
@@ -219,6 +220,9 @@ struct Dashboard {
     unmanaged: Vec<VmRow>,
     unmanaged_count: usize,
     jobs: Vec<JobView>,
+    /// Background activities on, and those whose last run failed (for global admins and
+    /// auditors, who may open the Background page).
+    background: Option<(usize, Vec<String>)>,
 }
 
 async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
@@ -260,6 +264,19 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
         .iter()
         .map(|(name, v)| ReserveRow::of(name, v))
         .collect();
+    let background = if actor.can(Permission::AuditRead, crate::app::On::global()) {
+        let tasks = app.background_tasks(&actor).await?;
+        Some((
+            tasks.iter().filter(|t| t.schedule != "off").count(),
+            tasks
+                .into_iter()
+                .filter(|t| t.last_result.as_deref() == Some("failed"))
+                .map(|t| t.name)
+                .collect(),
+        ))
+    } else {
+        None
+    };
     let jobs = app
         .list_jobs(
             &actor,
@@ -283,6 +300,7 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Page {
             .map(|v| names.vm_row(&crate::app::views::vm(v)))
             .collect(),
         jobs: jobs.items,
+        background,
     })
 }
 
@@ -834,6 +852,24 @@ async fn jobs(State(app): State<App>, headers: HeaderMap) -> Page {
     html(&JobsPage {
         user: actor.name().to_string(),
         jobs: page.items,
+    })
+}
+
+// ---------------------------------------------------------------- background work
+
+#[derive(Template)]
+#[template(path = "background.html")]
+struct BackgroundPage {
+    user: String,
+    tasks: Vec<BackgroundTaskView>,
+}
+
+async fn background(State(app): State<App>, headers: HeaderMap) -> Page {
+    let actor = caller(&app, &headers).await?;
+    let tasks = app.background_tasks(&actor).await?;
+    html(&BackgroundPage {
+        user: actor.name().to_string(),
+        tasks,
     })
 }
 

@@ -59,6 +59,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ("PUT", "/api/v1/price-list", ADMIN),
     ("GET", "/api/v1/audit", AUDITORS),
     ("GET", "/api/v1/audit/export", AUDITORS),
+    ("GET", "/api/v1/background-tasks", AUDITORS),
     ("GET", "/api/v1/jobs", EVERYONE),
     ("GET", "/api/v1/jobs/{id}", EVERYONE),
     ("GET", "/api/v1/sites", EVERYONE),

@@ -202,6 +202,18 @@ async fn lab_vm_lifecycle_on_real_qemu() {
             t0.elapsed()
         );
     }
+    // The background registry records those event syncs.
+    let tasks = s.get_ok("/api/v1/background-tasks").await;
+    let events = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "event-sync")
+        .cloned()
+        .unwrap();
+    assert!(events["runs"].as_u64().unwrap() >= 2, "{events}");
+    assert_eq!(events["last_result"], "ok", "{events}");
+    assert_eq!(events["schedule"], "on driver events", "{events}");
 
     // A store lost: a new vdc that only knows the host's URI rebuilds the VM's ownership
     // from the domain's metadata.

@@ -1,0 +1,388 @@
+//! Every background activity of the server, registered once in [`activities`]: its name, when
+//! it runs and a one-line purpose. [`start`] runs each one that is on in its own task, and every
+//! run is recorded (start, duration, result, what it did, next run), so `GET
+//! /api/v1/background-tasks`, `vdc status` and the web UI show what the server does unasked and
+//! how it went. `docs/background-tasks.md` is this list, checked against it by a test.
+//!
+//! An activity is a function of the app returning a one-line summary of what it did; the
+//! capability that owns the work owns the function, this module only schedules and records.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use vdc_db as db;
+use vdc_types::{BackgroundTaskView, Error, Permission, UnixMs, rfc3339};
+
+use crate::app::config::Config;
+use crate::app::{Actor, App, On, Part};
+use crate::governance::lease::LeaseReport;
+use crate::monitoring::metrics::MetricStore;
+
+/// What a run returns: a summary of what it did, or why it failed.
+pub(crate) type Outcome<'a> = Pin<Box<dyn Future<Output = Result<String, Error>> + Send + 'a>>;
+
+/// One run of an activity.
+pub(crate) type Run = for<'a> fn(&'a App) -> Outcome<'a>;
+
+/// When an activity runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every period, from the server's start (a run that overruns skips the missed ticks).
+    Every(Duration),
+    /// When drivers report changes (the event sync).
+    OnEvents,
+    /// Not on this server (turned off in the configuration; tests drive it themselves).
+    Off,
+}
+
+impl Schedule {
+    fn text(self) -> String {
+        match self {
+            Schedule::Every(d) => format!("every {}", humantime::format_duration(d)),
+            Schedule::OnEvents => "on driver events".into(),
+            Schedule::Off => "off".into(),
+        }
+    }
+}
+
+/// A registered activity.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    pub name: &'static str,
+    pub purpose: &'static str,
+    pub schedule: Schedule,
+    /// `None` for the event sync, which its event loop runs.
+    run: Option<Run>,
+}
+
+/// The name the event sync records its runs under.
+pub(crate) const EVENT_SYNC: &str = "event-sync";
+
+/// How often loads are sampled and the controllers that read them (balancing, leases) run.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(60);
+
+/// How often behaviour profiles are relearnt and old metrics pruned.
+const HOURLY: Duration = Duration::from_secs(3600);
+
+/// Every background activity, in the order they are shown. The controllers that act on
+/// sampled loads (load sampling, balancing, leases) run when the inventory sync does: a
+/// server whose sync is off (tests drive it) has them off too.
+pub fn activities(config: &Config) -> Vec<Activity> {
+    let every = |d: Option<Duration>| d.map_or(Schedule::Off, Schedule::Every);
+    let with_sync = every(config.sync_interval.map(|_| SAMPLE_EVERY));
+    let with_metrics = |d: Duration| every(config.metrics.interval.map(|_| d));
+    let a = |name, purpose, schedule, run| Activity {
+        name,
+        purpose,
+        schedule,
+        run,
+    };
+    vec![
+        a(
+            "inventory-sync",
+            "asks every host what it runs and reconciles the store; flags rogue VMs, reconnects lost hosts",
+            every(config.sync_interval),
+            Some(inventory_sync as Run),
+        ),
+        a(
+            EVENT_SYNC,
+            "resyncs the hosts whose drivers reported changes (100 ms after the first event)",
+            Schedule::OnEvents,
+            None,
+        ),
+        a(
+            "metrics-collection",
+            "reads every connected host's and VM's counters and holds one sample each",
+            every(config.metrics.interval),
+            Some(metrics_collection as Run),
+        ),
+        a(
+            "metrics-write",
+            "writes the held samples and roll-ups to the store, then steps the anomaly detectors",
+            with_metrics(config.metrics.flush_every),
+            Some(metrics_write as Run),
+        ),
+        a(
+            "anomaly-learning",
+            "relearns each VM's behaviour profile from its last 28 days of 5-minute roll-ups",
+            with_metrics(HOURLY),
+            Some(anomaly_learning as Run),
+        ),
+        a(
+            "metrics-pruning",
+            "deletes samples and roll-ups older than their retention",
+            with_metrics(HOURLY),
+            Some(metrics_pruning as Run),
+        ),
+        a(
+            "load-sampling",
+            "samples each host's CPU use, vCPU wait and memory pressure for placement and balancing",
+            with_sync,
+            Some(load_sampling as Run),
+        ),
+        a(
+            "balancing",
+            "migrates VMs off hot hosts and takes power steps, in clusters whose balancer is automatic",
+            with_sync,
+            Some(balancing as Run),
+        ),
+        a(
+            "leases",
+            "warns before a lease ends, powers the VM off at its end, deletes it after retention",
+            with_sync,
+            Some(leases as Run),
+        ),
+        a(
+            "ha",
+            "pings every host and reads its datastore heartbeat; fences dead hosts and restarts their VMs",
+            every(config.ha.interval),
+            Some(ha as Run),
+        ),
+    ]
+}
+
+fn inventory_sync(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let r = crate::inventory::sync::sync_all(app).await?;
+        tracing::info!(
+            hosts = r.hosts,
+            unreachable = r.unreachable,
+            inserted = r.inserted,
+            updated = r.updated,
+            unchanged = r.unchanged,
+            stale = r.stale,
+            vanished = r.vanished,
+            unmanaged_found = r.unmanaged_found,
+            elapsed_ms = r.elapsed_ms,
+            "inventory sync done"
+        );
+        Ok(format!(
+            "{} hosts ({} unreachable), {} VMs: {} new, {} updated, {} vanished, {} unmanaged found",
+            r.hosts,
+            r.unreachable,
+            r.vms_reported,
+            r.inserted,
+            r.updated,
+            r.vanished,
+            r.unmanaged_found
+        ))
+    })
+}
+
+fn metrics_collection(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = app.collect_metrics().await?;
+        Ok(format!("{n} series sampled"))
+    })
+}
+
+fn metrics_write(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        app.part::<MetricStore>().flush(db::now_ms()).await?;
+        let open = app.detect_anomalies();
+        Ok(format!("written; {open} anomaly alerts open"))
+    })
+}
+
+fn anomaly_learning(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = app.learn_profiles(db::now_ms()).await?;
+        Ok(format!("{n} VMs profiled"))
+    })
+}
+
+fn metrics_pruning(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = app
+            .part::<MetricStore>()
+            .prune(db::now_ms(), &app.config.metrics)
+            .await?;
+        Ok(format!("{n} rows pruned"))
+    })
+}
+
+fn load_sampling(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = crate::monitoring::load::sample_all(app).await?;
+        Ok(format!("{n} hosts sampled"))
+    })
+}
+
+fn balancing(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = app.balance_round().await?;
+        Ok(format!("{n} migrations started"))
+    })
+}
+
+fn leases(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let LeaseReport {
+            warned,
+            expired,
+            deleted,
+        } = app.lease_round(db::now_ms()).await?;
+        Ok(format!(
+            "{warned} warned, {expired} powered off, {deleted} deleted"
+        ))
+    })
+}
+
+fn ha(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let verdicts = app.ha_round().await?;
+        let mut by: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, v) in &verdicts {
+            *by.entry(v.to_string()).or_default() += 1;
+        }
+        let counts: Vec<String> = by.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        Ok(format!(
+            "{} hosts judged: {}",
+            verdicts.len(),
+            counts.join(", ")
+        ))
+    })
+}
+
+/// What the server remembers of each activity's runs.
+#[derive(Debug, Default)]
+pub(crate) struct Runs(Mutex<BTreeMap<&'static str, Record>>);
+
+#[derive(Debug, Default, Clone)]
+struct Record {
+    runs: u64,
+    running: bool,
+    started_at: Option<UnixMs>,
+    duration_ms: Option<u64>,
+    ok: Option<bool>,
+    outcome: Option<String>,
+}
+
+impl Part for Runs {
+    fn new(_: &App) -> Self {
+        Runs::default()
+    }
+}
+
+/// Runs `run` once as `name`, recording it; logs a failure.
+pub(crate) async fn run_once<F>(app: &App, name: &'static str, run: F)
+where
+    F: Future<Output = Result<String, Error>>,
+{
+    let runs = app.part::<Runs>();
+    {
+        let mut g = runs.0.lock().expect("runs lock");
+        let r = g.entry(name).or_default();
+        r.running = true;
+        r.started_at = Some(db::now_ms());
+    }
+    let t = Instant::now();
+    let result = run.await;
+    let duration_ms = t.elapsed().as_millis() as u64;
+    match &result {
+        Ok(s) => tracing::debug!(activity = name, duration_ms, outcome = %s, "background run done"),
+        Err(e) => tracing::warn!(activity = name, duration_ms, error = %e, "background run failed"),
+    }
+    let mut g = runs.0.lock().expect("runs lock");
+    let r = g.entry(name).or_default();
+    r.runs += 1;
+    r.running = false;
+    r.duration_ms = Some(duration_ms);
+    r.ok = Some(result.is_ok());
+    r.outcome = Some(match result {
+        Ok(s) => s,
+        Err(e) => e.to_string(),
+    });
+}
+
+/// Starts a task for each periodic activity that is on; returns their handles.
+pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    activities(&app.config)
+        .into_iter()
+        .filter_map(|a| match (a.schedule, a.run) {
+            (Schedule::Every(period), Some(run)) => {
+                let app = app.clone();
+                Some(tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(period);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    loop {
+                        tick.tick().await;
+                        run_once(&app, a.name, run(&app)).await;
+                    }
+                }))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The registry with each activity's last run.
+fn views(app: &App) -> Vec<BackgroundTaskView> {
+    let runs = app.part::<Runs>().0.lock().expect("runs lock").clone();
+    activities(&app.config)
+        .into_iter()
+        .map(|a| {
+            let r = runs.get(a.name).cloned().unwrap_or_default();
+            let period = match a.schedule {
+                Schedule::Every(d) => Some(d),
+                _ => None,
+            };
+            BackgroundTaskView {
+                name: a.name.into(),
+                purpose: a.purpose.into(),
+                schedule: a.schedule.text(),
+                period_s: period.map(|d| d.as_secs_f64()),
+                runs: r.runs,
+                running: r.running,
+                last_started_at: r.started_at.map(rfc3339),
+                last_duration_ms: r.duration_ms,
+                last_result: r.ok.map(|ok| if ok { "ok" } else { "failed" }.into()),
+                last_outcome: r.outcome,
+                next_run_at: period
+                    .zip(r.started_at)
+                    .map(|(d, s)| rfc3339(s + d.as_millis() as i64)),
+            }
+        })
+        .collect()
+}
+
+impl App {
+    /// The background activities with their last runs (those who read the audit log
+    /// globally: admins and auditors).
+    pub async fn background_tasks(&self, actor: &Actor) -> Result<Vec<BackgroundTaskView>, Error> {
+        let check = actor.require(Permission::AuditRead, On::global());
+        self.authorize(actor, "background.read", ("background", None), check)
+            .await?;
+        Ok(views(self))
+    }
+}
+
+/// `docs/background-tasks.md`: the registry as the default `vdc serve` runs it.
+pub fn markdown(config: &Config) -> String {
+    let mut s = String::from(
+        "# Background tasks\n\n\
+         What `vdc serve` does unasked, as registered in `crates/vdc-server/src/background/mod.rs`\n\
+         (this file is generated from that list and a test fails when they differ:\n\
+         `VDC_UPDATE_DOCS=1 cargo nextest run -p vdc-server background` rewrites it). Each run is\n\
+         recorded: `GET /api/v1/background-tasks` (admins and auditors), `vdc status` and the web\n\
+         UI's Background page show the last start, duration, result, what it did and the next run.\n\n\
+         | name | when (default settings) | what it does |\n|---|---|---|\n",
+    );
+    for a in activities(config) {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            a.name,
+            a.schedule.text(),
+            a.purpose
+        ));
+    }
+    s.push_str(
+        "\nLoad sampling, balancing and leases run only while the inventory sync runs; anomaly\n\
+         learning, metrics writing and pruning only while metrics are collected. Power steps\n\
+         (standby and wake) are part of a balancing round, because the power plan counts the\n\
+         VMs the round's moves leave on each host.\n",
+    );
+    s
+}
