@@ -1,16 +1,95 @@
-//! Handlers for the licence catalogue, OS baselines, guest OSes and the licence and patch
-//! reports.
+//! Handlers of the `reports` tag: Reports (sprawl, chargeback, licences, patches), the licence catalogue, OS baselines, imports.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use vdc_types::*;
+use super::*;
 
-use super::extract::{ApiJson, ApiQuery, ApiResult, path_id};
-use super::ops::report;
-use crate::app::Actor;
-use crate::app::App;
-use crate::reports::compliance::ComplianceQuery;
+/// Sprawl among the VMs and volumes the caller may see: idle, zombie and oversized VMs (with
+/// a right size), ended leases, VMs of no one, unmanaged VMs and volumes no VM uses — each
+/// with its evidence, its monthly cost and what of it is wasted.
+#[utoipa::path(get, path = "/api/v1/reports/sprawl", tag = "reports", security(("bearer" = [])), params(crate::reports::SprawlQuery),
+    responses((status = 200, body = SprawlReportView, description = "JSON, or CSV with format=csv"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn sprawl_report(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<crate::reports::SprawlQuery>,
+) -> ApiResult<axum::response::Response> {
+    let r = app.sprawl_report(&actor, &q).await?;
+    report(q.format.as_deref(), r, crate::reports::sprawl_csv)
+}
+
+/// Monthly chargeback statements per department and VM, on the allocated or the used model,
+/// from the price list (the month so far for the current one).
+#[utoipa::path(get, path = "/api/v1/reports/chargeback", tag = "reports", security(("bearer" = [])), params(crate::reports::ChargebackQuery),
+    responses((status = 200, body = ChargebackView, description = "JSON, or CSV with format=csv"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn chargeback_report(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<crate::reports::ChargebackQuery>,
+) -> ApiResult<axum::response::Response> {
+    let r = app.chargeback_report(&actor, &q).await?;
+    report(q.format.as_deref(), r, crate::reports::chargeback_csv)
+}
+
+/// `POST /api/v1/imports/rvtools` query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ImportQuery {
+    /// Names the estate (letters, digits, `-`, `_`, `.`): its site is `rvtools:SOURCE`, its
+    /// clusters `SOURCE/DATACENTER/CLUSTER`; importing the same source again replaces it.
+    source: String,
+}
+
+/// The largest RVTools workbook taken (a vCenter of tens of thousands of VMs).
+pub(super) const RVTOOLS_MAX: usize = 64 << 20;
+
+/// Imports an RVTools export (the xlsx workbook; vInfo, vHost and vDisk sheets) as an
+/// external, read-only estate that the reports cover (`host.manage`). All or nothing; at most
+/// 64 MiB.
+#[utoipa::path(post, path = "/api/v1/imports/rvtools", tag = "reports", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "a VM of the export is already in the inventory", body = ErrorBody)))]
+pub(super) async fn import_rvtools(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = axum::body::to_bytes(body, RVTOOLS_MAX)
+        .await
+        .map_err(|_| Error::invalid("file", "an RVTools workbook of at most 64 MiB"))?;
+    let now = vdc_db::now_ms();
+    let source = q.source.clone();
+    let done = app
+        .import_estate(&actor, "rvtools", &q.source, move || {
+            crate::inventory::imports::rvtools::parse(&source, &body, now)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(done)))
+}
+
+/// Imports VMware `.vmx` files (one per VM, by file name) as an external, read-only estate of
+/// VMs without hosts that the reports cover (`host.manage`). All or nothing.
+#[utoipa::path(post, path = "/api/v1/imports/vmx", tag = "reports", security(("bearer" = [])), params(ImportQuery),
+    request_body = VmxImportParams,
+    responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "a VM of the files is already in the inventory", body = ErrorBody)))]
+pub(super) async fn import_vmx(
+    State(app): State<App>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiJson(p): ApiJson<VmxImportParams>,
+) -> ApiResult<impl IntoResponse> {
+    let now = vdc_db::now_ms();
+    let source = q.source.clone();
+    let done = app
+        .import_estate(&actor, "vmx", &q.source, move || {
+            crate::inventory::imports::vmx::parse(&source, &p.files, now)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(done)))
+}
 
 /// Licence compliance per product of the catalogue, for the VMs the caller may see: the VMs
 /// that run it and why, licences needed where they run now and counting every host they may
@@ -111,46 +190,5 @@ pub(super) async fn delete_os_baseline(
     Path(os): Path<String>,
 ) -> ApiResult<StatusCode> {
     app.delete_os_baseline(&actor, &os).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// What a VM runs: from its host's libosinfo metadata, an import, or set by hand.
-#[utoipa::path(get, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
-    responses((status = 200, body = GuestOs), (status = 404, body = ErrorBody, description = "no such VM, or its guest OS is not known")))]
-pub(super) async fn get_guest_os(
-    State(app): State<App>,
-    actor: Actor,
-    Path(id): Path<String>,
-) -> ApiResult<Json<GuestOs>> {
-    Ok(Json(app.vm_guest_os(&actor, path_id("id", &id)?).await?))
-}
-
-/// Sets what a VM runs by hand; kept over what its host reports until cleared.
-#[utoipa::path(put, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
-    request_body = GuestOsParams,
-    responses((status = 200, body = GuestOs), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(super) async fn set_guest_os(
-    State(app): State<App>,
-    actor: Actor,
-    Path(id): Path<String>,
-    ApiJson(p): ApiJson<GuestOsParams>,
-) -> ApiResult<Json<Option<GuestOs>>> {
-    Ok(Json(
-        app.set_vm_guest_os(&actor, path_id("id", &id)?, Some(p))
-            .await?,
-    ))
-}
-
-/// Forgets what was set for a VM's guest OS: back to the libosinfo id known for it (the host
-/// is asked again), else unknown.
-#[utoipa::path(delete, path = "/api/v1/vms/{id}/guest-os", tag = "vms", security(("bearer" = [])), params(("id" = VmId, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(super) async fn clear_guest_os(
-    State(app): State<App>,
-    actor: Actor,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    app.set_vm_guest_os(&actor, path_id("id", &id)?, None)
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
