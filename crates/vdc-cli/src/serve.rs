@@ -277,7 +277,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         history_days: args.sim_history_days,
         ..SimConfig::default()
     });
-    let server = vdc_server::start(config).await?;
+    // Hosts added by URI are opened by the libvirt driver (refused with the reason in a build
+    // without the `libvirt` feature).
+    let fleet = vdc_server::Fleet::for_config(&config)
+        .with_connector(std::sync::Arc::new(vdc_driver_libvirt::LibvirtConnector));
+    let server = vdc_server::start_with_fleet(config, std::sync::Arc::new(fleet)).await?;
     let url = format!("http://{}", server.addr);
     println!(
         "vdc is serving on {url}  (web UI: {url}/, API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)"

@@ -30,7 +30,7 @@ const USER_COLS: &str = "id, username, password_hash, department_id, directory_d
 
 fn binding_from_row(r: &AnyRow) -> DbResult<RoleBinding> {
     Ok(RoleBinding {
-        id: get(r, "id")?,
+        id: parse_id("role binding id", &get::<String>(r, "id")?)?,
         user_id: parse_id("user id", &get::<String>(r, "user_id")?)?,
         role: get(r, "role")?,
         department_id: opt_id("department id", get(r, "department_id")?)?,
@@ -48,10 +48,10 @@ fn token_from_row(
 ) -> DbResult<TokenRecord> {
     let perms: Option<String> = get(r, "permissions")?;
     Ok(TokenRecord {
-        id: get(r, id_col)?,
+        id: opt_id("token id", get(r, id_col)?)?,
         user_id,
         name: get(r, "name")?,
-        kind: get(r, "kind")?,
+        kind: parse_enum("token kind", &get::<String>(r, "kind")?)?,
         permissions: perms
             .map(|p| {
                 from_json::<Vec<String>>("permissions", &p)?
@@ -76,7 +76,7 @@ where
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO role_bindings ({BINDING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )))
-    .bind(&b.id)
+    .bind(b.id.to_string())
     .bind(b.user_id.to_string())
     .bind(&b.role)
     .bind(b.department_id.map(|d| d.to_string()))
@@ -239,7 +239,7 @@ impl DataStore {
         for old in before.iter().filter(|b| b.from_group.is_some()) {
             if !mapped.iter().any(|m| same(m, old)) {
                 sqlx::query("DELETE FROM role_bindings WHERE id = $1")
-                    .bind(&old.id)
+                    .bind(old.id.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err(q("drop directory role"))?;
@@ -283,9 +283,9 @@ impl DataStore {
     }
 
     /// Removes a user's role binding; `NotFound` when the user has no such binding.
-    pub async fn delete_binding(&self, user: UserId, id: &str) -> DbResult<()> {
+    pub async fn delete_binding(&self, user: UserId, id: RoleBindingId) -> DbResult<()> {
         let res = sqlx::query("DELETE FROM role_bindings WHERE id = $1 AND user_id = $2")
-            .bind(id)
+            .bind(id.to_string())
             .bind(user.to_string())
             .execute(self.pool())
             .await
@@ -410,9 +410,9 @@ impl DataStore {
         .bind(t.user_id.to_string())
         .bind(t.created_at)
         .bind(t.expires_at)
-        .bind(t.id.as_deref())
+        .bind(t.id.map(|i| i.to_string()))
         .bind(t.name.as_deref())
-        .bind(&t.kind)
+        .bind(t.kind.as_str())
         .bind(perms)
         .bind(t.csrf_hash.as_deref())
         .execute(self.pool())
@@ -460,9 +460,9 @@ impl DataStore {
     }
 
     /// Revokes one of a user's named tokens; `NotFound` when it has none of that id.
-    pub async fn revoke_token(&self, user: UserId, id: &str) -> DbResult<()> {
+    pub async fn revoke_token(&self, user: UserId, id: TokenId) -> DbResult<()> {
         let res = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-            .bind(id)
+            .bind(id.to_string())
             .bind(user.to_string())
             .execute(self.pool())
             .await

@@ -268,7 +268,7 @@ pub struct User {
 /// A role held by a user at a scope (global when neither department nor cluster).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleBinding {
-    pub id: String,
+    pub id: RoleBindingId,
     pub user_id: UserId,
     /// A built-in role's name or a custom role's.
     pub role: String,
@@ -284,11 +284,10 @@ pub struct RoleBinding {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
     /// `None` for login sessions made before tokens had ids.
-    pub id: Option<String>,
+    pub id: Option<TokenId>,
     pub user_id: UserId,
     pub name: Option<String>,
-    /// `session`, `cookie` or `api`.
-    pub kind: String,
+    pub kind: TokenKind,
     /// The permissions the token is limited to; `None`: all its user's.
     pub permissions: Option<Vec<Permission>>,
     /// SHA-256 of a cookie session's CSRF token.

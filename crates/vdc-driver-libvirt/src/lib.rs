@@ -22,5 +22,37 @@ mod stats;
 #[cfg(feature = "libvirt")]
 pub use driver::{LibvirtHost, Options};
 
+/// Opens [`LibvirtHost`] drivers (the connector `vdc serve` gives the server). A build without
+/// the `libvirt` feature refuses every URI with the reason.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LibvirtConnector;
+
+impl vdc_driver::Connector for LibvirtConnector {
+    #[cfg(feature = "libvirt")]
+    fn connect(
+        &self,
+        uri: &str,
+        domain_type: Option<&str>,
+    ) -> Result<std::sync::Arc<dyn vdc_driver::HostDriver>, vdc_driver::DriverError> {
+        let opts = Options {
+            domain_type: domain_type.unwrap_or("kvm").to_string(),
+            ..Options::default()
+        };
+        Ok(std::sync::Arc::new(LibvirtHost::connect(uri, opts)?))
+    }
+
+    #[cfg(not(feature = "libvirt"))]
+    fn connect(
+        &self,
+        uri: &str,
+        _domain_type: Option<&str>,
+    ) -> Result<std::sync::Arc<dyn vdc_driver::HostDriver>, vdc_driver::DriverError> {
+        Err(vdc_driver::DriverError::HostUnreachable {
+            uri: uri.to_string(),
+            reason: "this vdc was built without libvirt support (cargo feature `libvirt`)".into(),
+        })
+    }
+}
+
 /// XML namespace of vdc's element inside a domain's `<metadata>`.
 pub const METADATA_NS: &str = "https://vdc.dev/xmlns/vm/1";

@@ -228,6 +228,18 @@ pub struct VmStats {
     pub net_tx_bytes: u64,
 }
 
+/// Opens drivers for hosts by URI. The server knows only this trait; the binary injects the
+/// libvirt driver's connector, so the server crate does not depend on a hypervisor library.
+pub trait Connector: Send + Sync + fmt::Debug {
+    /// A driver for the host at `uri` whose VMs get the domain type `domain_type` (`kvm`,
+    /// `qemu`; the driver's default when `None`). Blocks: call it on a blocking thread.
+    fn connect(
+        &self,
+        uri: &str,
+        domain_type: Option<&str>,
+    ) -> Result<std::sync::Arc<dyn HostDriver>, DriverError>;
+}
+
 /// One connection to one hypervisor host. Calls block (libvirt's API is synchronous), so async
 /// callers run them on a blocking thread.
 pub trait HostDriver: Send + Sync + fmt::Debug {

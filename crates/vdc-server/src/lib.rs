@@ -21,7 +21,7 @@ pub mod ui;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use vdc_db::DataStore;
-use vdc_driver::sim::{SimClock, SimFleet};
+use vdc_driver::sim::SimFleet;
 use vdc_types::{DepartmentId, Error, HypervisorType, Role, UserId};
 
 pub use app::App;
@@ -72,18 +72,11 @@ impl Server {
     }
 }
 
-/// Opens the store, seeds a fresh one, connects the fleet, resumes unfinished jobs, binds the
-/// listener and starts serving.
+/// Opens the store, seeds a fresh one, connects the fleet (simulated hosts only: hosts added by
+/// URI need [`start_with_fleet`] and a fleet with a connector), resumes unfinished jobs, binds
+/// the listener and starts serving.
 pub async fn start(config: Config) -> Result<Server, StartError> {
-    let fleet = match &config.sim {
-        Some(sim) => Fleet::simulated(SimFleet::generate(
-            sim.hosts,
-            sim.vms,
-            sim.seed,
-            SimClock::automatic(),
-        )),
-        None => Fleet::default(),
-    };
+    let fleet = Fleet::for_config(&config);
     start_with_fleet(config, Arc::new(fleet)).await
 }
 
@@ -153,7 +146,7 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut background = background::start(&app);
-    background.push(tokio::spawn(inventory::sync::run_event_loop(
+    background.push(tokio::spawn(background::run_event_loop(
         app.clone(),
         events_rx,
     )));
@@ -217,7 +210,7 @@ async fn bootstrap(db: &DataStore, config: &Config) -> Result<Option<String>, Er
         created_at: now,
     };
     let global_admin = vdc_db::RoleBinding {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: vdc_types::RoleBindingId::new(),
         user_id: admin.id,
         role: Role::Admin.to_string(),
         department_id: None,

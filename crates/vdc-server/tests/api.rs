@@ -43,6 +43,9 @@ use reports::*;
 mod compliance;
 use compliance::*;
 
+#[path = "api/layout.rs"]
+mod layout;
+
 #[path = "api/background.rs"]
 mod background;
 use background::*;

@@ -316,7 +316,10 @@ impl TestStack {
         let database_url = fresh_database(o.store, &dir).await;
         let sim = SimFleet::generate(o.hosts, o.vms, o.seed, SimClock::automatic());
         sim.set_shutdown_delay(Duration::from_millis(200));
-        let fleet = Arc::new(Fleet::simulated(sim.clone()));
+        let fleet = Arc::new(
+            Fleet::simulated(sim.clone())
+                .with_connector(Arc::new(vdc_driver_libvirt::LibvirtConnector)),
+        );
         let mut stack = TestStack {
             server: None,
             base: String::new(),

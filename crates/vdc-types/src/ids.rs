@@ -66,4 +66,8 @@ typed_id!(
     JobId,
     /// An audit record.
     AuditId,
+    /// A role held by a user at a scope.
+    RoleBindingId,
+    /// A bearer token (a login, a browser session or a named API token).
+    TokenId,
 );

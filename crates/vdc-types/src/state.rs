@@ -303,6 +303,20 @@ impl JobState {
     }
 }
 
+/// What a bearer token is for. A cookie session must present its CSRF token on every change;
+/// the others are sent as `Authorization: Bearer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A login's bearer token (`POST /auth/login`).
+    Session,
+    /// A browser session's cookie (`POST /auth/session`, the web UI's login).
+    Cookie,
+    /// A named API token (`POST /tokens`), possibly limited to some permissions.
+    Api,
+}
+wire_enum!(TokenKind { Session => "session", Cookie => "cookie", Api => "api" });
+
 /// The outcome recorded in an audit record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use vdc_db as db;
 use vdc_driver::VmInfo;
 use vdc_driver::sim::SimFleet;
-use vdc_driver::{DriverError, HostDriver};
+use vdc_driver::{Connector, DriverError, HostDriver};
 use vdc_types::{ClusterId, Error, HostId, VmId};
 
 use super::App;
@@ -20,6 +20,8 @@ pub struct Fleet {
     sim: Option<SimFleet>,
     /// Where drivers' VM events go, as the URI of the host that had one.
     events: Mutex<Option<UnboundedSender<String>>>,
+    /// Opens drivers for hosts added by URI; `None`: only simulated hosts.
+    connector: Option<Arc<dyn Connector>>,
 }
 
 impl Fleet {
@@ -34,7 +36,27 @@ impl Fleet {
             drivers: RwLock::new(drivers),
             sim: Some(sim),
             events: Mutex::new(None),
+            connector: None,
         }
+    }
+
+    /// The fleet a configuration asks for: its simulated hosts, or none.
+    pub fn for_config(config: &super::config::Config) -> Fleet {
+        match &config.sim {
+            Some(sim) => Fleet::simulated(SimFleet::generate(
+                sim.hosts,
+                sim.vms,
+                sim.seed,
+                vdc_driver::sim::SimClock::automatic(),
+            )),
+            None => Fleet::default(),
+        }
+    }
+
+    /// This fleet, opening hosts added by URI with `connector` (the binary's libvirt driver).
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Fleet {
+        self.connector = Some(connector);
+        self
     }
 
     /// The simulator, when this fleet is simulated (for fault injection in tests and demos).
@@ -42,14 +64,22 @@ impl Fleet {
         self.sim.as_ref()
     }
 
-    /// Opens a driver for a libvirt host and keeps it under its URI (replacing any previous
-    /// one). Blocks: call it on a blocking thread.
+    /// Opens a driver for a host by URI through the connector and keeps it under its URI
+    /// (replacing any previous one). Blocks: call it on a blocking thread.
     pub fn connect(
         &self,
         uri: &str,
         domain_type: Option<&str>,
     ) -> Result<Arc<dyn HostDriver>, DriverError> {
-        let driver = open_libvirt(uri, domain_type)?;
+        let driver = match &self.connector {
+            Some(c) => c.connect(uri, domain_type)?,
+            None => {
+                return Err(DriverError::HostUnreachable {
+                    uri: uri.to_string(),
+                    reason: "this server connects no hypervisor hosts (no connector)".into(),
+                });
+            }
+        };
         self.watch(&driver);
         self.drivers
             .write()
@@ -105,24 +135,6 @@ impl Fleet {
                 message: format!("no driver connected for {uri}"),
             })
     }
-}
-
-#[cfg(feature = "libvirt")]
-fn open_libvirt(uri: &str, domain_type: Option<&str>) -> Result<Arc<dyn HostDriver>, DriverError> {
-    use vdc_driver_libvirt::{LibvirtHost, Options};
-    let opts = Options {
-        domain_type: domain_type.unwrap_or("kvm").to_string(),
-        ..Options::default()
-    };
-    Ok(Arc::new(LibvirtHost::connect(uri, opts)?))
-}
-
-#[cfg(not(feature = "libvirt"))]
-fn open_libvirt(uri: &str, _domain_type: Option<&str>) -> Result<Arc<dyn HostDriver>, DriverError> {
-    Err(DriverError::HostUnreachable {
-        uri: uri.to_string(),
-        reason: "this vdc was built without libvirt support (cargo feature `libvirt`)".into(),
-    })
 }
 
 /// Maps a driver failure onto the API's error enum.

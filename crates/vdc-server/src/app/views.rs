@@ -54,7 +54,7 @@ pub fn user(u: &db::User, bindings: &[db::RoleBinding]) -> UserView {
         roles: bindings
             .iter()
             .map(|b| RoleBindingView {
-                id: b.id.clone(),
+                id: b.id.to_string(),
                 role: b.role.clone(),
                 department_id: b.department_id,
                 cluster_id: b.cluster_id,
@@ -271,4 +271,10 @@ pub fn binding_text(b: &db::RoleBinding) -> String {
         (None, None) => "global".into(),
     };
     format!("role={} scope={scope}", b.role)
+}
+
+/// Parses an id given in a path, naming the parameter in the error (400).
+pub fn path_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, Error> {
+    raw.parse()
+        .map_err(|_| Error::invalid(field, format!("{raw:?} is not a valid id")))
 }

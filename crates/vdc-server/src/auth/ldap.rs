@@ -437,7 +437,7 @@ impl App {
             };
             user.department_id = user.department_id.or(d);
             out.push(db::RoleBinding {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: RoleBindingId::new(),
                 user_id: user.id,
                 role: m.role.clone(),
                 department_id: d,

@@ -59,7 +59,7 @@ impl App {
     pub(crate) async fn issue_token(
         &self,
         user: UserId,
-        kind: &str,
+        kind: TokenKind,
         ttl_ms: i64,
         name: Option<String>,
         permissions: Option<Vec<Permission>>,
@@ -68,10 +68,10 @@ impl App {
         let token = auth::random_secret();
         let now = db::now_ms();
         let rec = db::TokenRecord {
-            id: Some(uuid::Uuid::now_v7().to_string()),
+            id: Some(TokenId::new()),
             user_id: user,
             name,
-            kind: kind.to_string(),
+            kind,
             permissions,
             csrf_hash,
             created_at: now,
@@ -88,7 +88,7 @@ impl App {
         let user = self.check_login(p).await?;
         let ttl = self.config.token_ttl.as_millis() as i64;
         let (token, rec) = self
-            .issue_token(user.id, "session", ttl, None, None, None)
+            .issue_token(user.id, TokenKind::Session, ttl, None, None, None)
             .await?;
         Ok(LoginResponse {
             token,
@@ -106,7 +106,7 @@ impl App {
         let (token, rec) = self
             .issue_token(
                 user.id,
-                "cookie",
+                TokenKind::Cookie,
                 ttl,
                 None,
                 None,
@@ -141,7 +141,7 @@ impl App {
             return Err(Error::Unauthenticated);
         };
         if from_cookie {
-            if rec.kind != "cookie" {
+            if rec.kind != TokenKind::Cookie {
                 return Err(Error::Unauthenticated);
             }
             let presented = csrf.map(auth::token_hash);

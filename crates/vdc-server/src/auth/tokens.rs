@@ -11,7 +11,7 @@ const DAY_MS: i64 = 86_400_000;
 
 fn view(t: &db::TokenRecord) -> TokenView {
     TokenView {
-        id: t.id.clone().unwrap_or_default(),
+        id: t.id.map(|i| i.to_string()).unwrap_or_default(),
         name: t.name.clone().unwrap_or_default(),
         permissions: t.permissions.clone(),
         created_at: rfc3339(t.created_at),
@@ -44,12 +44,19 @@ impl App {
         }
         let ttl = i64::from(p.expires_in_days.unwrap_or(90)) * DAY_MS;
         let (token, rec) = self
-            .issue_token(actor.user.id, "api", ttl, Some(p.name), p.permissions, None)
+            .issue_token(
+                actor.user.id,
+                TokenKind::Api,
+                ttl,
+                Some(p.name),
+                p.permissions,
+                None,
+            )
             .await?;
         self.audit(
             actor.name(),
             "token.create",
-            ("token", rec.id.clone()),
+            ("token", rec.id.map(|i| i.to_string())),
             AuditResult::Ok,
             Some(format!(
                 "name={} permissions={}",
@@ -79,7 +86,7 @@ impl App {
     }
 
     /// Revokes one of the caller's named tokens.
-    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<(), Error> {
+    pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<(), Error> {
         self.db.revoke_token(actor.user.id, id).await?;
         self.audit(
             actor.name(),

@@ -297,6 +297,40 @@ where
     });
 }
 
+/// How long host events are collected before the hosts that had them are synced: a
+/// migration or a restart fires several events in a row.
+const EVENT_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Keeps the inventory fresh between full syncs: each batch of driver events (host URIs)
+/// resyncs just the hosts they came from.
+pub async fn run_event_loop(app: App, mut events: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = events.recv().await {
+        tokio::time::sleep(EVENT_DEBOUNCE).await;
+        let mut uris = std::collections::HashSet::from([first]);
+        while let Ok(u) = events.try_recv() {
+            uris.insert(u);
+        }
+        let hosts = match app.db.all_hosts().await {
+            Ok(h) => h
+                .into_iter()
+                .filter(|h| uris.contains(&h.uri))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read hosts for an event sync");
+                continue;
+            }
+        };
+        run_once(&app, EVENT_SYNC, async {
+            let r = crate::inventory::sync::sync_hosts(&app, &hosts).await?;
+            Ok(format!(
+                "{} hosts: {} VMs updated, {} new, {} vanished",
+                r.hosts, r.updated, r.inserted, r.vanished
+            ))
+        })
+        .await;
+    }
+}
+
 /// Starts a task for each periodic activity that is on; returns their handles.
 pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     activities(&app.config)

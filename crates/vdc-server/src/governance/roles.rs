@@ -13,10 +13,6 @@ use crate::app::{Actor, Grant, On};
 use crate::auth;
 
 /// A new binding's id.
-fn binding_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 impl App {
     /// The permissions of a role by name: a built-in one, or a custom one from `custom`.
     pub(crate) fn role_permissions(
@@ -132,7 +128,7 @@ impl App {
             created_at: now,
         };
         let first = db::RoleBinding {
-            id: binding_id(),
+            id: RoleBindingId::new(),
             user_id: u.id,
             role: p.role,
             department_id: p.department_id,
@@ -169,7 +165,7 @@ impl App {
         self.check_binding(&p.role, p.department_id, p.cluster_id)
             .await?;
         let b = db::RoleBinding {
-            id: binding_id(),
+            id: RoleBindingId::new(),
             user_id: user,
             role: p.role,
             department_id: p.department_id,
@@ -198,7 +194,7 @@ impl App {
         &self,
         actor: &Actor,
         user: UserId,
-        binding: &str,
+        binding: RoleBindingId,
     ) -> Result<UserView, Error> {
         self.authorize_user_admin(actor, "user.revoke").await?;
         let u = self.db.get_user(user).await?;

@@ -69,9 +69,9 @@ pub(super) async fn list_tokens(
 pub(super) async fn revoke_token(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<TokenId>,
 ) -> ApiResult<StatusCode> {
-    app.revoke_token(&actor, &id).await?;
+    app.revoke_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

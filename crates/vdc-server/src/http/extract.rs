@@ -133,9 +133,64 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
 }
 
 /// Parses a path id, naming it in the error.
-pub fn path_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| Error::invalid(field, format!("{raw:?} is not a valid id")).into())
+fn path_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
+    crate::app::views::path_id(field, raw).map_err(ApiError)
+}
+
+/// The route's path parameters, by name, in order.
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| Error::invalid("path", e.body_text()))?;
+    Ok(raw
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+/// A typed path id (`ApiPath<VmId>` for `/vms/{id}`): a value that is not a valid id is a 400
+/// naming the route's parameter, before the handler runs.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: std::str::FromStr, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match path_params(parts, state).await?.as_slice() {
+            [(name, raw)] => path_id(name, raw).map(ApiPath),
+            other => Err(Error::internal(format!(
+                "ApiPath takes one path parameter, the route has {}",
+                other.len()
+            ))
+            .into()),
+        }
+    }
+}
+
+/// Two typed path ids (`ApiPath2<UserId, RoleBindingId>` for `/users/{id}/roles/{binding}`),
+/// each named in its 400.
+#[derive(Debug)]
+pub struct ApiPath2<A, B>(pub A, pub B);
+
+impl<A: std::str::FromStr, B: std::str::FromStr, S: Send + Sync> FromRequestParts<S>
+    for ApiPath2<A, B>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match path_params(parts, state).await?.as_slice() {
+            [(a, ra), (b, rb)] => Ok(ApiPath2(path_id(a, ra)?, path_id(b, rb)?)),
+            other => Err(Error::internal(format!(
+                "ApiPath2 takes two path parameters, the route has {}",
+                other.len()
+            ))
+            .into()),
+        }
+    }
 }
 
 /// The bearer token of a request, if any.

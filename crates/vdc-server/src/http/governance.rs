@@ -55,9 +55,9 @@ pub(super) async fn create_user(
 pub(super) async fn get_quota(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DepartmentId>,
 ) -> ApiResult<Json<QuotaView>> {
-    Ok(Json(app.get_quota(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.get_quota(&actor, id).await?))
 }
 
 /// Sets a department's quota (`quota.manage`); omitted limits are unlimited.
@@ -67,10 +67,10 @@ pub(super) async fn get_quota(
 pub(super) async fn set_quota(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DepartmentId>,
     ApiJson(p): ApiJson<QuotaParams>,
 ) -> ApiResult<Json<QuotaView>> {
-    Ok(Json(app.set_quota(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.set_quota(&actor, id, p).await?))
 }
 
 /// Asks for VMs (`request.create`): priced, checked against the department's quota, then
@@ -167,10 +167,10 @@ pub(super) async fn set_price_list(
 pub(super) async fn grant_role(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<UserId>,
     ApiJson(p): ApiJson<RoleBindingParams>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(app.grant_role(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.grant_role(&actor, id, p).await?))
 }
 
 /// Takes one of a user's roles away (`user.manage`).
@@ -180,12 +180,9 @@ pub(super) async fn grant_role(
 pub(super) async fn revoke_role(
     State(app): State<App>,
     actor: Actor,
-    Path((id, binding)): Path<(String, String)>,
+    ApiPath2(id, binding): ApiPath2<UserId, RoleBindingId>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(
-        app.revoke_role(&actor, path_id("id", &id)?, &binding)
-            .await?,
-    ))
+    Ok(Json(app.revoke_role(&actor, id, binding).await?))
 }
 
 /// The roles: built-in ones and custom ones, with their permissions.

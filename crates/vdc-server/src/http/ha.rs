@@ -8,9 +8,9 @@ use super::*;
 pub(super) async fn get_vm_ha(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<VmHaView>> {
-    Ok(Json(app.vm_ha(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.vm_ha(&actor, id).await?))
 }
 
 /// Changes a VM's HA settings (fields left out stay); dependencies may not form a cycle.
@@ -20,10 +20,10 @@ pub(super) async fn get_vm_ha(
 pub(super) async fn set_vm_ha(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<VmHaParams>,
 ) -> ApiResult<Json<VmHaView>> {
-    Ok(Json(app.set_vm_ha(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.set_vm_ha(&actor, id, p).await?))
 }
 
 /// A cluster's failover reserve and admission figures: capacity, reserved, used, headroom.
@@ -32,9 +32,9 @@ pub(super) async fn set_vm_ha(
 pub(super) async fn get_cluster_ha(
     State(app): State<App>,
     _actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<ClusterId>,
 ) -> ApiResult<Json<ClusterHaView>> {
-    Ok(Json(app.cluster_ha(path_id("id", &id)?).await?))
+    Ok(Json(app.cluster_ha(id).await?))
 }
 
 /// Sets a cluster's failover reserve; VM starts that would eat into it are then refused.
@@ -45,10 +45,8 @@ pub(super) async fn get_cluster_ha(
 pub(super) async fn set_cluster_ha(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<ClusterId>,
     ApiJson(p): ApiJson<ClusterHaParams>,
 ) -> ApiResult<Json<ClusterHaView>> {
-    Ok(Json(
-        app.set_cluster_ha(&actor, path_id("id", &id)?, p).await?,
-    ))
+    Ok(Json(app.set_cluster_ha(&actor, id, p).await?))
 }

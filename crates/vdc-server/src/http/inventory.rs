@@ -37,9 +37,9 @@ pub(super) async fn list_hosts(
 pub(super) async fn get_host(
     State(app): State<App>,
     _actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<Json<HostView>> {
-    Ok(Json(app.get_host(path_id("id", &id)?).await?))
+    Ok(Json(app.get_host(id).await?))
 }
 
 /// Physical (non-virtual) servers the caller may see.
@@ -180,9 +180,9 @@ pub(super) async fn add_host(
 pub(super) async fn remove_host(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<StatusCode> {
-    app.remove_host(&actor, path_id("id", &id)?).await?;
+    app.remove_host(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,9 +192,9 @@ pub(super) async fn remove_host(
 pub(super) async fn host_stats(
     State(app): State<App>,
     _actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<Json<HostStatsView>> {
-    Ok(Json(app.host_stats(path_id("id", &id)?).await?))
+    Ok(Json(app.host_stats(id).await?))
 }
 
 /// One metric of a host over a range (its own CPU and memory; its VMs' I/O summed).
@@ -203,10 +203,10 @@ pub(super) async fn host_stats(
 pub(super) async fn host_metrics(
     State(app): State<App>,
     _actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
     ApiQuery(q): ApiQuery<MetricQuery>,
 ) -> ApiResult<Json<MetricSeriesView>> {
-    Ok(Json(app.host_metrics(path_id("id", &id)?, &q).await?))
+    Ok(Json(app.host_metrics(id, &q).await?))
 }
 
 /// Volumes (disk images) in the datastores, as the hosts list them.
@@ -243,10 +243,10 @@ pub(super) async fn list_volumes(
 pub(super) async fn update_host(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
     ApiJson(p): ApiJson<HostUpdateParams>,
 ) -> ApiResult<Json<HostView>> {
-    Ok(Json(app.update_host(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.update_host(&actor, id, p).await?))
 }
 
 /// Sets a cluster's overcommit ratios, which placement applies to its hosts (admin).
@@ -256,12 +256,10 @@ pub(super) async fn update_host(
 pub(super) async fn update_cluster(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<ClusterId>,
     ApiJson(p): ApiJson<ClusterUpdateParams>,
 ) -> ApiResult<Json<ClusterView>> {
-    Ok(Json(
-        app.update_cluster(&actor, path_id("id", &id)?, p).await?,
-    ))
+    Ok(Json(app.update_cluster(&actor, id, p).await?))
 }
 
 /// Puts a host in maintenance and migrates its running VMs to the least loaded hosts of its
@@ -271,11 +269,11 @@ pub(super) async fn update_cluster(
 pub(super) async fn evacuate_host(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(app.evacuate_host(&actor, path_id("id", &id)?).await?),
+        Json(app.evacuate_host(&actor, id).await?),
     ))
 }
 
@@ -288,9 +286,9 @@ pub(super) async fn evacuate_host(
 pub(super) async fn standby_host(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<Json<HostView>> {
-    Ok(Json(app.standby_host(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.standby_host(&actor, id).await?))
 }
 
 /// Powers a host in standby back on (admin); it is `unreachable` ("waking from standby") until
@@ -302,7 +300,7 @@ pub(super) async fn standby_host(
 pub(super) async fn wake_host(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<HostId>,
 ) -> ApiResult<Json<HostView>> {
-    Ok(Json(app.wake_host(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.wake_host(&actor, id).await?))
 }

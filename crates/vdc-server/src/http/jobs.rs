@@ -19,7 +19,7 @@ pub(super) async fn list_jobs(
 pub(super) async fn get_job(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(app.get_job(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.get_job(&actor, id).await?))
 }

@@ -31,7 +31,7 @@ use crate::inventory::hosts::HostAdded;
 use crate::inventory::sync::{SyncReport, sync_all};
 use crate::jobs::SnapshotOp;
 use crate::reports::compliance::ComplianceQuery;
-use extract::{ApiJson, ApiQuery, ApiResult, Token, path_id};
+use extract::{ApiJson, ApiPath, ApiPath2, ApiQuery, ApiResult, Token};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -22,7 +22,7 @@ pub(super) async fn rate_placement(
 pub(super) async fn vm_placement(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<VmPlacementView>> {
-    Ok(Json(app.vm_placement(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.vm_placement(&actor, id).await?))
 }

@@ -37,10 +37,9 @@ pub(super) async fn create_vm(
 pub(super) async fn create_vm_with_id(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<VmCreateParams>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = path_id("id", &id)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(app.create_vm(&actor, Some(id), p).await?),
@@ -53,9 +52,9 @@ pub(super) async fn create_vm_with_id(
 pub(super) async fn get_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<VmView>> {
-    Ok(Json(app.get_vm(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.get_vm(&actor, id).await?))
 }
 
 /// Changes a VM's owner, department, purpose, tags or lease. Pass `generation` to refuse
@@ -66,10 +65,10 @@ pub(super) async fn get_vm(
 pub(super) async fn update_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<VmUpdateParams>,
 ) -> ApiResult<Json<VmView>> {
-    Ok(Json(app.update_vm(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.update_vm(&actor, id, p).await?))
 }
 
 /// Deletes a VM (stops it if running) through a job.
@@ -78,12 +77,9 @@ pub(super) async fn update_vm(
 pub(super) async fn delete_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(app.delete_vm(&actor, path_id("id", &id)?).await?),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(app.delete_vm(&actor, id).await?)))
 }
 
 /// Power action: `start`, `shutdown` (graceful), `stop` (hard), `suspend`, `resume`.
@@ -94,9 +90,8 @@ pub(super) async fn delete_vm(
 pub(super) async fn vm_action(
     State(app): State<App>,
     actor: Actor,
-    Path((id, action)): Path<(String, String)>,
+    ApiPath2(id, action): ApiPath2<VmId, String>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = path_id("id", &id)?;
     let action: VmAction = action
         .parse()
         .map_err(|m: String| Error::invalid("action", m))?;
@@ -112,9 +107,9 @@ pub(super) async fn vm_action(
 pub(super) async fn vm_stats(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<VmStatsView>> {
-    Ok(Json(app.vm_stats(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.vm_stats(&actor, id).await?))
 }
 
 /// One metric of a VM over a range, as the host measured it (raw samples or roll-ups).
@@ -123,10 +118,10 @@ pub(super) async fn vm_stats(
 pub(super) async fn vm_metrics(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiQuery(q): ApiQuery<MetricQuery>,
 ) -> ApiResult<Json<MetricSeriesView>> {
-    Ok(Json(app.vm_metrics(&actor, path_id("id", &id)?, &q).await?))
+    Ok(Json(app.vm_metrics(&actor, id, &q).await?))
 }
 
 /// Open anomaly alerts of the VMs the caller may see: which dimensions left the VM's usual
@@ -148,10 +143,10 @@ pub(super) async fn list_alerts(
 pub(super) async fn adopt_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<AdoptParams>,
 ) -> ApiResult<Json<VmView>> {
-    Ok(Json(app.adopt_vm(&actor, path_id("id", &id)?, p).await?))
+    Ok(Json(app.adopt_vm(&actor, id, p).await?))
 }
 
 /// Quarantines an unmanaged VM: suspends it and keeps it until an admin adopts it (admin).
@@ -161,11 +156,9 @@ pub(super) async fn adopt_vm(
 pub(super) async fn quarantine_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(accepted(
-        app.quarantine_vm(&actor, path_id("id", &id)?).await?,
-    ))
+    Ok(accepted(app.quarantine_vm(&actor, id).await?))
 }
 
 /// Live-migrates a running or paused VM to another host.
@@ -176,12 +169,10 @@ pub(super) async fn quarantine_vm(
 pub(super) async fn migrate_vm(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<MigrateParams>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(accepted(
-        app.migrate_vm(&actor, path_id("id", &id)?, p).await?,
-    ))
+    Ok(accepted(app.migrate_vm(&actor, id, p).await?))
 }
 
 /// A VM's snapshots, oldest first.
@@ -190,9 +181,9 @@ pub(super) async fn migrate_vm(
 pub(super) async fn list_snapshots(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<Vec<SnapshotView>>> {
-    Ok(Json(app.list_snapshots(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.list_snapshots(&actor, id).await?))
 }
 
 /// Takes a snapshot (disks, plus memory when the VM runs).
@@ -202,10 +193,9 @@ pub(super) async fn list_snapshots(
 pub(super) async fn create_snapshot(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<SnapshotParams>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = path_id("id", &id)?;
     Ok(accepted(
         app.snapshot_vm(&actor, id, p.name, SnapshotOp::Create)
             .await?,
@@ -219,9 +209,8 @@ pub(super) async fn create_snapshot(
 pub(super) async fn revert_snapshot(
     State(app): State<App>,
     actor: Actor,
-    Path((id, name)): Path<(String, String)>,
+    ApiPath2(id, name): ApiPath2<VmId, String>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = path_id("id", &id)?;
     Ok(accepted(
         app.snapshot_vm(&actor, id, name, SnapshotOp::Revert)
             .await?,
@@ -235,9 +224,8 @@ pub(super) async fn revert_snapshot(
 pub(super) async fn delete_snapshot(
     State(app): State<App>,
     actor: Actor,
-    Path((id, name)): Path<(String, String)>,
+    ApiPath2(id, name): ApiPath2<VmId, String>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = path_id("id", &id)?;
     Ok(accepted(
         app.snapshot_vm(&actor, id, name, SnapshotOp::Delete)
             .await?,
@@ -266,9 +254,9 @@ pub(super) async fn create_vm_group(
 pub(super) async fn get_guest_os(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<Json<GuestOs>> {
-    Ok(Json(app.vm_guest_os(&actor, path_id("id", &id)?).await?))
+    Ok(Json(app.vm_guest_os(&actor, id).await?))
 }
 
 /// Sets what a VM runs by hand; kept over what its host reports until cleared.
@@ -278,13 +266,10 @@ pub(super) async fn get_guest_os(
 pub(super) async fn set_guest_os(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
     ApiJson(p): ApiJson<GuestOsParams>,
 ) -> ApiResult<Json<Option<GuestOs>>> {
-    Ok(Json(
-        app.set_vm_guest_os(&actor, path_id("id", &id)?, Some(p))
-            .await?,
-    ))
+    Ok(Json(app.set_vm_guest_os(&actor, id, Some(p)).await?))
 }
 
 /// Forgets what was set for a VM's guest OS: back to the libosinfo id known for it (the host
@@ -294,9 +279,8 @@ pub(super) async fn set_guest_os(
 pub(super) async fn clear_guest_os(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<VmId>,
 ) -> ApiResult<StatusCode> {
-    app.set_vm_guest_os(&actor, path_id("id", &id)?, None)
-        .await?;
+    app.set_vm_guest_os(&actor, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

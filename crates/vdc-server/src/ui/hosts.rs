@@ -266,7 +266,7 @@ pub(crate) async fn host(
     Path(id): Path<String>,
 ) -> Page {
     let actor = caller(&app, &headers).await?;
-    let id: HostId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let id: HostId = crate::app::views::path_id("id", &id).map_err(UiError::Failed)?;
     let h = app.get_host(id).await?;
     let names = Names::load(&app).await?;
     let on_host = app

@@ -124,7 +124,7 @@ pub(crate) fn actions(state: PowerState) -> Vec<&'static str> {
 
 pub(crate) async fn vm(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Page {
     let actor = caller(&app, &headers).await?;
-    let id: VmId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let id: VmId = crate::app::views::path_id("id", &id).map_err(UiError::Failed)?;
     let v = app.get_vm(&actor, id).await?;
     let names = Names::load(&app).await?;
     let alert = app
@@ -206,7 +206,7 @@ pub(crate) async fn vm_state(
     Path(id): Path<String>,
 ) -> Page {
     let actor = caller(&app, &headers).await?;
-    let id: VmId = crate::http::extract::path_id("id", &id).map_err(|e| UiError::Failed(e.0))?;
+    let id: VmId = crate::app::views::path_id("id", &id).map_err(UiError::Failed)?;
     let v = app.get_vm(&actor, id).await?;
     html(&VmState {
         id: id.to_string(),
