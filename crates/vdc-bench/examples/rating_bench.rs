@@ -82,13 +82,13 @@ fn fleet(n: usize, rng: &mut Rng) -> Vec<HostSnapshot> {
                 powered_on: !rng.chance(0.05),
                 logical_cpus: cpus,
                 memory_mib,
-                numa_cells: vec![
-                    NumaCell {
+                numa_cells: (0..2)
+                    .map(|id| NumaCell {
+                        id,
                         cpus: cpus / 2,
                         memory_mib: memory_mib / 2,
-                    };
-                    2
-                ],
+                    })
+                    .collect(),
                 allocated_vcpus: (vcap as f64 * used * (0.8 + 0.4 * rng.unit())) as u64,
                 allocated_memory_mib: (mcap as f64 * used) as u64,
                 vcpu_ratio: 4.0,

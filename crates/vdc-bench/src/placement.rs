@@ -88,14 +88,7 @@ fn fleet(shapes: &[HostShape], n: usize) -> Vec<HostSnapshot> {
                 powered_on: true,
                 logical_cpus: s.logical_cpus(),
                 memory_mib: s.memory_mib,
-                numa_cells: s
-                    .numa_cells
-                    .iter()
-                    .map(|c| rating::NumaCell {
-                        cpus: c.cpus,
-                        memory_mib: c.memory_mib,
-                    })
-                    .collect(),
+                numa_cells: s.numa_cells.clone(),
                 allocated_vcpus: 0,
                 allocated_memory_mib: 0,
                 vcpu_ratio: 4.0,

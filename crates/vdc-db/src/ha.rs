@@ -177,7 +177,13 @@ impl DataStore {
             "failover_hosts" => HaReserve::FailoverHosts {
                 hosts: from_json("failover_hosts", &get::<String>(&r, "failover_hosts")?)?,
             },
-            _ => HaReserve::None,
+            "none" => HaReserve::None,
+            other => {
+                return Err(DbError::Corrupt {
+                    what: "cluster failover reserve",
+                    detail: format!("unknown kind {other:?}"),
+                });
+            }
         })
     }
 

@@ -16,6 +16,7 @@ pub mod metrics;
 mod quotas;
 mod requests;
 mod rows;
+pub mod scratch;
 mod vms;
 
 pub use inventory::{HostListFilter, HostRegistration};

@@ -24,14 +24,6 @@ pub struct Cluster {
     pub power_saving: bool,
 }
 
-/// A NUMA cell (stored as JSON inside the host row).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NumaCellRec {
-    pub id: u32,
-    pub cpus: u32,
-    pub memory_mib: u64,
-}
-
 /// A hypervisor host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
@@ -51,7 +43,7 @@ pub struct Host {
     pub cores_per_socket: u32,
     pub threads_per_core: u32,
     pub memory_mib: u64,
-    pub numa_cells: Vec<NumaCellRec>,
+    pub numa_cells: Vec<NumaCell>,
     pub last_sync_at: Option<UnixMs>,
     pub created_at: UnixMs,
     /// libvirt domain type for VMs vdc defines on this host (`kvm`, `qemu`).
@@ -347,5 +339,5 @@ pub struct HostHardware {
     pub cores_per_socket: u32,
     pub threads_per_core: u32,
     pub memory_mib: u64,
-    pub numa_cells: Vec<NumaCellRec>,
+    pub numa_cells: Vec<NumaCell>,
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use vdc_types::{HypervisorType, PowerState, UnixMs, VmAction};
 
 pub use state::{InvalidStateTransition, requested_state, transition};
+pub use vdc_types::NumaCell;
 
 /// What a driver call can fail with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -39,14 +40,6 @@ pub enum DriverError {
     /// The hypervisor refused or failed the operation.
     #[error("{op} failed: {reason}")]
     OperationFailed { op: &'static str, reason: String },
-}
-
-/// A NUMA cell of a host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumaCell {
-    pub id: u32,
-    pub cpus: u32,
-    pub memory_mib: u64,
 }
 
 /// A storage pool as a host reports it.

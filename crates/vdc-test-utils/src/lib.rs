@@ -40,12 +40,8 @@ pub fn read_gz(path: &std::path::Path) -> String {
     s
 }
 
-/// Which store a stack runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Sqlite,
-    Postgres,
-}
+/// Which store a stack runs on, and a fresh database on it.
+pub use vdc_db::scratch::{Store, fresh_database};
 
 /// The admin password every test stack starts with.
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
@@ -242,11 +238,11 @@ impl Drop for PrometheusServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        keep_if_failed(&self.dir, "Prometheus's data and log");
     }
 }
 
-/// A running stack; the temp dir and server go away on drop.
+/// A running stack; the temp dir and server go away on drop (kept when the test fails).
 #[derive(Debug)]
 pub struct TestStack {
     pub server: Option<Server>,
@@ -274,32 +270,6 @@ pub fn init_logs() {
         )
         .with_test_writer()
         .try_init();
-}
-
-/// A fresh database URL for `store`, in `dir` for SQLite.
-pub async fn fresh_database(store: Store, dir: &std::path::Path) -> String {
-    match store {
-        Store::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("vdc.sqlite").display()),
-        Store::Postgres => {
-            let admin = std::env::var("DATABASE_URL").expect(
-                "PostgreSQL tests need DATABASE_URL pointing at a test server: run scripts/test.sh, which starts one",
-            );
-            sqlx::any::install_default_drivers();
-            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::AnyPool::connect(&admin)
-                .await
-                .expect("connect to the test PostgreSQL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await
-                .expect("create a test database");
-            pool.close().await;
-            match admin.rsplit_once('/') {
-                Some((prefix, _)) => format!("{prefix}/{name}"),
-                None => panic!("DATABASE_URL {admin:?} has no database part"),
-            }
-        }
-    }
 }
 
 impl TestStack {
@@ -527,7 +497,17 @@ impl TestStack {
 
 impl Drop for TestStack {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        keep_if_failed(&self.dir, "the stack's store");
+    }
+}
+
+/// Removes a test's directory, unless the test is failing: then it stays for a post-mortem and
+/// its path is printed (the test's logs are printed by the test runner with the failure).
+fn keep_if_failed(dir: &std::path::Path, what: &str) {
+    if std::thread::panicking() {
+        eprintln!("test failed: {what} is kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod guest_os;
 pub mod ids;
 pub mod params;
 pub mod state;
+pub mod topology;
 pub mod views;
 
 pub use error::{Error, ErrorBody};
@@ -13,6 +14,7 @@ pub use guest_os::{GuestOs, patch_status};
 pub use ids::*;
 pub use params::*;
 pub use state::*;
+pub use topology::NumaCell;
 pub use views::*;
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored and computed with.

@@ -6,12 +6,7 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-/// One NUMA cell of a host: its logical CPUs and memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NumaCell {
-    pub cpus: u32,
-    pub memory_mib: u64,
-}
+pub use vdc_types::NumaCell;
 
 /// A candidate host as the rating sees it: what it is, what is allocated on it, how it behaves.
 #[derive(Debug, Clone, PartialEq)]

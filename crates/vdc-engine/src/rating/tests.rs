@@ -35,10 +35,12 @@ fn host(i: usize, name: &str) -> HostSnapshot {
         memory_mib: 65536,
         numa_cells: vec![
             NumaCell {
+                id: 0,
                 cpus: 8,
                 memory_mib: 32768,
             },
             NumaCell {
+                id: 1,
                 cpus: 8,
                 memory_mib: 32768,
             },
@@ -101,6 +103,7 @@ fn filters_cpu_numa_datastores_networks_licences_departments() {
     let mut hs: Vec<HostSnapshot> = (0..7).map(|i| host(i, &format!("h{i}"))).collect();
     hs[0].cpu_features = vec!["sse4_2".into()];
     hs[1].numa_cells = vec![NumaCell {
+        id: 0,
         cpus: 4,
         memory_mib: 16384,
     }];
@@ -490,7 +493,8 @@ fn arb_host() -> impl Strategy<Value = HostSnapshot> {
                     logical_cpus: cpus,
                     memory_mib: mem,
                     numa_cells: (0..cells)
-                        .map(|_| NumaCell {
+                        .map(|id| NumaCell {
+                            id,
                             cpus: cpus / cells,
                             memory_mib: mem / u64::from(cells),
                         })

@@ -111,15 +111,7 @@ fn hardware(h: &HostInfo) -> db::HostHardware {
         cores_per_socket: h.cores_per_socket,
         threads_per_core: h.threads_per_core,
         memory_mib: h.memory_mib,
-        numa_cells: h
-            .numa_cells
-            .iter()
-            .map(|c| db::NumaCellRec {
-                id: c.id,
-                cpus: c.cpus,
-                memory_mib: c.memory_mib,
-            })
-            .collect(),
+        numa_cells: h.numa_cells.clone(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! it had in fact completed does nothing twice. A failed VM creation undoes what it did.
 
 pub mod ops;
+mod steps;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use vdc_types::*;
 use crate::app::fleet::blocking;
 use crate::app::fleet::{vm_driver, vm_report};
 use crate::app::{App, Part};
+use steps::*;
 
 /// What a job does; stored as its `params`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,19 +92,6 @@ impl JobSpec {
             JobSpec::HostFailover { host_id, .. } => host_id.to_string(),
         }
     }
-
-    fn steps(&self) -> Vec<&'static str> {
-        match self {
-            JobSpec::VmCreate { start: true, .. } => vec!["define", "start", "refresh"],
-            JobSpec::VmCreate { start: false, .. } => vec!["define", "refresh"],
-            JobSpec::VmAction { .. } => vec!["act", "wait", "refresh"],
-            JobSpec::VmDelete { .. } => vec!["stop", "undefine", "forget"],
-            JobSpec::VmMigrate { .. } => vec!["migrate", "refresh"],
-            JobSpec::VmSnapshot { .. } => vec!["snapshot", "refresh"],
-            JobSpec::VmQuarantine { .. } => vec!["mark", "suspend", "refresh"],
-            JobSpec::HostFailover { .. } => vec!["fence", "restart"],
-        }
-    }
 }
 
 /// A new, queued job record for `spec`.
@@ -114,7 +103,7 @@ pub fn new_job(spec: JobSpec, created_by: &str) -> db::Job {
         target_id: Some(spec.target()),
         state: JobState::Queued,
         params: serde_json::to_string(&spec).expect("job spec serialises"),
-        steps: spec.steps().into_iter().map(String::from).collect(),
+        steps: spec.step_names().into_iter().map(String::from).collect(),
         steps_done: 0,
         error: None,
         created_by: created_by.to_string(),
@@ -316,115 +305,151 @@ pub(crate) async fn refresh(app: &App, vm: &db::Vm) -> Result<vdc_driver::VmInfo
 }
 
 async fn run_step(app: &App, spec: &JobSpec, step: &str) -> Result<(), Error> {
-    let vm_id = match spec {
+    match spec {
         JobSpec::HostFailover {
             host_id,
             dead_ms,
             vms,
-        } => {
-            return match step {
-                "fence" => app.fence_host(*host_id, *dead_ms).await,
-                "restart" => app.restart_vms(*host_id, vms).await,
-                other => Err(Error::internal(format!("job has unknown step {other}"))),
+        } => match FailoverStep::parse(step)? {
+            FailoverStep::Fence => app.fence_host(*host_id, *dead_ms).await,
+            FailoverStep::Restart => app.restart_vms(*host_id, vms).await,
+        },
+        JobSpec::VmCreate { vm_id, boot, .. } => {
+            let vm = recorded_vm(app, *vm_id).await?;
+            match CreateStep::parse(step)? {
+                CreateStep::Define => {
+                    let dept = department_name(app, &vm).await?;
+                    let driver = vm_driver(app, &vm).await?;
+                    let s = spec_of(&vm, dept, boot.as_ref(), os_id_of(app, &vm).await?);
+                    blocking(move || driver.define(&s)).await?;
+                    Ok(())
+                }
+                CreateStep::Start => act_idempotent(app, &vm, VmAction::Start).await,
+                CreateStep::Refresh => refresh(app, &vm).await.map(|_| ()),
+            }
+        }
+        JobSpec::VmAction { vm_id, action } => {
+            let vm = recorded_vm(app, *vm_id).await?;
+            match ActionStep::parse(step)? {
+                ActionStep::Act => act_idempotent(app, &vm, *action).await,
+                ActionStep::Wait => wait_settled(app, &vm).await,
+                ActionStep::Refresh => refresh(app, &vm).await.map(|_| ()),
+            }
+        }
+        JobSpec::VmDelete { vm_id } => {
+            let step = DeleteStep::parse(step)?;
+            // The last step removes the record; replaying it finds nothing to do.
+            let vm = match (app.db.find_vm(*vm_id).await?, step) {
+                (Some(vm), _) => vm,
+                (None, DeleteStep::Forget) => return Ok(()),
+                (None, _) => return Err(Error::not_found("vm", vm_id)),
             };
-        }
-        JobSpec::VmCreate { vm_id, .. }
-        | JobSpec::VmAction { vm_id, .. }
-        | JobSpec::VmDelete { vm_id }
-        | JobSpec::VmMigrate { vm_id, .. }
-        | JobSpec::VmSnapshot { vm_id, .. }
-        | JobSpec::VmQuarantine { vm_id } => *vm_id,
-    };
-    // A deleted VM's last step removes the record; replaying "forget" finds nothing to do.
-    let vm = match (app.db.find_vm(vm_id).await?, step) {
-        (Some(vm), _) => vm,
-        (None, "forget") => return Ok(()),
-        (None, _) => return Err(Error::not_found("vm", vm_id)),
-    };
-    let id = vm.id.0;
-    match (spec, step) {
-        (JobSpec::VmCreate { boot, .. }, "define") => {
-            let dept = department_name(app, &vm).await?;
-            let driver = vm_driver(app, &vm).await?;
-            let s = spec_of(&vm, dept, boot.as_ref(), os_id_of(app, &vm).await?);
-            blocking(move || driver.define(&s)).await?;
-            Ok(())
-        }
-        (JobSpec::VmCreate { .. }, "start") => act_idempotent(app, &vm, VmAction::Start).await,
-        (JobSpec::VmAction { action, .. }, "act") => act_idempotent(app, &vm, *action).await,
-        (JobSpec::VmAction { .. }, "wait") => {
-            let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-            loop {
-                let info = refresh(app, &vm).await?;
-                if state::settle(info.state) == info.state {
-                    return Ok(());
+            let id = vm.id.0;
+            match step {
+                DeleteStep::Stop => {
+                    let driver = vm_driver(app, &vm).await?;
+                    match blocking(move || driver.vm_info(id)).await {
+                        Ok(info) if state::consumes_resources(info.state) => {
+                            act_idempotent(app, &vm, VmAction::Stop).await
+                        }
+                        Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+                        Err(e) => Err(e),
+                    }
                 }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(Error::Unavailable {
-                        message: format!("VM still {} after {:?}", info.state, WAIT_LIMIT),
-                    });
+                DeleteStep::Undefine => {
+                    let driver = vm_driver(app, &vm).await?;
+                    match blocking(move || driver.undefine(id)).await {
+                        Ok(()) | Err(Error::NotFound { .. }) => Ok(()),
+                        Err(e) => Err(e),
+                    }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                DeleteStep::Forget => app
+                    .db
+                    .delete_vm(*vm_id)
+                    .await
+                    .map(|_| ())
+                    .map_err(Error::from),
             }
         }
-        (_, "refresh") => refresh(app, &vm).await.map(|_| ()),
-        (JobSpec::VmMigrate { to, .. }, "migrate") => migrate_step(app, &vm, *to).await,
-        (JobSpec::VmSnapshot { name, op, .. }, "snapshot") => {
-            let driver = vm_driver(app, &vm).await?;
-            let name = name.clone();
-            match op {
-                SnapshotOp::Create => {
-                    blocking(move || driver.snapshot_create(id, &name).map(|_| ())).await
+        JobSpec::VmMigrate { vm_id, to } => {
+            let vm = recorded_vm(app, *vm_id).await?;
+            match MigrateStep::parse(step)? {
+                MigrateStep::Migrate => migrate_step(app, &vm, *to).await,
+                MigrateStep::Refresh => refresh(app, &vm).await.map(|_| ()),
+            }
+        }
+        JobSpec::VmSnapshot { vm_id, name, op } => {
+            let vm = recorded_vm(app, *vm_id).await?;
+            match SnapshotStep::parse(step)? {
+                SnapshotStep::Snapshot => {
+                    let driver = vm_driver(app, &vm).await?;
+                    let (id, name) = (vm.id.0, name.clone());
+                    match op {
+                        SnapshotOp::Create => {
+                            blocking(move || driver.snapshot_create(id, &name).map(|_| ())).await
+                        }
+                        SnapshotOp::Revert => {
+                            blocking(move || driver.snapshot_revert(id, &name).map(|_| ())).await
+                        }
+                        SnapshotOp::Delete => {
+                            blocking(move || driver.snapshot_delete(id, &name)).await
+                        }
+                    }
                 }
-                SnapshotOp::Revert => {
-                    blocking(move || driver.snapshot_revert(id, &name).map(|_| ())).await
+                SnapshotStep::Refresh => refresh(app, &vm).await.map(|_| ()),
+            }
+        }
+        JobSpec::VmQuarantine { vm_id } => {
+            let vm = recorded_vm(app, *vm_id).await?;
+            match QuarantineStep::parse(step)? {
+                QuarantineStep::Mark => {
+                    if vm.management != Management::Quarantined {
+                        let patch = db::VmPatch {
+                            management: Some(Management::Quarantined),
+                            ..db::VmPatch::default()
+                        };
+                        app.db.patch_vm(*vm_id, &patch, None).await?;
+                    }
+                    Ok(())
                 }
-                SnapshotOp::Delete => blocking(move || driver.snapshot_delete(id, &name)).await,
-            }
-        }
-        (JobSpec::VmQuarantine { .. }, "mark") => {
-            if vm.management != Management::Quarantined {
-                let patch = db::VmPatch {
-                    management: Some(Management::Quarantined),
-                    ..db::VmPatch::default()
-                };
-                app.db.patch_vm(vm_id, &patch, None).await?;
-            }
-            Ok(())
-        }
-        (JobSpec::VmQuarantine { .. }, "suspend") => {
-            let driver = vm_driver(app, &vm).await?;
-            let info = blocking(move || driver.vm_info(id)).await?;
-            if info.state == PowerState::Running {
-                act_idempotent(app, &vm, VmAction::Suspend).await
-            } else {
-                Ok(())
-            }
-        }
-        (JobSpec::VmDelete { .. }, "stop") => {
-            let driver = vm_driver(app, &vm).await?;
-            match blocking(move || driver.vm_info(id)).await {
-                Ok(info) if state::consumes_resources(info.state) => {
-                    act_idempotent(app, &vm, VmAction::Stop).await
+                QuarantineStep::Suspend => {
+                    let driver = vm_driver(app, &vm).await?;
+                    let id = vm.id.0;
+                    let info = blocking(move || driver.vm_info(id)).await?;
+                    if info.state == PowerState::Running {
+                        act_idempotent(app, &vm, VmAction::Suspend).await
+                    } else {
+                        Ok(())
+                    }
                 }
-                Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(e),
+                QuarantineStep::Refresh => refresh(app, &vm).await.map(|_| ()),
             }
         }
-        (JobSpec::VmDelete { .. }, "undefine") => {
-            let driver = vm_driver(app, &vm).await?;
-            match blocking(move || driver.undefine(id)).await {
-                Ok(()) | Err(Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(e),
-            }
+    }
+}
+
+/// The record of the VM a job acts on (404 when it is gone).
+async fn recorded_vm(app: &App, id: VmId) -> Result<db::Vm, Error> {
+    app.db
+        .find_vm(id)
+        .await?
+        .ok_or_else(|| Error::not_found("vm", id))
+}
+
+/// Waits until the VM's state settles (a shutdown in progress ends), up to [`WAIT_LIMIT`].
+async fn wait_settled(app: &App, vm: &db::Vm) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    loop {
+        let info = refresh(app, vm).await?;
+        if state::settle(info.state) == info.state {
+            return Ok(());
         }
-        (JobSpec::VmDelete { .. }, "forget") => app
-            .db
-            .delete_vm(vm_id)
-            .await
-            .map(|_| ())
-            .map_err(Error::from),
-        (_, other) => Err(Error::internal(format!("job has unknown step {other}"))),
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::Unavailable {
+                message: format!("VM still {} after {:?}", info.state, WAIT_LIMIT),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -173,14 +173,7 @@ impl App {
                     powered_on: true,
                     logical_cpus: h.logical_cpus(),
                     memory_mib: h.memory_mib,
-                    numa_cells: h
-                        .numa_cells
-                        .iter()
-                        .map(|c| rating::NumaCell {
-                            cpus: c.cpus,
-                            memory_mib: c.memory_mib,
-                        })
-                        .collect(),
+                    numa_cells: h.numa_cells.clone(),
                     allocated_vcpus: vcpus,
                     allocated_memory_mib: mem,
                     vcpu_ratio,
