@@ -366,7 +366,8 @@ pub(super) async fn host_loads_are_sampled_and_rated(store: Store) {
         first["vcpu_wait"].is_null(),
         "one reading gives no rate: {first}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The rates are measured on the driver's clock: the simulator's, moved forward.
+    s.sim.advance(std::time::Duration::from_millis(300));
     vdc_server::monitoring::load::sample_all(app).await.unwrap();
     let busy = s.get_ok(&format!("/api/v1/hosts/{id0}")).await;
     let wait = busy["vcpu_wait"].as_f64().unwrap();
@@ -562,7 +563,8 @@ pub(super) async fn balancer_plans_moves_and_evacuates(store: Store) {
         assert_eq!(job["state"], "succeeded", "{job}");
     }
     vdc_server::monitoring::load::sample_all(app).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The rates are measured on the driver's clock: the simulator's, moved forward.
+    s.sim.advance(std::time::Duration::from_millis(300));
     vdc_server::monitoring::load::sample_all(app).await.unwrap();
 
     // Recommend (the default): a plan with reasons, nothing started.
