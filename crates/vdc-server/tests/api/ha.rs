@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use vdc_test_utils::{Store, TestStack};
+use vdc_test_utils::{Store, TestStack, wait_for_condition};
 
 async fn put(s: &TestStack, path: &str, body: Value) -> (StatusCode, Value) {
     s.call("PUT", path, Some(&s.admin_token), Some(body)).await
@@ -346,20 +346,17 @@ fn fast_ha(c: &mut vdc_server::Config) {
 
 /// Runs HA rounds every 50 ms until `host` gets `verdict` (at most 10 s).
 async fn until_verdict(s: &TestStack, host: &str, verdict: vdc_engine::ha::Verdict) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let v = s.app().ha_round().await.unwrap();
-        if v.iter()
-            .any(|(h, x)| h.to_string() == host && *x == verdict)
-        {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{host} never {verdict:?}: {v:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_condition(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(10),
+        || async {
+            let v = s.app().ha_round().await.unwrap();
+            v.iter()
+                .any(|(h, x)| h.to_string() == host && *x == verdict)
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 pub(super) async fn dead_host_vms_restart_elsewhere_by_priority(store: Store) {
