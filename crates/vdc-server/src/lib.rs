@@ -103,11 +103,16 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
     let addr = listener
         .local_addr()
         .map_err(|e| E::Bind(config.listen, e))?;
-    // A directory vdc cannot use stops the start here, with the reason.
-    if let Some(ldap) = &config.ldap {
-        auth::ldap::Directory::new(ldap.clone()).map_err(E::Directory)?;
-    }
+    // A directory vdc cannot use stops the start here, with the reason; the one built is the
+    // one logins use.
+    let directory = config
+        .ldap
+        .clone()
+        .map(auth::ldap::Directory::new)
+        .transpose()
+        .map_err(E::Directory)?;
     let app = App::new(db, fleet, Arc::new(config.clone()));
+    app.insert_part(directory);
     let resumed = jobs::resume_unfinished(&app)
         .await
         .map_err(|e| E::Bootstrap(e.into()))?;
@@ -145,15 +150,16 @@ pub async fn start_with_fleet(config: Config, fleet: Arc<Fleet>) -> Result<Serve
         }
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let fleet = app.fleet.clone();
+    tokio::task::spawn_blocking(move || fleet.forward_events(events_tx))
+        .await
+        .map_err(|e| E::Bootstrap(Error::internal(format!("event setup panicked: {e}"))))?;
+    // Nothing can fail after this: the background work starts only for a server that runs.
     let mut background = background::start(&app);
     background.push(tokio::spawn(background::run_event_loop(
         app.clone(),
         events_rx,
     )));
-    let fleet = app.fleet.clone();
-    tokio::task::spawn_blocking(move || fleet.forward_events(events_tx))
-        .await
-        .map_err(|e| E::Bootstrap(Error::internal(format!("event setup panicked: {e}"))))?;
     tracing::info!(%addr, store = app.db.backend().as_str(), "vdc serving");
     Ok(Server {
         addr,

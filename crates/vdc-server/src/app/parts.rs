@@ -28,6 +28,16 @@ impl std::fmt::Debug for Parts {
 }
 
 impl App {
+    /// Sets the state of type `T` (at start, before anything reads it: a part made from what
+    /// only the start knows).
+    pub(crate) fn insert_part<T: Part>(&self, value: T) {
+        self.parts
+            .0
+            .lock()
+            .expect("parts lock")
+            .insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
     /// The state of type `T`, made on first use.
     pub(crate) fn part<T: Part>(&self) -> Arc<T> {
         let id = TypeId::of::<T>();

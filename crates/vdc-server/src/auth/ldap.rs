@@ -124,11 +124,12 @@ impl std::fmt::Debug for Directory {
     }
 }
 
-/// The directory users may log in through: `None` when none is configured. A configuration
-/// that [`Directory::new`] refuses stops the server at start, before any login.
+/// The directory users may log in through: `None` when none is configured. The server's start
+/// builds it (and refuses to start with a directory it cannot use) and sets it; a server made
+/// without one (no start) has none.
 impl Part for Option<Directory> {
-    fn new(app: &App) -> Self {
-        app.config.ldap.clone().and_then(|c| Directory::new(c).ok())
+    fn new(_: &App) -> Self {
+        None
     }
 }
 

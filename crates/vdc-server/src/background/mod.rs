@@ -31,6 +31,10 @@ pub(crate) type Run = for<'a> fn(&'a App) -> Outcome<'a>;
 pub enum Schedule {
     /// Every period, from the server's start (a run that overruns skips the missed ticks).
     Every(Duration),
+    /// Right after each run of the named activity, in the same task: balancing and leases
+    /// act on the loads just sampled, and never at the same time as each other (both skip the
+    /// VMs that have unfinished jobs, which the other may have just submitted).
+    After(&'static str),
     /// When drivers report changes (the event sync).
     OnEvents,
     /// Not on this server (turned off in the configuration; tests drive it themselves).
@@ -41,6 +45,7 @@ impl Schedule {
     fn text(self) -> String {
         match self {
             Schedule::Every(d) => format!("every {}", humantime::format_duration(d)),
+            Schedule::After(first) => format!("after {first}"),
             Schedule::OnEvents => "on driver events".into(),
             Schedule::Off => "off".into(),
         }
@@ -67,11 +72,24 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 const HOURLY: Duration = Duration::from_secs(3600);
 
 /// Every background activity, in the order they are shown. The controllers that act on
-/// sampled loads (load sampling, balancing, leases) run when the inventory sync does: a
-/// server whose sync is off (tests drive it) has them off too.
+/// sampled loads (load sampling, then balancing, then leases) run when the inventory sync does,
+/// at most once a minute and not more often than it: a server whose sync is off (tests drive
+/// it) has them off too. A zero period is off.
 pub fn activities(config: &Config) -> Vec<Activity> {
-    let every = |d: Option<Duration>| d.map_or(Schedule::Off, Schedule::Every);
-    let with_sync = every(config.sync_interval.map(|_| SAMPLE_EVERY));
+    let every = |d: Option<Duration>| {
+        d.filter(|d| !d.is_zero())
+            .map_or(Schedule::Off, Schedule::Every)
+    };
+    let sync = config.sync_interval.filter(|d| !d.is_zero());
+    let on = sync.is_some();
+    let sampling = every(sync.map(|d| d.max(SAMPLE_EVERY)));
+    let after = |first| {
+        if on {
+            Schedule::After(first)
+        } else {
+            Schedule::Off
+        }
+    };
     let with_metrics = |d: Duration| every(config.metrics.interval.map(|_| d));
     let a = |name, purpose, schedule, run| Activity {
         name,
@@ -119,19 +137,19 @@ pub fn activities(config: &Config) -> Vec<Activity> {
         a(
             "load-sampling",
             "samples each host's CPU use, vCPU wait and memory pressure for placement and balancing",
-            with_sync,
+            sampling,
             Some(load_sampling as Run),
         ),
         a(
             "balancing",
             "migrates VMs off hot hosts and takes power steps, in clusters whose balancer is automatic",
-            with_sync,
+            after("load-sampling"),
             Some(balancing as Run),
         ),
         a(
             "leases",
             "warns before a lease ends, powers the VM off at its end, deletes it after retention",
-            with_sync,
+            after("balancing"),
             Some(leases as Run),
         ),
         a(
@@ -180,8 +198,10 @@ fn metrics_collection(app: &App) -> Outcome<'_> {
 
 fn metrics_write(app: &App) -> Outcome<'_> {
     Box::pin(async move {
-        app.part::<MetricStore>().flush(db::now_ms()).await?;
+        let written = app.part::<MetricStore>().flush(db::now_ms()).await;
+        // The detectors read the buckets in memory: they step even when the write failed.
         let open = app.detect_anomalies();
+        written?;
         Ok(format!("written; {open} anomaly alerts open"))
     })
 }
@@ -213,6 +233,9 @@ fn load_sampling(app: &App) -> Outcome<'_> {
 fn balancing(app: &App) -> Outcome<'_> {
     Box::pin(async move {
         let n = app.balance_round().await?;
+        if n > 0 {
+            tracing::info!(migrations = n, "balancer started migrations");
+        }
         Ok(format!("{n} migrations started"))
     })
 }
@@ -224,6 +247,9 @@ fn leases(app: &App) -> Outcome<'_> {
             expired,
             deleted,
         } = app.lease_round(db::now_ms()).await?;
+        if warned + expired + deleted > 0 {
+            tracing::info!(warned, expired, deleted, "lease controller acted");
+        }
         Ok(format!(
             "{warned} warned, {expired} powered off, {deleted} deleted"
         ))
@@ -331,25 +357,43 @@ pub async fn run_event_loop(app: App, mut events: tokio::sync::mpsc::UnboundedRe
     }
 }
 
-/// Starts a task for each periodic activity that is on; returns their handles.
+/// Starts a task for each periodic activity that is on, which also runs the activities that
+/// come after it; returns their handles.
 pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    activities(&app.config)
-        .into_iter()
+    let all = activities(&app.config);
+    all.iter()
         .filter_map(|a| match (a.schedule, a.run) {
             (Schedule::Every(period), Some(run)) => {
-                let app = app.clone();
+                let chain = followers(&all, a.name);
+                let (app, name) = (app.clone(), a.name);
                 Some(tokio::spawn(async move {
                     let mut tick = tokio::time::interval(period);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                     loop {
                         tick.tick().await;
-                        run_once(&app, a.name, run(&app)).await;
+                        run_once(&app, name, run(&app)).await;
+                        for (next, run) in &chain {
+                            run_once(&app, next, run(&app)).await;
+                        }
                     }
                 }))
             }
             _ => None,
         })
         .collect()
+}
+
+/// The activities that run after `first`, in order (each after the one before it).
+fn followers(all: &[Activity], first: &'static str) -> Vec<(&'static str, Run)> {
+    let mut out = Vec::new();
+    let mut last = first;
+    while let Some(a) = all.iter().find(|a| a.schedule == Schedule::After(last)) {
+        if let Some(run) = a.run {
+            out.push((a.name, run));
+        }
+        last = a.name;
+    }
+    out
 }
 
 /// The registry with each activity's last run.
@@ -413,10 +457,53 @@ pub fn markdown(config: &Config) -> String {
         ));
     }
     s.push_str(
-        "\nLoad sampling, balancing and leases run only while the inventory sync runs; anomaly\n\
-         learning, metrics writing and pruning only while metrics are collected. Power steps\n\
-         (standby and wake) are part of a balancing round, because the power plan counts the\n\
-         VMs the round's moves leave on each host.\n",
+        "\nLoad sampling runs only while the inventory sync runs (every minute, or as seldom as\n\
+         the sync), and balancing then leases run right after each sample in the same task, so\n\
+         they act on fresh loads and never at the same time; anomaly learning, metrics writing\n\
+         and pruning run only while metrics are collected. Power steps (standby and wake) are\n\
+         part of a balancing round, because the power plan counts the VMs the round's moves\n\
+         leave on each host.\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedules(config: &Config) -> Vec<(&'static str, Schedule)> {
+        activities(config)
+            .into_iter()
+            .map(|a| (a.name, a.schedule))
+            .collect()
+    }
+
+    /// Balancing and leases run after each load sample, in that order; a zero or absent
+    /// period turns an activity (and those after it) off.
+    #[test]
+    fn chains_and_periods() {
+        let mut c = Config::new("sqlite://unused");
+        let all = activities(&c);
+        let chain: Vec<&str> = followers(&all, "load-sampling")
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(chain, ["balancing", "leases"]);
+        assert!(followers(&all, "ha").is_empty());
+        c.sync_interval = Some(Duration::from_secs(300));
+        let s = schedules(&c);
+        assert!(s.contains(&("load-sampling", Schedule::Every(Duration::from_secs(300)))));
+        c.sync_interval = Some(Duration::ZERO);
+        c.metrics.interval = None;
+        for (name, schedule) in schedules(&c) {
+            let expected = if name == EVENT_SYNC {
+                Schedule::OnEvents
+            } else if name == "ha" {
+                Schedule::Every(Duration::from_secs(1))
+            } else {
+                Schedule::Off
+            };
+            assert_eq!(schedule, expected, "{name}");
+        }
+    }
 }

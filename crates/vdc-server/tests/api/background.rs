@@ -63,6 +63,10 @@ pub(super) async fn background_tasks_are_registered_and_report_their_runs(store:
         "{sync}"
     );
     assert_eq!(by("load-sampling")["schedule"], "every 1m");
+    // Balancing and leases act on the loads just sampled, one after the other.
+    assert_eq!(by("balancing")["schedule"], "after load-sampling");
+    assert_eq!(by("leases")["schedule"], "after balancing");
+    assert!(by("leases")["next_run_at"].is_null());
     assert_eq!(by("anomaly-learning")["schedule"], "every 1h");
     assert_eq!(by("ha")["last_outcome"], "4 hosts judged: 4 alive");
     assert!(
