@@ -115,6 +115,10 @@ impl DataStore {
         match g {
             Some(g) => upsert_guest_os_in(&mut *tx, vm, g, now).await,
             None => {
+                // Reads before it writes: lock first (see `write_first`).
+                crate::write_first(&mut *tx, "vms", &vm.to_string())
+                    .await
+                    .map_err(q("lock vm"))?;
                 let os_id: Option<Option<String>> =
                     sqlx::query_scalar("SELECT os_id FROM vm_guest_os WHERE vm_id = $1")
                         .bind(vm.to_string())

@@ -498,6 +498,12 @@ impl DataStore {
         let now = now_ms();
         let mut out = VmSyncOutcome::default();
         let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        // The batch reads (datastores with volumes) before it writes: lock first.
+        if let Some(first) = batch.first() {
+            crate::write_first(&mut *tx, "hosts", &first.host_id.to_string())
+                .await
+                .map_err(q("lock hosts"))?;
+        }
         let unchanged: Vec<HostId> = batch
             .iter()
             .filter(|h| h.hardware.is_none())

@@ -1,10 +1,14 @@
 //! The store's own contracts, on both engines: runtime updates apply only with a newer
 //! generation, ownership changes refuse a stale one, and keyset pagination walks every row once
-//! in order whatever the page size.
+//! in order whatever the page size, and a sync batch (which reads before it writes) commits
+//! while other connections keep writing.
 
 use vdc_db::scratch::{Store, fresh_database};
-use vdc_db::{DataStore, DbError, HostRegistration, Vm, VmFilter, VmPatch, VmReport};
-use vdc_types::{ClusterId, HostId, HypervisorType, Management, PowerState, VmId};
+use vdc_db::{
+    DataStore, DbError, HostHardware, HostRegistration, HostSyncWrite, Vm, VmFilter, VmPatch,
+    VmReport,
+};
+use vdc_types::{ClusterId, HostId, HostState, HypervisorType, Management, PowerState, VmId};
 
 /// A store with one host in one cluster; the directory holds a SQLite file.
 async fn store(kind: Store) -> (DataStore, HostId, ClusterId, std::path::PathBuf) {
@@ -164,14 +168,73 @@ async fn pages_walk_every_row_once_in_order(kind: Store) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A first sync (new hardware, datastores, VMs) while another connection writes all the time,
+/// as the HA controller and the metrics writer do beside the inventory sync: every batch
+/// commits. On SQLite a transaction that reads before it writes would fail at once with
+/// `database is locked` whenever another commit came between its read and its first write.
+async fn sync_batches_commit_beside_other_writers(kind: Store) {
+    let (db, host, cluster, dir) = store(kind).await;
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (db, writing) = (db.clone(), writing.clone());
+        async move {
+            let mut n = 0u64;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                db.set_host_state(host, HostState::Connected, None)
+                    .await
+                    .expect("the other writer's update");
+                n += 1;
+            }
+            n
+        }
+    });
+    let hardware = |i: u32| HostHardware {
+        hypervisor: HypervisorType::Sim,
+        hypervisor_version: format!("1.{i}"),
+        cpu_vendor: "v".into(),
+        cpu_model: "m".into(),
+        cpu_features: Vec::new(),
+        sockets: 1,
+        cores_per_socket: 4,
+        threads_per_core: 1,
+        memory_mib: 8192,
+        numa_cells: Vec::new(),
+    };
+    for i in 0..400 {
+        let batch = HostSyncWrite {
+            host_id: host,
+            cluster_id: cluster,
+            hardware: Some(hardware(i)),
+            datastores: vec![(format!("ds{i}"), "dir".into(), 100, 50)],
+            networks: Vec::new(),
+            volumes: Vec::new(),
+            inserts: vec![vm(&format!("vm-{i}"), host, cluster)],
+            updates: Vec::new(),
+            vanished: Vec::new(),
+            guest_os: Vec::new(),
+        };
+        let out = db
+            .apply_sync_batch(std::slice::from_ref(&batch))
+            .await
+            .unwrap_or_else(|e| panic!("sync batch {i} beside another writer: {e:?}"));
+        assert_eq!(out.inserted, 1);
+    }
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.await.unwrap();
+    assert!(writes > 0, "the other writer never wrote");
+    assert_eq!(db.count_vms().await.unwrap(), 400);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 super::$name(super::Store::Sqlite).await;
             }
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$name(super::Store::Postgres).await;
             }
@@ -181,5 +244,6 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     generations_guard_updates,
-    pages_walk_every_row_once_in_order
+    pages_walk_every_row_once_in_order,
+    sync_batches_commit_beside_other_writers
 );
