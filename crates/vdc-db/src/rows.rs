@@ -56,6 +56,16 @@ pub struct Host {
     pub load: Option<HostLoad>,
 }
 
+/// A host's identity and state ([`DataStore::host_heads`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostHead {
+    pub id: HostId,
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub uri: String,
+    pub state: HostState,
+}
+
 /// A host's measured load: CPU utilisation and vCPU wait (0..1) at `sampled_at`, and the
 /// per-hour-of-day utilisation histogram (JSON, the engine's `HourlyDigest`).
 #[derive(Debug, Clone, PartialEq)]

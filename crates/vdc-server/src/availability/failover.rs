@@ -1,4 +1,5 @@
-//! The HA controller: every second it pings each host through its driver and reads the host's
+//! The HA controller: every second it pings each host through its driver (a host-stats call: a
+//! round trip on the management path with a small answer) and reads the host's
 //! datastore heartbeat (the simulator's, or a file per host in `--ha-heartbeat-dir` that the
 //! host touches), and judges it (`engine::ha::judge`). A dead host gets a journaled failover
 //! job: fence it (the fence agent command, or wait out its storage lease), then restart its
@@ -6,7 +7,7 @@
 //! first moves the VM's record to its new host, then defines and starts it there only if it
 //! is not there yet, so a job resumed after a crash starts nothing twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ use crate::app::fleet::blocking;
 use crate::app::fleet::vm_driver;
 use crate::app::{App, Part};
 use crate::jobs::{self, JobSpec};
+
+/// Host pings under way at once in an HA round.
+const PINGS_AT_ONCE: usize = 64;
 
 /// Pool kinds whose storage every host of a cluster reaches.
 const SHARED_KINDS: [&str; 8] = [
@@ -82,14 +86,14 @@ impl App {
     }
 
     /// The datastore heartbeat of a host: the simulator's, else its file's age.
-    fn datastore_heartbeat(&self, host: &db::Host) -> Option<i64> {
+    fn datastore_heartbeat(&self, uri: &str, name: &str) -> Option<i64> {
         if let Some(sim) = self.fleet.sim()
-            && let Some(i) = sim.host_index_of(&host.uri)
+            && let Some(i) = sim.host_index_of(uri)
         {
             return Some(sim.heartbeat_ms(i));
         }
         let dir = self.config.ha.heartbeat_dir.as_ref()?;
-        let modified = std::fs::metadata(dir.join(&host.name))
+        let modified = std::fs::metadata(dir.join(name))
             .and_then(|m| m.modified())
             .ok()?;
         Some(
@@ -117,23 +121,30 @@ impl App {
     /// One round of the HA controller: ping every host, judge it, start the failover of each
     /// host found dead. Returns each host's verdict.
     pub async fn ha_round(&self) -> Result<Vec<(HostId, Verdict)>, Error> {
-        let hosts: Vec<db::Host> = self
+        let hosts: Vec<db::HostHead> = self
             .db
-            .all_hosts()
+            .host_heads()
             .await?
             .into_iter()
             .filter(|h| !matches!(h.state, HostState::Standby | HostState::External))
             .collect();
         let timeout = self.config.ha.ping_timeout;
+        // At most this many pings at once: each waits for its driver on a blocking thread, and
+        // ten thousand of them at once would crowd out everything else (a ping's timeout
+        // starts when it goes out, not while it waits for its turn).
+        let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(PINGS_AT_ONCE));
         let mut pings = tokio::task::JoinSet::new();
         for h in &hosts {
-            let (id, driver) = (h.id, self.fleet.driver(&h.uri));
+            let (id, driver, turns) = (h.id, self.fleet.driver(&h.uri), turns.clone());
             pings.spawn(async move {
                 let ok = match driver {
-                    Ok(d) => matches!(
-                        tokio::time::timeout(timeout, blocking(move || d.host_info())).await,
-                        Ok(Ok(_))
-                    ),
+                    Ok(d) => {
+                        let _turn = turns.acquire_owned().await;
+                        matches!(
+                            tokio::time::timeout(timeout, blocking(move || d.host_stats())).await,
+                            Ok(Ok(_))
+                        )
+                    }
                     Err(_) => false,
                 };
                 (id, ok)
@@ -145,13 +156,26 @@ impl App {
                 answered.insert(id, ok);
             }
         }
+        // The datastore heartbeats (file times, or the simulator's), read off the async threads.
+        let heartbeats: HashMap<HostId, Option<i64>> = {
+            let (app, hosts) = (self.clone(), hosts.clone());
+            tokio::task::spawn_blocking(move || {
+                hosts
+                    .iter()
+                    .map(|h| (h.id, app.datastore_heartbeat(&h.uri, &h.name)))
+                    .collect()
+            })
+            .await
+            .map_err(|e| Error::internal(format!("heartbeat reading panicked: {e}")))?
+        };
+        let ids: HashSet<HostId> = hosts.iter().map(|h| h.id).collect();
         let now = db::now_ms();
         let mut out = Vec::new();
         let mut dead = Vec::new();
         {
             let state = self.part::<HaState>();
             let mut watched = state.hosts.lock().expect("ha state");
-            watched.retain(|id, _| hosts.iter().any(|h| h.id == *id));
+            watched.retain(|id, _| ids.contains(id));
             for h in &hosts {
                 let w = watched.entry(h.id).or_insert(Watched {
                     since_ms: now,
@@ -167,7 +191,7 @@ impl App {
                 let hb = engine::Heartbeats {
                     since_ms: w.since_ms,
                     management_ms: w.management_ms,
-                    datastore_ms: self.datastore_heartbeat(h),
+                    datastore_ms: heartbeats.get(&h.id).copied().flatten(),
                 };
                 let verdict = engine::judge(&self.config.ha.detector, &hb, now);
                 if verdict != w.verdict {
@@ -204,7 +228,7 @@ impl App {
     }
 
     /// Journals and starts the failover of a dead host: the VMs recorded running on it.
-    async fn start_failover(&self, host: &db::Host, dead_ms: i64) -> Result<JobId, Error> {
+    async fn start_failover(&self, host: &db::HostHead, dead_ms: i64) -> Result<JobId, Error> {
         let vms: Vec<VmId> = self
             .every_vm(db::VmFilter {
                 host_id: Some(host.id),
@@ -266,7 +290,7 @@ impl App {
                 &self.config.ha.fence,
                 dead_ms,
                 &agent,
-                self.datastore_heartbeat(&host),
+                self.datastore_heartbeat(&host.uri, &host.name),
                 now,
             ) {
                 Fence::Fenced(path) => {
