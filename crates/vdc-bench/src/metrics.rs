@@ -68,7 +68,7 @@ pub async fn run(a: MetricsArgs) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("metrics.sqlite");
     let db = DataStore::connect(&format!("sqlite://{}?mode=rwc", file.display())).await?;
-    let store = MetricStore::new(db.clone());
+    let store = MetricStore::new(db.clone(), std::time::Duration::from_secs(20));
     let entities: Vec<String> = (0..a.vms).map(|i| format!("vm:bench-{i:05}")).collect();
     let steps = i64::from(a.days) * DAY_MS / STEP_MS;
     let t0 = 20_000 * DAY_MS;

@@ -228,6 +228,29 @@ impl DataStore {
         chunks_from_rows(&rows)
     }
 
+    /// Up to `limit` (entity, hour) chunks of hours that ended before `before` and are still
+    /// stored in parts, oldest hours first, parts joined: writing them back as whole hours
+    /// (part 0, [`DataStore::write_metrics`]) replaces the parts.
+    pub async fn metric_chunks_in_parts(
+        &self,
+        before: UnixMs,
+        limit: usize,
+    ) -> DbResult<Vec<MetricChunk>> {
+        let rows = sqlx::query(
+            "SELECT c.entity, c.start_ms, c.part, c.data FROM metric_chunks c \
+             JOIN (SELECT DISTINCT entity, start_ms FROM metric_chunks \
+                   WHERE part > 0 AND start_ms < $1 ORDER BY start_ms, entity LIMIT $2) h \
+             ON c.entity = h.entity AND c.start_ms = h.start_ms \
+             ORDER BY c.entity, c.start_ms, c.part",
+        )
+        .bind(before)
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(q("metric chunks in parts"))?;
+        chunks_from_rows(&rows)
+    }
+
     /// Every entity's chunk of the hour starting at `start`, parts joined.
     pub async fn metric_chunks_of_hour(&self, start: UnixMs) -> DbResult<Vec<MetricChunk>> {
         let rows = sqlx::query(

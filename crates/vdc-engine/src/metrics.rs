@@ -1,5 +1,7 @@
 //! Host-side monitoring math: a sample of every [`Metric`] from two readings of a VM's
-//! cumulative counters, and roll-ups (min / mean / max / p95) of a run of samples.
+//! cumulative counters, and roll-ups (min / mean / max / p95) of a run of samples, either of
+//! samples at hand ([`rollup_all`]) or kept running as samples arrive ([`Running`]), which
+//! holds a few numbers per metric instead of the samples.
 
 use vdc_types::Metric;
 
@@ -143,6 +145,98 @@ pub fn rollup_all<'a>(
     std::array::from_fn(|i| rollup(samples.clone().map(|s| s[i]), scratch))
 }
 
+/// A roll-up of every metric kept running as samples arrive: per metric the count, minimum
+/// and sum of its numbers, and its `keep` largest values. The nearest-rank p95 of `n` numbers
+/// is the `(n - ceil(0.95 n) + 1)`-th largest, so keeping `keep` of them gives the exact
+/// roll-up of [`rollup_all`] for up to [`Running::exact_for`] numbers per metric; past that the
+/// p95 given is the smallest value kept, an upper bound of the true one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    n: [u16; Metric::COUNT],
+    min: [f32; Metric::COUNT],
+    sum: [f64; Metric::COUNT],
+    /// Per metric, `keep` slots: its largest values so far, in descending order, NaN-padded.
+    top: Box<[f32]>,
+}
+
+impl Running {
+    /// Keeping the largest `keep` values (at least 1) of each metric.
+    pub fn new(keep: usize) -> Running {
+        Running {
+            n: [0; Metric::COUNT],
+            min: [f32::INFINITY; Metric::COUNT],
+            sum: [0.0; Metric::COUNT],
+            top: vec![f32::NAN; keep.max(1) * Metric::COUNT].into_boxed_slice(),
+        }
+    }
+
+    /// Largest values to keep so that `n` numbers per metric roll up exactly.
+    pub fn keep_for(n: usize) -> usize {
+        n / 20 + 1
+    }
+
+    /// Numbers per metric that roll up exactly with `keep` values kept.
+    pub fn exact_for(keep: usize) -> usize {
+        20 * keep.max(1) - 1
+    }
+
+    fn keep(&self) -> usize {
+        self.top.len() / Metric::COUNT
+    }
+
+    /// Forgets what was pushed (keeping the room it has).
+    pub fn clear(&mut self) {
+        self.n = [0; Metric::COUNT];
+        self.min = [f32::INFINITY; Metric::COUNT];
+        self.sum = [0.0; Metric::COUNT];
+        self.top.fill(f32::NAN);
+    }
+
+    /// Adds a sample (NaN values are skipped, as [`rollup`] skips them).
+    pub fn push(&mut self, sample: &Sample) {
+        let keep = self.keep();
+        for (i, &v) in sample.iter().enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            self.n[i] = self.n[i].saturating_add(1);
+            self.min[i] = self.min[i].min(v);
+            self.sum[i] += f64::from(v);
+            let top = &mut self.top[i * keep..(i + 1) * keep];
+            // Insert `v` where it belongs among the kept values, dropping the smallest.
+            if let Some(at) = top.iter().position(|t| t.is_nan() || v > *t) {
+                top.copy_within(at..keep - 1, at + 1);
+                top[at] = v;
+            }
+        }
+    }
+
+    /// Samples pushed with a number for the most-reported metric.
+    pub fn samples(&self) -> u32 {
+        self.n.iter().copied().max().map_or(0, u32::from)
+    }
+
+    /// The roll-up of every metric so far (`None` for a metric with no number).
+    pub fn rollups(&self) -> [Option<Rollup>; Metric::COUNT] {
+        let keep = self.keep();
+        std::array::from_fn(|i| {
+            let n = self.n[i] as usize;
+            if n == 0 {
+                return None;
+            }
+            let top = &self.top[i * keep..(i + 1) * keep];
+            let from_top = n - (n * 95).div_ceil(100).max(1);
+            Some(Rollup {
+                min: self.min[i],
+                mean: (self.sum[i] / n as f64) as f32,
+                max: top[0],
+                p95: top[from_top.min(keep - 1).min(n - 1)],
+                n: n as u32,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +293,46 @@ mod tests {
     }
 
     proptest! {
+        /// Kept running, the roll-up is the one of all the samples at hand while they are few
+        /// enough, and its p95 an upper bound of theirs past that.
+        #[test]
+        fn running_rollup_matches_the_samples_rolled_up_at_once(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(prop_oneof![9 => -1e3f32..1e6, 1 => Just(f32::NAN)], Metric::COUNT),
+                0..260,
+            ),
+            keep in 1usize..12,
+        ) {
+            let samples: Vec<Sample> = rows
+                .iter()
+                .map(|r| std::array::from_fn(|i| r[i]))
+                .collect();
+            let mut running = Running::new(keep);
+            for s in &samples {
+                running.push(s);
+            }
+            let mut scratch = Vec::new();
+            let want = rollup_all(samples.iter(), &mut scratch);
+            for (got, want) in running.rollups().iter().zip(want) {
+                match (got, want) {
+                    (None, None) => {}
+                    (Some(g), Some(w)) => {
+                        prop_assert_eq!(g.n, w.n);
+                        prop_assert_eq!(g.min, w.min);
+                        prop_assert_eq!(g.max, w.max);
+                        prop_assert_eq!(g.mean, w.mean);
+                        if (w.n as usize) <= Running::exact_for(keep) {
+                            prop_assert_eq!(g.p95, w.p95);
+                        } else {
+                            prop_assert!(g.p95 >= w.p95);
+                        }
+                    }
+                    (g, w) => prop_assert!(false, "{:?} against {:?}", g, w),
+                }
+            }
+            prop_assert!(Running::exact_for(Running::keep_for(samples.len())) >= samples.len());
+        }
+
         /// Against the definition: sort, take the nearest rank; min, max and mean directly.
         #[test]
         fn rollup_matches_a_sorting_oracle(

@@ -5,6 +5,10 @@
 //! Rates are measured on the driver's clock (the simulator's own time for the simulator).
 //! Each sample also records every cluster's allocations and CPU demand as the day's peak,
 //! which capacity forecasts fit their trends on.
+//!
+//! The hosts are read once per metrics interval for both: the metrics collector's stats pass
+//! ([`stats_pass`]) leaves its hosts' load readings here ([`offer`]) and the sampler takes the
+//! newest one; it reads the hosts itself only when no pass is fresh (metrics off, or late).
 
 use std::collections::HashMap;
 use vdc_db as db;
@@ -23,6 +27,48 @@ pub(crate) struct LoadState {
     hosts: std::sync::Mutex<HashMap<HostId, WaitReading>>,
     /// Per VM, its CPU readings (the balancer and consolidation read the demand).
     vms: std::sync::Mutex<HashMap<uuid::Uuid, VmCpu>>,
+    /// The load readings of the metrics collector's last stats pass, with when it was taken
+    /// (unix ms), until the sampler takes them.
+    offered: std::sync::Mutex<Option<(i64, Readings)>>,
+}
+
+/// What each connected host reported in a pass (`None`: it did not answer).
+type Readings = Vec<(db::HostHead, Option<Sample>)>;
+
+/// One host's stats and its running VMs' counters, read in one go.
+pub(crate) struct HostStatsReading {
+    /// The driver's clock when they were read.
+    pub at_ns: u128,
+    pub host: vdc_driver::HostStats,
+    pub vms: Vec<(uuid::Uuid, vdc_driver::VmStats)>,
+}
+
+/// One stats pass: every connected host's stats and its VMs' counters.
+pub(crate) async fn stats_pass(
+    app: &App,
+) -> Result<Vec<(db::HostHead, Option<HostStatsReading>)>, Error> {
+    read_connected_hosts(app, |d| {
+        let host = d.host_stats().ok()?;
+        let vms = d.all_vm_stats().ok()?;
+        Some(HostStatsReading {
+            at_ns: d.clock_ns(),
+            host,
+            vms,
+        })
+    })
+    .await
+}
+
+/// Leaves the load readings of a stats pass taken at `at_ms` for the next sample.
+pub(crate) fn offer(app: &App, at_ms: i64, pass: &[(db::HostHead, Option<HostStatsReading>)]) {
+    let readings = pass
+        .iter()
+        .map(|(h, r)| (h.clone(), r.as_ref().map(Sample::of)))
+        .collect();
+    *app.part::<LoadState>()
+        .offered
+        .lock()
+        .expect("offered lock") = Some((at_ms, readings));
 }
 
 impl Part for LoadState {
@@ -32,6 +78,7 @@ impl Part for LoadState {
 }
 
 /// What one host reported.
+#[derive(Debug)]
 struct Sample {
     cpu: f64,
     reading: WaitReading,
@@ -41,7 +88,49 @@ struct Sample {
     balloon: f64,
 }
 
+impl Sample {
+    /// The load reading of a host's stats.
+    fn of(r: &HostStatsReading) -> Sample {
+        let vms = &r.vms;
+        let reading = WaitReading {
+            at_ns: r.at_ns,
+            delay_ns: vms
+                .iter()
+                .flat_map(|(_, s)| &s.vcpu_delay_ns)
+                .map(|&d| u128::from(d))
+                .sum(),
+            vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
+        };
+        let (mut given, mut taken) = (0u64, 0u64);
+        for (_, s) in vms {
+            if let (Some(b), Some(max)) = (s.balloon_current_mib, s.balloon_maximum_mib) {
+                given += max;
+                taken += max.saturating_sub(b);
+            }
+        }
+        Sample {
+            cpu: r.host.cpu_utilisation,
+            reading,
+            vms: vms
+                .iter()
+                .map(|(id, s)| VmReading {
+                    id: *id,
+                    cpu_ns: s.cpu_time_ns,
+                    vcpus: s.vcpu_delay_ns.len() as u32,
+                    swap_kib: s.swap_in_kib.zip(s.swap_out_kib).map(|(i, o)| i + o),
+                })
+                .collect(),
+            balloon: if given > 0 {
+                taken as f64 / given as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
 /// One VM's cumulative counters at a reading.
+#[derive(Debug)]
 struct VmReading {
     id: uuid::Uuid,
     cpu_ns: u64,
@@ -98,52 +187,44 @@ impl VmCpu {
 pub async fn sample_all(app: &App) -> Result<usize, Error> {
     let now = db::now_ms();
     let hour = ((now / 3_600_000) % 24) as u32;
-    let read = read_connected_hosts(app, |d| {
-        let cpu = d.host_stats().ok()?.cpu_utilisation;
-        let vms = d.all_vm_stats().ok()?;
-        let reading = WaitReading {
-            at_ns: d.clock_ns(),
-            delay_ns: vms
-                .iter()
-                .flat_map(|(_, s)| &s.vcpu_delay_ns)
-                .map(|&d| u128::from(d))
-                .sum(),
-            vcpus: vms.iter().map(|(_, s)| s.vcpu_delay_ns.len() as u64).sum(),
-        };
-        let (mut given, mut taken) = (0u64, 0u64);
-        for (_, s) in &vms {
-            if let (Some(b), Some(max)) = (s.balloon_current_mib, s.balloon_maximum_mib) {
-                given += max;
-                taken += max.saturating_sub(b);
-            }
-        }
-        Some(Sample {
-            cpu,
-            reading,
-            vms: vms
-                .iter()
-                .map(|(id, s)| VmReading {
-                    id: *id,
-                    cpu_ns: s.cpu_time_ns,
-                    vcpus: s.vcpu_delay_ns.len() as u32,
-                    swap_kib: s.swap_in_kib.zip(s.swap_out_kib).map(|(i, o)| i + o),
-                })
-                .collect(),
-            balloon: if given > 0 {
-                taken as f64 / given as f64
-            } else {
-                0.0
-            },
-        })
-    })
-    .await?;
-    let mut loads = Vec::with_capacity(read.len());
-    {
-        let state = app.part::<LoadState>();
+    // The collector's pass when it is at most one metrics interval old, else our own.
+    let fresh = app
+        .config
+        .metrics
+        .interval
+        .map_or(0, |d| d.as_millis() as i64);
+    let offered = app
+        .part::<LoadState>()
+        .offered
+        .lock()
+        .expect("offered lock")
+        .take()
+        .filter(|(at, _)| now - at <= fresh);
+    let read: Readings = match offered {
+        Some((_, read)) => read,
+        None => stats_pass(app)
+            .await?
+            .into_iter()
+            .map(|(h, r)| (h, r.as_ref().map(Sample::of)))
+            .collect(),
+    };
+    let hosts: HashMap<HostId, db::Host> = app
+        .db
+        .all_hosts()
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    // Every VM's counters against its last reading: CPU work, off the async threads.
+    let state = app.part::<LoadState>();
+    let (read, hosts, loads) = tokio::task::spawn_blocking(move || {
+        let mut loads = Vec::with_capacity(read.len());
         let mut readings = state.hosts.lock().expect("readings lock");
         let mut vm_cpu = state.vms.lock().expect("vm cpu lock");
         for (h, s) in &read {
-            let Some(s) = s else { continue };
+            let (Some(s), Some(h)) = (s, hosts.get(&h.id)) else {
+                continue;
+            };
             // Swap traffic of the host's VMs, KiB/s; `None` until a VM's two readings compare.
             let mut swap_kib_s: Option<f64> = None;
             for &VmReading {
@@ -209,9 +290,15 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
                 },
             ));
         }
-    }
+        Ok::<_, Error>((read, hosts, loads))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("load sampling panicked: {e}")))??;
     app.db.record_host_loads(&loads).await?;
-    let hosts: Vec<db::Host> = read.into_iter().map(|(h, _)| h).collect();
+    let hosts: Vec<db::Host> = read
+        .iter()
+        .filter_map(|(h, _)| hosts.get(&h.id).cloned())
+        .collect();
     let cpu: HashMap<HostId, f64> = loads.iter().map(|(h, l)| (*h, l.cpu_load)).collect();
     let days = cluster_readings(app, &hosts, &cpu, day_of(now)).await?;
     app.db.record_cluster_days(&days).await?;
@@ -223,14 +310,14 @@ pub async fn sample_all(app: &App) -> Result<usize, Error> {
 pub(crate) async fn read_connected_hosts<T, F>(
     app: &App,
     read: F,
-) -> Result<Vec<(db::Host, Option<T>)>, Error>
+) -> Result<Vec<(db::HostHead, Option<T>)>, Error>
 where
     T: Send + 'static,
     F: Fn(&dyn vdc_driver::HostDriver) -> Option<T> + Send + Copy + 'static,
 {
-    let hosts: Vec<db::Host> = app
+    let hosts: Vec<db::HostHead> = app
         .db
-        .all_hosts()
+        .host_heads()
         .await?
         .into_iter()
         .filter(|h| h.state == HostState::Connected)

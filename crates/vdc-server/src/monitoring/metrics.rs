@@ -1,9 +1,11 @@
 //! Host-side monitoring: a collector reads every reachable host and its VMs through the
 //! drivers (default every 20 s) and records a sample of every [`Metric`] per VM and host. The
-//! store keeps each entity's current hour in memory (written out at each flush, so a restart
-//! loses at most one flush interval), one chunk row per entity and hour, and roll-ups
-//! (min / mean / max / p95) per 5 minutes and per hour as the buckets close, per day from the
-//! day's chunks. Charts read raw samples for short ranges and the coarsest roll-up that still
+//! store holds only the samples not written yet (each write adds them as a part of their
+//! hour's chunk, so a restart loses at most one write interval) and, per series, the current
+//! 5-minute bucket and hour as running roll-ups, so its memory does not grow with the hour.
+//! Roll-ups (min / mean / max / p95) are written per 5 minutes and per hour as the buckets
+//! close, per day from the day's chunks; later writes join each past hour's parts into one
+//! chunk row. Charts read raw samples for short ranges and the coarsest roll-up that still
 //! gives enough points for long ones. Old data goes after its retention.
 
 use std::collections::HashMap;
@@ -23,6 +25,8 @@ const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 /// Roll-up resolutions, seconds.
 pub const RESOLUTIONS: [i64; 3] = [300, 3600, 86_400];
+/// Past hours whose parts a metrics write joins into whole-hour chunks, at most.
+const JOIN_PER_WRITE: usize = 5_000;
 /// A chart gets at most about this many points: the finest resolution that stays below it.
 const MAX_POINTS: i64 = 2200;
 
@@ -35,94 +39,150 @@ pub fn host_entity(id: HostId) -> String {
     format!("host:{id}")
 }
 
-/// Samples held in memory and not yet written, and the collector's last counter readings.
+/// Per series (VM or host) what the roll-ups still need and the samples not yet written, and
+/// the collector's last counter readings. Memory per series stays the same however long the
+/// hour: the current 5-minute bucket and hour are kept as running roll-ups
+/// ([`math::Running`]: count, minimum, sum and the few largest values of each metric), not
+/// as samples.
 #[derive(Debug)]
 pub struct MetricStore {
     db: DataStore,
+    /// Largest values kept per metric for a 5-minute bucket and for an hour: enough for the
+    /// exact p95 of the samples the collection interval gives them.
+    keep: (usize, usize),
     inner: Mutex<Inner>,
     readings: Mutex<HashMap<uuid::Uuid, Counters>>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    open: HashMap<String, Open>,
-    /// Chunks of hours that ended, to write.
+    series: HashMap<String, Series>,
+    /// Samples not written yet of hours that ended.
     closed: Vec<MetricChunk>,
     rollups: Vec<RollupRow>,
     /// (entity, day start) whose day ended: the daily roll-up is due.
     days_due: Vec<(String, i64)>,
-    scratch: Vec<f32>,
-    /// Each entity's last sample and when it was taken.
-    latest: HashMap<String, (i64, Sample)>,
     /// Each entity's last closed 5-minute bucket: its start and the mean of each metric.
     buckets: HashMap<String, (i64, Sample)>,
 }
 
-/// An entity's current hour.
+/// A series' current hour.
 #[derive(Debug)]
-struct Open {
-    chunk: MetricChunk,
-    /// Samples already in a closed 5-minute roll-up.
-    rolled: usize,
-    /// Samples in the copy last written.
-    flushed: usize,
+struct Series {
+    hour_ms: i64,
+    /// Samples of the hour written so far.
+    written: u32,
+    /// The last sample's offset in the hour.
+    last: Option<u32>,
+    /// The samples not written yet: offset in the hour, values.
+    pending: Vec<(u32, Sample)>,
+    /// The current 5-minute bucket and the hour, rolled up as they go.
+    five: math::Running,
+    hour: math::Running,
+    /// The last sample and when it was taken.
+    latest: (i64, Sample),
 }
 
 fn summaries(r: [Option<Rollup>; Metric::COUNT]) -> [Summary; Metric::COUNT] {
     r.map(|r| r.map_or([f32::NAN; 4], |r| [r.min, r.mean, r.max, r.p95]))
 }
 
-/// Rolls samples `from..to` of `chunk` up into the bucket of `resolution_s` they start in.
-fn roll(
-    rollups: &mut Vec<RollupRow>,
-    scratch: &mut Vec<f32>,
-    chunk: &MetricChunk,
-    (from, to): (usize, usize),
-    resolution_s: i64,
-) {
-    if from >= to {
-        return;
-    }
-    let first = chunk.start_ms + i64::from(chunk.offsets[from]);
-    rollups.push(RollupRow {
-        entity: chunk.entity.clone(),
+/// The 5-minute bucket an offset in the hour falls in.
+fn bucket(offset: u32) -> u32 {
+    offset / 300_000
+}
+
+fn rollup_row(entity: &str, resolution_s: i64, start_ms: i64, r: &math::Running) -> RollupRow {
+    RollupRow {
+        entity: entity.to_string(),
         resolution_s,
-        start_ms: first - first.rem_euclid(resolution_s * 1000),
-        summaries: summaries(math::rollup_all(chunk.samples[from..to].iter(), scratch)),
-    });
+        start_ms,
+        summaries: summaries(r.rollups()),
+    }
+}
+
+impl Series {
+    fn new(hour_ms: i64, (five, hour): (usize, usize), at_ms: i64, sample: Sample) -> Series {
+        Series {
+            hour_ms,
+            written: 0,
+            last: None,
+            pending: Vec::new(),
+            five: math::Running::new(five),
+            hour: math::Running::new(hour),
+            latest: (at_ms, sample),
+        }
+    }
+
+    /// The samples not written yet, as a part of the hour's chunk (`None` when there are none).
+    fn part(&self, entity: &str) -> Option<MetricChunk> {
+        (!self.pending.is_empty()).then(|| MetricChunk {
+            entity: entity.to_string(),
+            start_ms: self.hour_ms,
+            part: i64::from(self.written),
+            offsets: self.pending.iter().map(|p| p.0).collect(),
+            samples: self.pending.iter().map(|p| p.1).collect(),
+        })
+    }
+
+    /// [`Series::part`], counted as written.
+    fn take_part(&mut self, entity: &str) -> Option<MetricChunk> {
+        let part = self.part(entity)?;
+        self.written += self.pending.len() as u32;
+        self.pending.clear();
+        Some(part)
+    }
 }
 
 impl Inner {
-    /// Ends an entity's hour: its last 5-minute bucket and the hour are rolled up, the chunk
-    /// queued, and the day marked due when it was the day's last hour.
-    fn close(&mut self, o: Open) {
-        let n = o.chunk.samples.len();
-        roll(
-            &mut self.rollups,
-            &mut self.scratch,
-            &o.chunk,
-            (o.rolled, n),
-            300,
-        );
-        roll(&mut self.rollups, &mut self.scratch, &o.chunk, (0, n), 3600);
-        if (o.chunk.start_ms + HOUR).rem_euclid(DAY) == 0 {
-            self.days_due
-                .push((o.chunk.entity.clone(), o.chunk.start_ms + HOUR - DAY));
+    /// Ends a series' hour: its last 5-minute bucket and the hour are rolled up, the samples
+    /// not written yet queued, and the day marked due when it was the day's last hour; the
+    /// series then starts `next_hour` empty.
+    fn close(&mut self, entity: &str, next_hour: i64) {
+        let Some(s) = self.series.get_mut(entity) else {
+            return;
+        };
+        if let Some(last) = s.last {
+            let start = s.hour_ms + i64::from(bucket(last)) * 300_000;
+            self.rollups.push(rollup_row(entity, 300, start, &s.five));
+            self.rollups
+                .push(rollup_row(entity, 3600, s.hour_ms, &s.hour));
+            if (s.hour_ms + HOUR).rem_euclid(DAY) == 0 {
+                self.days_due
+                    .push((entity.to_string(), s.hour_ms + HOUR - DAY));
+            }
         }
-        self.closed.push(o.chunk);
+        self.closed.extend(s.take_part(entity));
+        s.hour_ms = next_hour;
+        s.written = 0;
+        s.last = None;
+        s.five.clear();
+        s.hour.clear();
     }
 }
 
 impl Part for MetricStore {
     fn new(app: &App) -> Self {
-        MetricStore::new(app.db.clone())
+        MetricStore::new(
+            app.db.clone(),
+            app.config
+                .metrics
+                .interval
+                .unwrap_or(Duration::from_secs(20)),
+        )
     }
 }
 
 impl MetricStore {
-    pub fn new(db: DataStore) -> MetricStore {
+    /// A store for samples taken every `interval`.
+    pub fn new(db: DataStore, interval: Duration) -> MetricStore {
+        let per = |span_ms: u128| {
+            let n = span_ms.div_ceil(interval.as_millis().max(1)) as usize;
+            math::Running::keep_for(n)
+        };
         MetricStore {
             db,
+            keep: (per(300_000), per(HOUR as u128)),
             inner: Mutex::default(),
             readings: Mutex::default(),
         }
@@ -138,103 +198,72 @@ impl MetricStore {
         let hour = at_ms - at_ms.rem_euclid(HOUR);
         let mut g = self.lock();
         let inner = &mut *g;
-        let current = inner.open.get(entity).map(|o| o.chunk.start_ms);
-        match current {
+        match inner.series.get(entity).map(|s| s.hour_ms) {
             Some(h) if h > hour => return false,
-            Some(h) if h < hour => {
-                let o = inner.open.remove(entity).expect("open chunk");
-                inner.close(o);
+            Some(h) if h < hour => inner.close(entity, hour),
+            Some(_) => {}
+            None => {
+                let s = Series::new(hour, self.keep, at_ms, sample);
+                inner.series.insert(entity.to_string(), s);
             }
-            _ => {}
         }
-        if !inner.open.contains_key(entity) {
-            inner.open.insert(
-                entity.to_string(),
-                Open {
-                    chunk: MetricChunk {
-                        entity: entity.to_string(),
-                        start_ms: hour,
-                        part: 0,
-                        offsets: Vec::with_capacity(180),
-                        samples: Vec::with_capacity(180),
-                    },
-                    rolled: 0,
-                    flushed: 0,
-                },
-            );
-        }
-        let o = inner.open.get_mut(entity).expect("open chunk");
+        let Inner {
+            series, rollups, ..
+        } = inner;
+        let s = series.get_mut(entity).expect("series");
         let offset = (at_ms - hour) as u32;
-        if let Some(&last) = o.chunk.offsets.last() {
+        if let Some(last) = s.last {
             if offset <= last {
                 return false;
             }
-            let bucket = |t: u32| t / 300_000;
             if bucket(offset) != bucket(last) {
                 // The previous 5-minute bucket is complete.
-                let span = (o.rolled, o.chunk.samples.len());
-                o.rolled = span.1;
-                roll(&mut inner.rollups, &mut inner.scratch, &o.chunk, span, 300);
+                let start = hour + i64::from(bucket(last)) * 300_000;
+                rollups.push(rollup_row(entity, 300, start, &s.five));
+                s.five.clear();
             }
         }
-        o.chunk.offsets.push(offset);
-        o.chunk.samples.push(sample);
-        match inner.latest.get_mut(entity) {
-            Some(l) => *l = (at_ms, sample),
-            None => {
-                inner.latest.insert(entity.to_string(), (at_ms, sample));
-            }
-        }
+        s.five.push(&sample);
+        s.hour.push(&sample);
+        s.pending.push((offset, sample));
+        s.last = Some(offset);
+        s.latest = (at_ms, sample);
         true
     }
 
     /// The last sample of every entity that reported since `since`.
     pub fn latest(&self, since: i64) -> HashMap<String, Sample> {
         self.lock()
-            .latest
+            .series
             .iter()
-            .filter(|(_, (t, _))| *t >= since)
-            .map(|(k, (_, s))| (k.clone(), *s))
+            .filter(|(_, s)| s.latest.0 >= since)
+            .map(|(k, s)| (k.clone(), s.latest.1))
             .collect()
     }
 
-    /// Writes out what is held: hours that ended (also of entities that stopped reporting
-    /// before `now`'s hour), roll-ups, the current hours' samples, and the daily roll-ups of
-    /// days that ended. What fails to write is kept for the next flush.
+    /// Writes out what is held: the samples taken since the last write (as parts of their
+    /// hour's chunk), the roll-ups of buckets and hours that ended (also of entities that
+    /// stopped reporting before `now`'s hour), and the daily roll-ups of days that ended; then
+    /// joins the parts of a bounded number of past hours into whole-hour chunks. What fails
+    /// to write is kept for the next write.
     pub async fn flush(&self, now: i64) -> Result<(), Error> {
         let this_hour = now - now.rem_euclid(HOUR);
-        let (closed, rollups, days, open) = {
+        let (chunks, rollups, days) = {
             let mut g = self.lock();
             let idle: Vec<String> = g
-                .open
+                .series
                 .iter()
-                .filter(|(_, o)| o.chunk.start_ms < this_hour)
+                .filter(|(_, s)| s.hour_ms < this_hour)
                 .map(|(k, _)| k.clone())
                 .collect();
-            for k in idle {
-                let o = g.open.remove(&k).expect("open chunk");
-                g.close(o);
+            for k in &idle {
+                g.close(k, this_hour);
             }
             // Entities gone for an hour (deleted VMs, removed hosts) are forgotten.
-            g.latest.retain(|_, (t, _)| *t >= now - HOUR);
-            // Of each current hour, the samples since the last write, as a part.
-            let open: Vec<MetricChunk> = g
-                .open
-                .values_mut()
-                .filter(|o| o.flushed < o.chunk.samples.len())
-                .map(|o| {
-                    let from = o.flushed;
-                    o.flushed = o.chunk.samples.len();
-                    MetricChunk {
-                        entity: o.chunk.entity.clone(),
-                        start_ms: o.chunk.start_ms,
-                        part: from as i64,
-                        offsets: o.chunk.offsets[from..].to_vec(),
-                        samples: o.chunk.samples[from..].to_vec(),
-                    }
-                })
-                .collect();
+            g.series.retain(|_, s| s.latest.0 >= now - HOUR);
             let g = &mut *g;
+            let mut chunks = std::mem::take(&mut g.closed);
+            chunks.extend(g.series.iter_mut().filter_map(|(k, s)| s.take_part(k)));
             for r in g.rollups.iter().filter(|r| r.resolution_s == 300) {
                 let means = r.summaries.map(|s| s[1]);
                 match g.buckets.get_mut(&r.entity) {
@@ -247,20 +276,23 @@ impl MetricStore {
             }
             g.buckets.retain(|_, (t, _)| *t >= now - HOUR);
             (
-                std::mem::take(&mut g.closed),
+                chunks,
                 std::mem::take(&mut g.rollups),
                 std::mem::take(&mut g.days_due),
-                open,
             )
         };
-        let chunks: Vec<MetricChunk> = closed.iter().cloned().chain(open).collect();
         if let Err(e) = self.db.write_metrics(&chunks, &rollups).await {
             let mut g = self.lock();
-            g.closed.extend(closed);
+            g.closed.extend(chunks);
             g.rollups.extend(rollups);
             g.days_due.extend(days);
             return Err(e.into());
         }
+        let whole = self
+            .db
+            .metric_chunks_in_parts(this_hour, JOIN_PER_WRITE)
+            .await?;
+        self.db.write_metrics(&whole, &[]).await?;
         let mut daily = Vec::new();
         let mut scratch = Vec::new();
         for (entity, day) in &days {
@@ -285,30 +317,27 @@ impl MetricStore {
         self.lock().buckets.clone()
     }
 
-    /// Takes back the current hours written before a restart, so their samples and buckets
-    /// continue.
+    /// Takes back the current hours written before a restart, so their roll-ups continue.
     pub async fn load(&self, now: i64) -> Result<usize, Error> {
         let hour = now - now.rem_euclid(HOUR);
         let chunks = self.db.metric_chunks_of_hour(hour).await?;
         let mut g = self.lock();
         let n = chunks.len();
         for c in chunks {
-            let n = c.samples.len();
-            // Samples of the last (still open) 5-minute bucket are not rolled up yet.
-            let last = c.offsets.last().map(|t| t / 300_000);
-            let rolled = c
-                .offsets
-                .iter()
-                .take_while(|t| Some(*t / 300_000) != last)
-                .count();
-            g.open.insert(
-                c.entity.clone(),
-                Open {
-                    chunk: c,
-                    rolled,
-                    flushed: n,
-                },
-            );
+            let (Some(&last), Some(&sample)) = (c.offsets.last(), c.samples.last()) else {
+                continue;
+            };
+            let mut s = Series::new(hour, self.keep, c.start_ms + i64::from(last), sample);
+            for (off, sample) in c.offsets.iter().zip(&c.samples) {
+                s.hour.push(sample);
+                // Samples of the last (still open) 5-minute bucket are not rolled up yet.
+                if bucket(*off) == bucket(last) {
+                    s.five.push(sample);
+                }
+            }
+            s.written = c.offsets.len() as u32;
+            s.last = Some(last);
+            g.series.insert(c.entity, s);
         }
         Ok(n)
     }
@@ -374,10 +403,8 @@ impl MetricStore {
         };
         if resolution_s == 0 {
             let mut chunks = self.db.metric_chunks(entity, from, to).await?;
-            if let Some(o) = self.lock().open.get(entity) {
-                chunks.retain(|c| c.start_ms != o.chunk.start_ms);
-                chunks.push(o.chunk.clone());
-            }
+            // The samples not written yet are the newest.
+            chunks.extend(self.lock().series.get(entity).and_then(|s| s.part(entity)));
             for c in &chunks {
                 for (off, s) in c.offsets.iter().zip(&c.samples) {
                     let t = c.start_ms + i64::from(*off);
@@ -413,15 +440,6 @@ impl MetricStore {
     }
 }
 
-/// What one host reported in a collection round.
-struct Reading {
-    cpu: f64,
-    memory_used_mib: f64,
-    /// Memory the balloons took back from the VMs.
-    taken_mib: f64,
-    vms: Vec<(uuid::Uuid, Counters)>,
-}
-
 fn counters(at_ns: u128, s: &vdc_driver::VmStats) -> Counters {
     Counters {
         at_ns,
@@ -452,46 +470,45 @@ impl App {
     /// One collection round: every connected host and its running VMs; samples recorded.
     pub async fn collect_metrics(&self) -> Result<usize, Error> {
         let now = db::now_ms();
-        let read = crate::monitoring::load::read_connected_hosts(self, |d| {
-            let host = d.host_stats().ok()?;
-            let vms = d.all_vm_stats().ok()?;
-            let at_ns = d.clock_ns();
-            Some(Reading {
-                cpu: host.cpu_utilisation,
-                memory_used_mib: host.memory_used_mib as f64,
-                taken_mib: vms
-                    .iter()
-                    .filter_map(|(_, s)| {
-                        Some(
-                            s.balloon_maximum_mib?
-                                .saturating_sub(s.balloon_current_mib?),
-                        )
-                    })
-                    .sum::<u64>() as f64,
-                vms: vms
-                    .iter()
-                    .map(|(id, s)| (*id, counters(at_ns, s)))
-                    .collect(),
-            })
-        })
-        .await?;
-        let mut recorded = 0;
+        let pass = crate::monitoring::load::stats_pass(self).await?;
+        // The same pass feeds the load sampler.
+        crate::monitoring::load::offer(self, now, &pass);
+        // Turning 200,000 VMs' counters into samples is CPU work: off the async threads, so
+        // requests are not kept waiting behind it.
         let store = self.part::<MetricStore>();
-        let mut last = store.readings.lock().expect("readings lock");
-        for (h, r) in &read {
-            let Some(r) = r else { continue };
-            let mut samples = Vec::with_capacity(r.vms.len());
-            for (id, c) in &r.vms {
-                let s = math::sample(last.get(id), c);
-                last.insert(*id, *c);
-                store.ingest(&vm_entity(VmId(*id)), now, s);
-                samples.push(s);
+        let recorded = tokio::task::spawn_blocking(move || {
+            let mut recorded = 0;
+            let mut last = store.readings.lock().expect("readings lock");
+            for (h, r) in &pass {
+                let Some(r) = r else { continue };
+                let mut samples = Vec::with_capacity(r.vms.len());
+                let mut taken_mib = 0u64;
+                for (id, stats) in &r.vms {
+                    if let (Some(max), Some(current)) =
+                        (stats.balloon_maximum_mib, stats.balloon_current_mib)
+                    {
+                        taken_mib += max.saturating_sub(current);
+                    }
+                    let c = counters(r.at_ns, stats);
+                    let s = math::sample(last.get(id), &c);
+                    last.insert(*id, c);
+                    store.ingest(&vm_entity(VmId(*id)), now, s);
+                    samples.push(s);
+                    recorded += 1;
+                }
+                let hs = math::host_sample(
+                    r.host.cpu_utilisation,
+                    r.host.memory_used_mib as f64,
+                    taken_mib as f64,
+                    &samples,
+                );
+                store.ingest(&host_entity(h.id), now, hs);
                 recorded += 1;
             }
-            let hs = math::host_sample(r.cpu, r.memory_used_mib, r.taken_mib, &samples);
-            store.ingest(&host_entity(h.id), now, hs);
-            recorded += 1;
-        }
+            recorded
+        })
+        .await
+        .map_err(|e| Error::internal(format!("metrics collection panicked: {e}")))?;
         Ok(recorded)
     }
 

@@ -44,7 +44,7 @@ pub(super) async fn metric_store_rolls_up_restarts_and_prunes(store: Store) {
     let step = 20 * S;
     let total = 2 * 4320 + 180; // two days and an hour at 20 s
     let at = |i: i64| t0 + i * step;
-    let a = MetricStore::new(db.clone());
+    let a = MetricStore::new(db.clone(), Duration::from_secs(20));
     let cut = 2 * 4320 + 100; // a restart in the middle of the last hour
     for i in 0..cut {
         assert!(a.ingest("vm:t", at(i), sample(i)));
@@ -57,7 +57,7 @@ pub(super) async fn metric_store_rolls_up_restarts_and_prunes(store: Store) {
         "not newer: dropped"
     );
     a.flush(at(cut - 1) + 1).await.unwrap();
-    let b = MetricStore::new(db.clone());
+    let b = MetricStore::new(db.clone(), Duration::from_secs(20));
     assert_eq!(
         b.load(at(cut - 1) + 1).await.unwrap(),
         1,
@@ -68,6 +68,13 @@ pub(super) async fn metric_store_rolls_up_restarts_and_prunes(store: Store) {
     }
     let end = at(total);
     b.flush(end).await.unwrap();
+    assert!(
+        db.metric_chunks_in_parts(end, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the writes joined every past hour's parts into one chunk"
+    );
 
     let every = Duration::from_secs(20);
     let cpu: Vec<f32> = (0..total).map(|i| sample(i)[Metric::Cpu.index()]).collect();
