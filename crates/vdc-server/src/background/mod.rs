@@ -396,8 +396,9 @@ fn followers(all: &[Activity], first: &'static str) -> Vec<(&'static str, Run)> 
     out
 }
 
-/// The registry with each activity's last run.
-fn views(app: &App) -> Vec<BackgroundTaskView> {
+/// The registry with each activity's last run, unfiltered: for the process that embeds the
+/// server (the benchmarks); requests go through [`App::background_tasks`].
+pub fn views(app: &App) -> Vec<BackgroundTaskView> {
     let runs = app.part::<Runs>().0.lock().expect("runs lock").clone();
     activities(&app.config)
         .into_iter()
