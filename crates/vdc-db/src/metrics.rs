@@ -21,7 +21,8 @@ pub struct MetricChunk {
     /// `vm:<uuid>` or `host:<uuid>`.
     pub entity: String,
     pub start_ms: UnixMs,
-    /// The index in the hour of the first sample here: 0 for a whole hour.
+    /// The first sample's offset in the hour (ms): parts of an hour sort and join in time
+    /// order; 0 for a whole hour.
     pub part: i64,
     /// Each sample's time, ms after `start_ms`.
     pub offsets: Vec<u32>,
@@ -155,8 +156,7 @@ fn rollup_from_row(r: &AnyRow, entity: String, resolution_s: i64) -> DbResult<Ro
 }
 
 impl DataStore {
-    /// Writes chunks and parts of chunks (a whole hour, part 0, replaces its parts) and
-    /// roll-ups, in one transaction.
+    /// Writes chunks or parts of chunks and roll-ups, in one transaction.
     pub async fn write_metrics(
         &self,
         chunks: &[MetricChunk],
@@ -168,28 +168,10 @@ impl DataStore {
             "metric_chunks (entity, start_ms, part, samples, data)",
             "ON CONFLICT (entity, start_ms, part) DO UPDATE SET samples = excluded.samples, data = excluded.data",
             chunks,
-            |query, c| {
-                query
-                    .bind(c.entity.clone())
-                    .bind(c.start_ms)
-                    .bind(c.part)
-                    .bind(c.offsets.len() as i64)
-                    .bind(c.encode())
-            },
+            bind_chunk,
         )
         .await
         .map_err(q("write metric chunks"))?;
-        // A whole hour replaces the parts written while it was open.
-        for c in chunks.iter().filter(|c| c.part == 0) {
-            sqlx::query(
-                "DELETE FROM metric_chunks WHERE entity = $1 AND start_ms = $2 AND part > 0",
-            )
-            .bind(&c.entity)
-            .bind(c.start_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("drop chunk parts"))?;
-        }
         insert_rows(
             &mut *tx,
             "metric_rollups (entity, resolution_s, start_ms, data)",
@@ -226,6 +208,37 @@ impl DataStore {
         .await
         .map_err(q("metric chunks"))?;
         chunks_from_rows(&rows)
+    }
+
+    /// Replaces the stored parts of each chunk's (entity, hour) by the chunk, whole (part 0),
+    /// in one transaction: the join of [`DataStore::metric_chunks_in_parts`].
+    pub async fn replace_with_whole_hours(&self, chunks: &[MetricChunk]) -> DbResult<()> {
+        let mut tx = self.pool().begin().await.map_err(q("begin"))?;
+        for c in chunks {
+            sqlx::query("DELETE FROM metric_chunks WHERE entity = $1 AND start_ms = $2")
+                .bind(&c.entity)
+                .bind(c.start_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("drop chunk parts"))?;
+        }
+        let whole: Vec<MetricChunk> = chunks
+            .iter()
+            .map(|c| MetricChunk {
+                part: 0,
+                ..c.clone()
+            })
+            .collect();
+        insert_rows(
+            &mut *tx,
+            "metric_chunks (entity, start_ms, part, samples, data)",
+            "",
+            &whole,
+            bind_chunk,
+        )
+        .await
+        .map_err(q("write whole hours"))?;
+        tx.commit().await.map_err(q("commit"))
     }
 
     /// Up to `limit` (entity, hour) chunks of hours that ended before `before` and are still
@@ -447,6 +460,16 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Inserts `rows` into `target` (`table (columns)`) through `exec`, `BATCH` rows a statement,
 /// each row's values bound by `bind`; `tail` follows the values (e.g. `ON CONFLICT …`).
+/// Binds a `metric_chunks` row.
+fn bind_chunk<'q>(query: AnyQuery<'q>, c: &MetricChunk) -> AnyQuery<'q> {
+    query
+        .bind(c.entity.clone())
+        .bind(c.start_ms)
+        .bind(c.part)
+        .bind(c.offsets.len() as i64)
+        .bind(c.encode())
+}
+
 async fn insert_rows<E, T>(
     exec: &mut E,
     target: &str,

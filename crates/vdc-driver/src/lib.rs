@@ -240,6 +240,11 @@ pub trait HostDriver: Send + Sync + fmt::Debug {
     fn uri(&self) -> &str;
     /// Hardware and identity of the host.
     fn host_info(&self) -> Result<HostInfo, DriverError>;
+    /// Whether the host answers on the management path (the HA controller's ping). A driver
+    /// with a cheaper round trip than [`HostDriver::host_info`] overrides it.
+    fn ping(&self) -> Result<(), DriverError> {
+        self.host_info().map(|_| ())
+    }
     /// Every VM defined on the host.
     fn list_vms(&self) -> Result<Vec<VmInfo>, DriverError>;
     /// One VM.

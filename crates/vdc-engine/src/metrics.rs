@@ -152,7 +152,7 @@ pub fn rollup_all<'a>(
 /// p95 given is the smallest value kept, an upper bound of the true one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Running {
-    n: [u16; Metric::COUNT],
+    n: [u32; Metric::COUNT],
     min: [f32; Metric::COUNT],
     sum: [f64; Metric::COUNT],
     /// Per metric, `keep` slots: its largest values so far, in descending order, NaN-padded.
@@ -199,7 +199,7 @@ impl Running {
             if v.is_nan() {
                 continue;
             }
-            self.n[i] = self.n[i].saturating_add(1);
+            self.n[i] += 1;
             self.min[i] = self.min[i].min(v);
             self.sum[i] += f64::from(v);
             let top = &mut self.top[i * keep..(i + 1) * keep];
@@ -213,7 +213,7 @@ impl Running {
 
     /// Samples pushed with a number for the most-reported metric.
     pub fn samples(&self) -> u32 {
-        self.n.iter().copied().max().map_or(0, u32::from)
+        self.n.iter().copied().max().unwrap_or(0)
     }
 
     /// The roll-up of every metric so far (`None` for a metric with no number).

@@ -79,6 +79,10 @@ impl HostDriver for SimHost {
         self.fleet.now().as_nanos()
     }
 
+    fn ping(&self) -> Result<(), DriverError> {
+        self.call(Some(SimOp::HostInfo), |_, _| Ok(()))
+    }
+
     fn host_info(&self) -> Result<HostInfo, DriverError> {
         let h = self.index;
         self.call(Some(SimOp::HostInfo), |inner, _| {

@@ -1,5 +1,5 @@
-//! The HA controller: every second it pings each host through its driver (a host-stats call: a
-//! round trip on the management path with a small answer) and reads the host's
+//! The HA controller: every second it pings each host through its driver (`ping`: a round
+//! trip on the management path) and reads the host's
 //! datastore heartbeat (the simulator's, or a file per host in `--ha-heartbeat-dir` that the
 //! host touches), and judges it (`engine::ha::judge`). A dead host gets a journaled failover
 //! job: fence it (the fence agent command, or wait out its storage lease), then restart its
@@ -141,7 +141,7 @@ impl App {
                     Ok(d) => {
                         let _turn = turns.acquire_owned().await;
                         matches!(
-                            tokio::time::timeout(timeout, blocking(move || d.host_stats())).await,
+                            tokio::time::timeout(timeout, blocking(move || d.ping())).await,
                             Ok(Ok(_))
                         )
                     }

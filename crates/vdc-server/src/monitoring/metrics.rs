@@ -70,8 +70,6 @@ struct Inner {
 #[derive(Debug)]
 struct Series {
     hour_ms: i64,
-    /// Samples of the hour written so far.
-    written: u32,
     /// The last sample's offset in the hour.
     last: Option<u32>,
     /// The samples not written yet: offset in the hour, values.
@@ -105,7 +103,6 @@ impl Series {
     fn new(hour_ms: i64, (five, hour): (usize, usize), at_ms: i64, sample: Sample) -> Series {
         Series {
             hour_ms,
-            written: 0,
             last: None,
             pending: Vec::new(),
             five: math::Running::new(five),
@@ -114,12 +111,14 @@ impl Series {
         }
     }
 
-    /// The samples not written yet, as a part of the hour's chunk (`None` when there are none).
+    /// The samples not written yet, as a part of the hour's chunk keyed by its first sample's
+    /// offset (`None` when there are none).
     fn part(&self, entity: &str) -> Option<MetricChunk> {
-        (!self.pending.is_empty()).then(|| MetricChunk {
+        let first = self.pending.first()?.0;
+        Some(MetricChunk {
             entity: entity.to_string(),
             start_ms: self.hour_ms,
-            part: i64::from(self.written),
+            part: i64::from(first),
             offsets: self.pending.iter().map(|p| p.0).collect(),
             samples: self.pending.iter().map(|p| p.1).collect(),
         })
@@ -128,7 +127,6 @@ impl Series {
     /// [`Series::part`], counted as written.
     fn take_part(&mut self, entity: &str) -> Option<MetricChunk> {
         let part = self.part(entity)?;
-        self.written += self.pending.len() as u32;
         self.pending.clear();
         Some(part)
     }
@@ -154,7 +152,6 @@ impl Inner {
         }
         self.closed.extend(s.take_part(entity));
         s.hour_ms = next_hour;
-        s.written = 0;
         s.last = None;
         s.five.clear();
         s.hour.clear();
@@ -288,11 +285,6 @@ impl MetricStore {
             g.days_due.extend(days);
             return Err(e.into());
         }
-        let whole = self
-            .db
-            .metric_chunks_in_parts(this_hour, JOIN_PER_WRITE)
-            .await?;
-        self.db.write_metrics(&whole, &[]).await?;
         let mut daily = Vec::new();
         let mut scratch = Vec::new();
         for (entity, day) in &days {
@@ -309,6 +301,12 @@ impl MetricStore {
             });
         }
         self.db.write_metrics(&[], &daily).await?;
+        // Last, as it only tidies: past hours' parts joined into whole rows.
+        let whole = self
+            .db
+            .metric_chunks_in_parts(this_hour, JOIN_PER_WRITE)
+            .await?;
+        self.db.replace_with_whole_hours(&whole).await?;
         Ok(())
     }
 
@@ -335,7 +333,6 @@ impl MetricStore {
                     s.five.push(sample);
                 }
             }
-            s.written = c.offsets.len() as u32;
             s.last = Some(last);
             g.series.insert(c.entity, s);
         }
@@ -471,8 +468,8 @@ impl App {
     pub async fn collect_metrics(&self) -> Result<usize, Error> {
         let now = db::now_ms();
         let pass = crate::monitoring::load::stats_pass(self).await?;
-        // The same pass feeds the load sampler.
-        crate::monitoring::load::offer(self, now, &pass);
+        // The same pass feeds the load sampler, as of when it ended.
+        crate::monitoring::load::offer(self, db::now_ms(), &pass);
         // Turning 200,000 VMs' counters into samples is CPU work: off the async threads, so
         // requests are not kept waiting behind it.
         let store = self.part::<MetricStore>();
