@@ -5,7 +5,7 @@
 //! an empty one in standby (`balance::power_plan`, see [`crate::capacity::power`]). Evacuating a host
 //! puts it in maintenance and starts the migrations of its VMs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use vdc_db as db;
 use vdc_engine::balance::{
     self, BalanceHost, BalanceParams, BalanceVm, PowerAction, PowerHost, PowerParams,
@@ -59,6 +59,7 @@ impl App {
         cluster: &db::Cluster,
         hosts: &[db::Host],
         busy: &BTreeSet<String>,
+        (demand, failover): (&HashMap<uuid::Uuid, f64>, &HashSet<HostId>),
         params: &BalanceParams,
     ) -> Result<ClusterPlan, Error> {
         let hosts: Vec<&db::Host> = hosts
@@ -69,7 +70,6 @@ impl App {
             hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
         let classes = migration_classes(&hosts);
         // Failover hosts are kept empty for HA: no balancing target, never put in standby.
-        let failover = self.db.failover_hosts().await?;
         let bhosts: Vec<BalanceHost> = hosts
             .iter()
             .zip(&classes)
@@ -89,7 +89,6 @@ impl App {
                 }
             })
             .collect();
-        let demand = self.vm_demands(None);
         let vms: Vec<db::Vm> = cluster_vms(self, cluster.id)
             .await?
             .into_iter()
@@ -189,6 +188,9 @@ impl App {
         };
         let hosts = self.db.all_hosts().await?;
         let busy = self.busy_targets().await?;
+        // Read once for every cluster (every VM's demand, the failover hosts).
+        let demand = self.vm_demands(None);
+        let failover = self.db.failover_hosts().await?;
         let mut out = Vec::new();
         for c in self.db.list_clusters().await? {
             if only.is_some_and(|o| o != c.id)
@@ -196,7 +198,10 @@ impl App {
             {
                 continue;
             }
-            out.push(self.cluster_plan(&c, &hosts, &busy, &params).await?);
+            out.push(
+                self.cluster_plan(&c, &hosts, &busy, (&demand, &failover), &params)
+                    .await?,
+            );
         }
         Ok(out)
     }
