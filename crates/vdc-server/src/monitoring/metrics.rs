@@ -25,8 +25,12 @@ const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 /// Roll-up resolutions, seconds.
 pub const RESOLUTIONS: [i64; 3] = [300, 3600, 86_400];
+/// Rows (chunks and roll-ups) per write transaction.
+const WRITE_ROWS: usize = 2_000;
 /// Past hours whose parts a metrics write joins into whole-hour chunks, at most.
 const JOIN_PER_WRITE: usize = 5_000;
+/// Past hours joined per transaction.
+const JOIN_ROWS: usize = 500;
 /// A chart gets at most about this many points: the finest resolution that stays below it.
 const MAX_POINTS: i64 = 2200;
 
@@ -56,7 +60,8 @@ pub struct MetricStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    series: HashMap<String, Series>,
+    /// Boxed: the table stays small (its empty slots are a pointer wide, not a series).
+    series: HashMap<String, Box<Series>>,
     /// Samples not written yet of hours that ended.
     closed: Vec<MetricChunk>,
     rollups: Vec<RollupRow>,
@@ -201,7 +206,7 @@ impl MetricStore {
             Some(_) => {}
             None => {
                 let s = Series::new(hour, self.keep, at_ms, sample);
-                inner.series.insert(entity.to_string(), s);
+                inner.series.insert(entity.to_string(), Box::new(s));
             }
         }
         let Inner {
@@ -278,12 +283,23 @@ impl MetricStore {
                 std::mem::take(&mut g.days_due),
             )
         };
-        if let Err(e) = self.db.write_metrics(&chunks, &rollups).await {
-            let mut g = self.lock();
-            g.closed.extend(chunks);
-            g.rollups.extend(rollups);
-            g.days_due.extend(days);
-            return Err(e.into());
+        // In transactions of a bounded size, so that the store's one writer lock (SQLite) is
+        // never held for long: other writers (sync, loads, jobs) get their turn between them.
+        // Every row is an upsert, so what a failed write requeues may be written twice, never
+        // half.
+        let (mut c, mut r) = (0, 0);
+        while c < chunks.len() || r < rollups.len() {
+            let cs = &chunks[c..(c + WRITE_ROWS).min(chunks.len())];
+            let rs = &rollups[r..(r + WRITE_ROWS - cs.len()).min(rollups.len())];
+            if let Err(e) = self.db.write_metrics(cs, rs).await {
+                let mut g = self.lock();
+                g.closed.extend(chunks.into_iter().skip(c));
+                g.rollups.extend(rollups.into_iter().skip(r));
+                g.days_due.extend(days);
+                return Err(e.into());
+            }
+            (c, r) = (c + cs.len(), r + rs.len());
+            tokio::task::yield_now().await;
         }
         let mut daily = Vec::new();
         let mut scratch = Vec::new();
@@ -302,11 +318,14 @@ impl MetricStore {
         }
         self.db.write_metrics(&[], &daily).await?;
         // Last, as it only tidies: past hours' parts joined into whole rows.
-        let whole = self
-            .db
-            .metric_chunks_in_parts(this_hour, JOIN_PER_WRITE)
-            .await?;
-        self.db.replace_with_whole_hours(&whole).await?;
+        for _ in 0..JOIN_PER_WRITE / JOIN_ROWS {
+            let whole = self.db.metric_chunks_in_parts(this_hour, JOIN_ROWS).await?;
+            if whole.is_empty() {
+                break;
+            }
+            self.db.replace_with_whole_hours(&whole).await?;
+            tokio::task::yield_now().await;
+        }
         Ok(())
     }
 
@@ -334,7 +353,7 @@ impl MetricStore {
                 }
             }
             s.last = Some(last);
-            g.series.insert(c.entity, s);
+            g.series.insert(c.entity, Box::new(s));
         }
         Ok(n)
     }
