@@ -8,6 +8,7 @@
 //! and every change or refusal past validation is audited.
 
 pub mod actor;
+pub mod clock;
 pub mod config;
 pub mod fleet;
 pub(crate) mod parts;

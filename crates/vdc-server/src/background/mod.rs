@@ -246,7 +246,7 @@ fn leases(app: &App) -> Outcome<'_> {
             warned,
             expired,
             deleted,
-        } = app.lease_round(db::now_ms()).await?;
+        } = app.lease_round(app.clock().now_ms()).await?;
         if warned + expired + deleted > 0 {
             tracing::info!(warned, expired, deleted, "lease controller acted");
         }

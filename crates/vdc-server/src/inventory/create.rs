@@ -198,7 +198,12 @@ impl App {
             .await?;
         if let Some(l) = &p.lease_expires_at {
             let lease = parse_rfc3339("lease_expires_at", l)?;
-            self.check_lease(actor, On::department(department), Some(lease), db::now_ms())?;
+            self.check_lease(
+                actor,
+                On::department(department),
+                Some(lease),
+                self.clock().now_ms(),
+            )?;
         }
         if let Some(id) = id
             && self.db.find_vm(id).await?.is_some()

@@ -160,7 +160,7 @@ impl App {
             .await?;
         // A revert may return the VM to running: not for an expired or quarantined VM.
         if op == SnapshotOp::Revert {
-            crate::governance::lease::check_not_expired(&vm, vdc_db::now_ms())?;
+            crate::governance::lease::check_not_expired(&vm, self.clock().now_ms())?;
             if vm.management == Management::Quarantined {
                 return Err(Error::conflict(format!(
                     "VM {} is quarantined: an admin must adopt it before it runs again",

@@ -87,7 +87,7 @@ impl App {
             )));
         }
         if matches!(action, VmAction::Start | VmAction::Resume) {
-            crate::governance::lease::check_not_expired(&vm, db::now_ms())?;
+            crate::governance::lease::check_not_expired(&vm, self.clock().now_ms())?;
         }
         vdc_driver::transition(vm.power_state, action).map_err(Error::from)?;
         if action == VmAction::Start
@@ -151,7 +151,7 @@ impl App {
             Some(l) => Some(Some(parse_rfc3339("lease_expires_at", l)?)),
         };
         if let Some(lease) = lease_expires_at {
-            match self.check_lease(actor, on_vm(&vm), lease, db::now_ms()) {
+            match self.check_lease(actor, on_vm(&vm), lease, self.clock().now_ms()) {
                 Err(e @ Error::Forbidden { .. }) => {
                     let target = ("vm", Some(id.to_string()));
                     self.authorize(actor, "vm.update", target, Err(e)).await?

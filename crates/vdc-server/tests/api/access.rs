@@ -683,8 +683,8 @@ pub(super) async fn leases_warn_power_off_and_delete(store: Store) {
     .await;
     s.wait_job(&op, snap["job"]["id"].as_str().unwrap()).await;
     // At expiry: powered off by the controller, and it cannot be started.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = app.lease_round(vdc_db::now_ms()).await.unwrap();
+    app.clock().advance(std::time::Duration::from_millis(2100));
+    let r = app.lease_round(app.clock().now_ms()).await.unwrap();
     assert_eq!(r.expired, 1, "{r:?}");
     let jobs = s.get_ok("/api/v1/jobs?limit=5").await;
     let stop = &jobs["items"][0];

@@ -559,16 +559,23 @@ pub(super) async fn failover_resumes_after_a_server_crash_and_fencing_times_out(
         },
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
-    let running =
-        jobs["items"].as_array().unwrap().iter().any(|j| {
-            j["kind"] == "host.failover" && j["state"] == "running" && j["progress"] == 50
-        });
-    assert!(
-        running,
-        "the server stops in the middle of the restarts: {jobs}"
-    );
+    // The server stops in the middle of the restarts.
+    vdc_test_utils::wait_for_condition(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_secs(10),
+        || async {
+            let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
+            jobs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| {
+                    j["kind"] == "host.failover" && j["state"] == "running" && j["progress"] == 50
+                })
+                .then_some(())
+        },
+    )
+    .await;
     s.restart().await;
     let job = failover_ended(&s, &victim).await;
     assert_eq!(job["state"], "succeeded", "{job}");

@@ -542,8 +542,8 @@ async fn lab_vm_lifecycle_on_real_qemu() {
         json!({"lease_expires_at": soon}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    let r = s.app().lease_round(vdc_db::now_ms()).await.unwrap();
+    s.app().clock().advance(Duration::from_millis(1600));
+    let r = s.app().lease_round(s.app().clock().now_ms()).await.unwrap();
     assert_eq!(r.expired, 1, "{r:?}");
     let stop = &s.get_ok("/api/v1/jobs?limit=1").await["items"][0];
     assert_eq!(stop["created_by"], "lease", "{stop}");
