@@ -512,8 +512,16 @@ async fn shared_vms(s: &TestStack, host: &str, names: &[&str]) -> Vec<String> {
 
 /// The failover job of `host` once it ended.
 async fn failover_ended(s: &TestStack, host: &str) -> Value {
+    failover_job(s, host, |j| {
+        j["state"] == "succeeded" || j["state"] == "failed"
+    })
+    .await
+}
+
+/// The failover job of `host` once `when` holds of it.
+async fn failover_job(s: &TestStack, host: &str, when: impl Fn(&Value) -> bool) -> Value {
     vdc_test_utils::wait_for_condition(
-        std::time::Duration::from_millis(100),
+        std::time::Duration::from_millis(20),
         std::time::Duration::from_secs(30),
         || async {
             let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
@@ -521,11 +529,7 @@ async fn failover_ended(s: &TestStack, host: &str) -> Value {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|j| {
-                    j["kind"] == "host.failover"
-                        && j["target_id"] == host
-                        && (j["state"] == "succeeded" || j["state"] == "failed")
-                })
+                .find(|j| j["kind"] == "host.failover" && j["target_id"] == host && when(j))
                 .cloned()
         },
     )
@@ -560,21 +564,9 @@ pub(super) async fn failover_resumes_after_a_server_crash_and_fencing_times_out(
     )
     .await;
     // The server stops in the middle of the restarts.
-    vdc_test_utils::wait_for_condition(
-        std::time::Duration::from_millis(20),
-        std::time::Duration::from_secs(10),
-        || async {
-            let jobs = s.get_ok("/api/v1/jobs?limit=50").await;
-            jobs["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|j| {
-                    j["kind"] == "host.failover" && j["state"] == "running" && j["progress"] == 50
-                })
-                .then_some(())
-        },
-    )
+    failover_job(&s, &victim, |j| {
+        j["state"] == "running" && j["progress"] == 50
+    })
     .await;
     s.restart().await;
     let job = failover_ended(&s, &victim).await;
