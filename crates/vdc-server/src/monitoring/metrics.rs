@@ -301,22 +301,17 @@ impl MetricStore {
             (c, r) = (c + cs.len(), r + rs.len());
             tokio::task::yield_now().await;
         }
-        let mut daily = Vec::new();
+        // Daily roll-ups, a batch of days at a time; the days not written stay due.
         let mut scratch = Vec::new();
-        for (entity, day) in &days {
-            let chunks = self.db.metric_chunks(entity, *day, day + DAY).await?;
-            let samples = chunks
-                .iter()
-                .filter(|c| c.start_ms >= *day)
-                .flat_map(|c| c.samples.iter());
-            daily.push(RollupRow {
-                entity: entity.clone(),
-                resolution_s: 86_400,
-                start_ms: *day,
-                summaries: summaries(math::rollup_all(samples, &mut scratch)),
-            });
+        for (i, batch) in days.chunks(WRITE_ROWS).enumerate() {
+            if let Err(e) = self.daily_rollups(batch, &mut scratch).await {
+                self.lock()
+                    .days_due
+                    .extend(days.into_iter().skip(i * WRITE_ROWS));
+                return Err(e);
+            }
+            tokio::task::yield_now().await;
         }
-        self.db.write_metrics(&[], &daily).await?;
         // Last, as it only tidies: past hours' parts joined into whole rows.
         for _ in 0..JOIN_PER_WRITE / JOIN_ROWS {
             let whole = self.db.metric_chunks_in_parts(this_hour, JOIN_ROWS).await?;
@@ -327,6 +322,29 @@ impl MetricStore {
             tokio::task::yield_now().await;
         }
         Ok(())
+    }
+
+    /// Rolls up and writes the days of `due` (entity, day start) from their chunks.
+    async fn daily_rollups(
+        &self,
+        due: &[(String, i64)],
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), Error> {
+        let mut daily = Vec::with_capacity(due.len());
+        for (entity, day) in due {
+            let chunks = self.db.metric_chunks(entity, *day, day + DAY).await?;
+            let samples = chunks
+                .iter()
+                .filter(|c| c.start_ms >= *day)
+                .flat_map(|c| c.samples.iter());
+            daily.push(RollupRow {
+                entity: entity.clone(),
+                resolution_s: 86_400,
+                start_ms: *day,
+                summaries: summaries(math::rollup_all(samples, scratch)),
+            });
+        }
+        Ok(self.db.write_metrics(&[], &daily).await?)
     }
 
     /// Each entity's last closed 5-minute bucket (start, means), as of the last flush.

@@ -174,7 +174,8 @@ impl App {
             missing_leases: q.missing_leases,
             ..defaults
         };
-        let now = db::now_ms();
+        // Lease ends are judged by the server's clock.
+        let now = self.clock().now_ms();
         let vms = self.report_vms(actor, q.department_id).await?;
         let orphans = if q.department_id.is_none() {
             self.orphan_volumes(actor, &vms).await?
