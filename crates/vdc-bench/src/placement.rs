@@ -55,7 +55,7 @@ fn shapes(dir: &Path) -> Result<Vec<HostShape>> {
         let xml = std::fs::read_to_string(&f)?;
         // Dumps that state no memory get 64 GiB, a common size.
         if let Ok(s) = from_capabilities_xml_assuming_memory(&xml, 64 * 1024)
-            && s.logical_cpus() > 0
+            && s.topology.logical_cpus() > 0
         {
             out.push(s);
         }
@@ -86,7 +86,7 @@ fn fleet(shapes: &[HostShape], n: usize) -> Vec<HostSnapshot> {
                 reachable: true,
                 maintenance: false,
                 powered_on: true,
-                logical_cpus: s.logical_cpus(),
+                logical_cpus: s.topology.logical_cpus(),
                 memory_mib: s.memory_mib,
                 numa_cells: s.numa_cells.clone(),
                 allocated_vcpus: 0,

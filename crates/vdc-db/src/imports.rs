@@ -19,9 +19,7 @@ pub struct ImportedHost {
     pub hypervisor_version: String,
     pub cpu_vendor: String,
     pub cpu_model: String,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
-    pub threads_per_core: u32,
+    pub topology: CpuTopology,
     pub memory_mib: u64,
 }
 
@@ -133,9 +131,9 @@ impl DataStore {
             .bind(HostState::External.as_str())
             .bind(&h.cpu_vendor)
             .bind(&h.cpu_model)
-            .bind(i64::from(h.sockets))
-            .bind(i64::from(h.cores_per_socket))
-            .bind(i64::from(h.threads_per_core))
+            .bind(i64::from(h.topology.sockets))
+            .bind(i64::from(h.topology.cores_per_socket))
+            .bind(i64::from(h.topology.threads_per_core))
             .bind(h.memory_mib as i64)
             .bind(now)
             .execute(&mut *tx)

@@ -63,9 +63,11 @@ fn host_from_row(r: &AnyRow) -> DbResult<Host> {
         cpu_vendor: get(r, "cpu_vendor")?,
         cpu_model: get(r, "cpu_model")?,
         cpu_features: from_json("cpu_features", &get::<String>(r, "cpu_features")?)?,
-        sockets: get::<i64>(r, "sockets")? as u32,
-        cores_per_socket: get::<i64>(r, "cores_per_socket")? as u32,
-        threads_per_core: get::<i64>(r, "threads_per_core")? as u32,
+        topology: CpuTopology::new(
+            get::<i64>(r, "sockets")? as u32,
+            get::<i64>(r, "cores_per_socket")? as u32,
+            get::<i64>(r, "threads_per_core")? as u32,
+        ),
         memory_mib: get::<i64>(r, "memory_mib")? as u64,
         numa_cells: from_json("numa_cells", &get::<String>(r, "numa_cells")?)?,
         last_sync_at: get(r, "last_sync_at")?,
@@ -769,9 +771,9 @@ where
     .bind(&hw.cpu_vendor)
     .bind(&hw.cpu_model)
     .bind(to_json(&hw.cpu_features))
-    .bind(i64::from(hw.sockets))
-    .bind(i64::from(hw.cores_per_socket))
-    .bind(i64::from(hw.threads_per_core))
+    .bind(i64::from(hw.topology.sockets))
+    .bind(i64::from(hw.topology.cores_per_socket))
+    .bind(i64::from(hw.topology.threads_per_core))
     .bind(hw.memory_mib as i64)
     .bind(to_json(&hw.numa_cells))
     .bind(HostState::Connected.as_str())

@@ -39,9 +39,7 @@ pub struct Host {
     pub cpu_vendor: String,
     pub cpu_model: String,
     pub cpu_features: Vec<String>,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
-    pub threads_per_core: u32,
+    pub topology: CpuTopology,
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCell>,
     pub last_sync_at: Option<UnixMs>,
@@ -121,18 +119,11 @@ pub struct VmPlacementRec {
     pub boot: Option<KernelBootSpec>,
 }
 
-impl Host {
-    /// Logical CPUs: sockets × cores × threads.
-    pub fn logical_cpus(&self) -> u32 {
-        self.sockets * self.cores_per_socket * self.threads_per_core
-    }
-}
-
 impl Cluster {
     /// A host's vCPU and memory (MiB) capacity under this cluster's overcommit ratios.
     pub fn caps(&self, h: &Host) -> (u64, u64) {
         (
-            (f64::from(h.logical_cpus()) * self.vcpu_ratio).floor() as u64,
+            (f64::from(h.topology.logical_cpus()) * self.vcpu_ratio).floor() as u64,
             (h.memory_mib as f64 * self.memory_ratio).floor() as u64,
         )
     }
@@ -345,9 +336,7 @@ pub struct HostHardware {
     pub cpu_vendor: String,
     pub cpu_model: String,
     pub cpu_features: Vec<String>,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
-    pub threads_per_core: u32,
+    pub topology: CpuTopology,
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCell>,
 }

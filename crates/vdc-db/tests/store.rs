@@ -8,7 +8,9 @@ use vdc_db::{
     DataStore, DbError, HostHardware, HostRegistration, HostSyncWrite, Vm, VmFilter, VmPatch,
     VmReport,
 };
-use vdc_types::{ClusterId, HostId, HostState, HypervisorType, Management, PowerState, VmId};
+use vdc_types::{
+    ClusterId, CpuTopology, HostId, HostState, HypervisorType, Management, PowerState, VmId,
+};
 
 /// A store with one host in one cluster; the directory holds a SQLite file.
 async fn store(kind: Store) -> (DataStore, HostId, ClusterId, std::path::PathBuf) {
@@ -194,9 +196,7 @@ async fn sync_batches_commit_beside_other_writers(kind: Store) {
         cpu_vendor: "v".into(),
         cpu_model: "m".into(),
         cpu_features: Vec::new(),
-        sockets: 1,
-        cores_per_socket: 4,
-        threads_per_core: 1,
+        topology: CpuTopology::new(1, 4, 1),
         memory_mib: 8192,
         numa_cells: Vec::new(),
     };

@@ -172,7 +172,7 @@ fn test_driver_lifecycle_without_a_daemon() {
         .expect("test:///default opens in-process");
     let info = h.host_info().unwrap();
     assert!(info.memory_mib > 0);
-    assert!(info.sockets * info.cores_per_socket * info.threads_per_core > 0);
+    assert!(info.topology.logical_cpus() > 0);
     let vms = h.list_vms().unwrap();
     let test = vms
         .iter()

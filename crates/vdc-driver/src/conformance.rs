@@ -240,10 +240,7 @@ pub fn shut_down(d: &dyn HostDriver, id: Uuid, fx: &Fixture) -> VmInfo {
 pub fn host_info(d: &dyn HostDriver, fx: &Fixture) {
     let h = d.host_info().expect("host_info");
     assert!(h.memory_mib > 0, "memory {}", h.memory_mib);
-    assert!(
-        h.sockets * h.cores_per_socket * h.threads_per_core > 0,
-        "no CPUs: {h:?}"
-    );
+    assert!(h.topology.logical_cpus() > 0, "no CPUs: {h:?}");
     assert!(
         h.datastores.iter().any(|s| s.name == fx.datastore),
         "datastore {} missing from {:?}",

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use vdc_types::{HypervisorType, PowerState, UnixMs, VmAction};
 
 pub use state::{InvalidStateTransition, requested_state, transition};
-pub use vdc_types::NumaCell;
+pub use vdc_types::{CpuTopology, NumaCell};
 
 /// What a driver call can fail with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -83,9 +83,7 @@ pub struct HostInfo {
     pub cpu_vendor: String,
     pub cpu_model: String,
     pub cpu_features: Vec<String>,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
-    pub threads_per_core: u32,
+    pub topology: CpuTopology,
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCell>,
     pub datastores: Vec<DatastoreInfo>,

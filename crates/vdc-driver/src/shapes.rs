@@ -40,7 +40,7 @@ use std::io::Read;
 
 use vdc_types::HypervisorType;
 
-use crate::NumaCell;
+use crate::{CpuTopology, NumaCell};
 
 /// The hardware of one kind of host.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,20 +56,9 @@ pub struct HostShape {
     /// e.g. `Skylake-Client-noTSX-IBRS`; empty when the source does not say.
     pub cpu_model: String,
     pub cpu_features: Vec<String>,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
-    pub threads_per_core: u32,
+    pub topology: CpuTopology,
     pub memory_mib: u64,
     pub numa_cells: Vec<NumaCell>,
-}
-
-impl HostShape {
-    /// `sockets × cores_per_socket × threads_per_core`.
-    pub fn logical_cpus(&self) -> u32 {
-        self.sockets
-            .saturating_mul(self.cores_per_socket)
-            .saturating_mul(self.threads_per_core)
-    }
 }
 
 /// Why a capabilities XML file or an RVTools sheet could not be read as host shapes.
@@ -238,8 +227,7 @@ fn parse_capabilities(xml: &str, assumed_memory_mib: Option<u64>) -> Result<Host
     };
 
     let logical: u32 = numa_cells.iter().map(|c| c.cpus).sum();
-    let (sockets, cores_per_socket, threads_per_core) =
-        derive_topology(cpu, logical, numa_cells.len(), &cell_cpus)?;
+    let topology = derive_topology(cpu, logical, numa_cells.len(), &cell_cpus)?;
 
     let label = if cpu_model.is_empty() {
         format!("{hypervisor} {arch}")
@@ -253,9 +241,7 @@ fn parse_capabilities(xml: &str, assumed_memory_mib: Option<u64>) -> Result<Host
         cpu_vendor,
         cpu_model,
         cpu_features,
-        sockets,
-        cores_per_socket,
-        threads_per_core,
+        topology,
         memory_mib,
         numa_cells,
     })
@@ -295,13 +281,13 @@ fn parse_hypervisor(root: roxmltree::Node<'_, '_>) -> Result<HypervisorType, Sha
     Err(ShapeError::UnsupportedHypervisor { found })
 }
 
-/// `(sockets, cores_per_socket, threads_per_core)`; see the module docs.
+/// The host's CPU topology; see the module docs.
 fn derive_topology(
     cpu: roxmltree::Node<'_, '_>,
     logical: u32,
     cell_count: usize,
     cell_cpus: &[CellCpu],
-) -> Result<(u32, u32, u32), ShapeError> {
+) -> Result<CpuTopology, ShapeError> {
     // 2. Per-CPU facts.
     if logical > 0
         && cell_cpus.len() == logical as usize
@@ -324,7 +310,7 @@ fn derive_topology(
             && logical.is_multiple_of(cores)
             && cores.is_multiple_of(sockets)
         {
-            return Ok((sockets, cores / sockets, logical / cores));
+            return Ok(CpuTopology::new(sockets, cores / sockets, logical / cores));
         }
     }
 
@@ -353,7 +339,7 @@ fn derive_topology(
 
     let (Some(s), Some(c), Some(t)) = (sockets, cores, threads) else {
         if logical > 0 {
-            return Ok((1, logical, 1));
+            return Ok(CpuTopology::new(1, logical, 1));
         }
         return Err(ShapeError::MissingElement {
             path: "host/cpu/topology",
@@ -361,20 +347,20 @@ fn derive_topology(
     };
     let cps = c.saturating_mul(dies).saturating_mul(clusters);
     if logical == 0 {
-        return Ok((s, cps, t));
+        return Ok(CpuTopology::new(s, cps, t));
     }
     let per_socket = cps.saturating_mul(t);
     let cells = u32::try_from(cell_count).unwrap_or(u32::MAX).max(1);
     if s.saturating_mul(per_socket) == logical {
-        Ok((s, cps, t))
+        Ok(CpuTopology::new(s, cps, t))
     } else if s.saturating_mul(cells).saturating_mul(per_socket) == logical {
-        Ok((s * cells, cps, t))
+        Ok(CpuTopology::new(s * cells, cps, t))
     } else if logical.is_multiple_of(per_socket) {
-        Ok((logical / per_socket, cps, t))
+        Ok(CpuTopology::new(logical / per_socket, cps, t))
     } else if logical.is_multiple_of(t) {
-        Ok((1, logical / t, t))
+        Ok(CpuTopology::new(1, logical / t, t))
     } else {
-        Ok((1, logical, 1))
+        Ok(CpuTopology::new(1, logical, 1))
     }
 }
 
@@ -596,9 +582,7 @@ pub fn from_rvtools_vhost_csv<R: Read>(r: R) -> Result<Vec<HostShape>, ShapeErro
             cpu_vendor,
             cpu_model,
             cpu_features: Vec::new(),
-            sockets,
-            cores_per_socket,
-            threads_per_core,
+            topology: CpuTopology::new(sockets, cores_per_socket, threads_per_core),
             memory_mib,
             numa_cells: Vec::new(),
         });
@@ -667,9 +651,7 @@ pub fn builtin_shapes() -> Vec<HostShape> {
                 "pdpe1gb",
                 "invtsc",
             ]),
-            sockets: 1,
-            cores_per_socket: 4,
-            threads_per_core: 2,
+            topology: CpuTopology::new(1, 4, 2),
             memory_mib: 31964,
             numa_cells: vec![NumaCell {
                 id: 0,
@@ -690,9 +672,7 @@ pub fn builtin_shapes() -> Vec<HostShape> {
                 "lahf_lm", "xtpr", "cx16", "tm2", "est", "vmx", "ds_cpl", "pbe", "tm", "ht", "ss",
                 "acpi", "ds",
             ]),
-            sockets: 1,
-            cores_per_socket: 2,
-            threads_per_core: 1,
+            topology: CpuTopology::new(1, 2, 1),
             memory_mib: TEST_QEMU_WITH_KVM_ASSUMED_MEMORY_MIB,
             numa_cells: vec![NumaCell {
                 id: 0,
@@ -709,9 +689,7 @@ pub fn builtin_shapes() -> Vec<HostShape> {
             cpu_vendor: "Intel".into(),
             cpu_model: "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz".into(),
             cpu_features: Vec::new(),
-            sockets: 2,
-            cores_per_socket: 16,
-            threads_per_core: 2,
+            topology: CpuTopology::new(2, 16, 2),
             memory_mib: 261_797,
             numa_cells: Vec::new(),
         },
@@ -724,9 +702,7 @@ pub fn builtin_shapes() -> Vec<HostShape> {
             cpu_vendor: "ARM".into(),
             cpu_model: "Neoverse-N1".into(),
             cpu_features: strings(&AARCH64_FEATURES),
-            sockets: 2,
-            cores_per_socket: 80,
-            threads_per_core: 1,
+            topology: CpuTopology::new(2, 80, 1),
             memory_mib: 257_581 + 255_939,
             numa_cells: vec![
                 NumaCell {

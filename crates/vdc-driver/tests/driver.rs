@@ -14,7 +14,7 @@ use vdc_driver::conformance::{self, Capabilities, Fixture};
 use vdc_driver::shapes::HostShape;
 use vdc_driver::sim::{SimClock, SimFleet, SimOp};
 use vdc_driver::{DiskInfo, DriverError, HostDriver, NicInfo, VmInfo, VmMetadata, VmSpec};
-use vdc_types::{HypervisorType, PowerState, VmAction};
+use vdc_types::{CpuTopology, HypervisorType, PowerState, VmAction};
 
 /// A VM spec with one local disk and one NIC on `default`.
 fn spec(name: &str, vcpus: u32, memory_mib: u64) -> VmSpec {
@@ -51,7 +51,7 @@ fn spec(name: &str, vcpus: u32, memory_mib: u64) -> VmSpec {
 fn big_shape() -> HostShape {
     vdc_driver::shapes::builtin_shapes()
         .into_iter()
-        .find(|s| s.sockets == 2 && s.cores_per_socket == 16)
+        .find(|s| s.topology.sockets == 2 && s.topology.cores_per_socket == 16)
         .expect("built-in Xeon shape")
 }
 
@@ -63,9 +63,7 @@ fn small_shape(memory_mib: u64) -> HostShape {
         cpu_vendor: "Intel".into(),
         cpu_model: "tiny".into(),
         cpu_features: vec![],
-        sockets: 1,
-        cores_per_socket: 2,
-        threads_per_core: 1,
+        topology: CpuTopology::new(1, 2, 1),
         memory_mib,
         numa_cells: vec![],
     }
@@ -144,10 +142,7 @@ mod shapes {
         assert_eq!(s.label, "kvm x86_64 Skylake-Client-noTSX-IBRS");
         assert_eq!(s.cpu_vendor, "Intel");
         assert_eq!(s.cpu_model, "Skylake-Client-noTSX-IBRS");
-        assert_eq!(
-            (s.sockets, s.cores_per_socket, s.threads_per_core),
-            (1, 4, 2)
-        );
+        assert_eq!(s.topology, CpuTopology::new(1, 4, 2));
         assert_eq!(s.memory_mib, 32_731_708 / 1024);
         assert_eq!(
             s.numa_cells,
@@ -169,10 +164,7 @@ mod shapes {
         assert_eq!(s.hypervisor, HypervisorType::Kvm);
         assert_eq!(s.cpu_vendor, "ARM");
         assert_eq!(s.cpu_model, "Neoverse-N1");
-        assert_eq!(
-            (s.sockets, s.cores_per_socket, s.threads_per_core),
-            (2, 80, 1)
-        );
+        assert_eq!(s.topology, CpuTopology::new(2, 80, 1));
         assert_eq!(s.numa_cells.len(), 2);
         assert_eq!(
             s.numa_cells[1],
@@ -183,17 +175,14 @@ mod shapes {
             }
         );
         assert_eq!(s.memory_mib, 263_763_320 / 1024 + 262_082_520 / 1024);
-        assert_eq!(s.logical_cpus(), 160);
+        assert_eq!(s.topology.logical_cpus(), 160);
     }
 
     #[test]
     fn other_capabilities_files() {
         let s390 = caps("kvm-s390x.xml");
         assert_eq!(s390.hypervisor, HypervisorType::Kvm);
-        assert_eq!(
-            (s390.sockets, s390.cores_per_socket, s390.threads_per_core),
-            (2, 2, 1)
-        );
+        assert_eq!(s390.topology, CpuTopology::new(2, 2, 1));
         assert_eq!(s390.memory_mib, 2_878_860 / 1024);
         assert_eq!(s390.cpu_model, "host");
 
@@ -202,22 +191,12 @@ mod shapes {
         assert_eq!(lxc.label, "lxc x86_64");
         assert_eq!((lxc.cpu_vendor.as_str(), lxc.cpu_model.as_str()), ("", ""));
         // No <topology> attributes: from the sibling sets (0-1, 2,5, 3-4, 6-7).
-        assert_eq!(
-            (lxc.sockets, lxc.cores_per_socket, lxc.threads_per_core),
-            (1, 4, 2)
-        );
+        assert_eq!(lxc.topology, CpuTopology::new(1, 4, 2));
         assert_eq!(lxc.memory_mib, 16_414_548 / 1024);
 
         let riscv = caps("qemu-riscv64.xml");
         assert_eq!(riscv.hypervisor, HypervisorType::Qemu);
-        assert_eq!(
-            (
-                riscv.sockets,
-                riscv.cores_per_socket,
-                riscv.threads_per_core
-            ),
-            (1, 4, 2)
-        );
+        assert_eq!(riscv.topology, CpuTopology::new(1, 4, 2));
         assert_eq!(riscv.memory_mib, 16_298_176 / 1024);
 
         // Topology attributes say 7 × 5 × 3, its one cell lists 2 CPUs, and no memory.
@@ -227,10 +206,7 @@ mod shapes {
         assert!(err.to_string().contains("memory"), "{err}");
         let old = from_capabilities_xml_assuming_memory(&xml, 2048).expect("with assumed memory");
         assert_eq!(old.hypervisor, HypervisorType::Kvm);
-        assert_eq!(
-            (old.sockets, old.cores_per_socket, old.threads_per_core),
-            (1, 2, 1)
-        );
+        assert_eq!(old.topology, CpuTopology::new(1, 2, 1));
         assert_eq!(old.memory_mib, 2048);
         assert_eq!(
             old.numa_cells,
@@ -281,7 +257,7 @@ mod shapes {
             };
             let listed: u32 = s.numa_cells.iter().map(|c| c.cpus).sum();
             assert!(listed > 0, "{name}: no CPUs listed");
-            assert_eq!(s.logical_cpus(), listed, "{name}: {s:?}");
+            assert_eq!(s.topology.logical_cpus(), listed, "{name}: {s:?}");
             assert_eq!(
                 s.memory_mib,
                 s.numa_cells.iter().map(|c| c.memory_mib).sum::<u64>()
@@ -306,10 +282,7 @@ mod shapes {
             assert_eq!(h.hypervisor, HypervisorType::Esx);
             assert_eq!(h.cpu_vendor, "Intel");
             assert_eq!(h.cpu_model, "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz");
-            assert_eq!(
-                (h.sockets, h.cores_per_socket, h.threads_per_core),
-                (2, 16, 2)
-            );
+            assert_eq!(h.topology, CpuTopology::new(2, 16, 2));
             assert_eq!(h.memory_mib, 261_797);
             assert!(h.numa_cells.is_empty() && h.cpu_features.is_empty());
         }
@@ -345,7 +318,7 @@ mod shapes {
                    h1,AMD EPYC 7763,2,64,False,1048576\n";
         let hosts = from_rvtools_vhost_csv(csv.as_bytes()).expect("valid");
         assert_eq!(hosts[0].cpu_vendor, "AMD");
-        assert_eq!(hosts[0].threads_per_core, 1);
+        assert_eq!(hosts[0].topology.threads_per_core, 1);
     }
 
     #[test]
@@ -364,10 +337,7 @@ mod shapes {
                    <domain type='qemu'/></arch></guest></capabilities>";
         let s = from_capabilities_xml(xml).expect("minimal capabilities");
         assert_eq!(s.memory_mib, 2048);
-        assert_eq!(
-            (s.sockets, s.cores_per_socket, s.threads_per_core),
-            (1, 2, 1)
-        );
+        assert_eq!(s.topology, CpuTopology::new(1, 2, 1));
         assert_eq!(s.hypervisor, HypervisorType::Qemu);
     }
 }
@@ -704,10 +674,7 @@ mod sim {
         let info = h.host_info().unwrap();
         assert_eq!(info.hostname, "sim-host-0002");
         assert_eq!(info.hypervisor, HypervisorType::Sim);
-        assert_eq!(
-            (info.sockets, info.cores_per_socket, info.threads_per_core),
-            (2, 16, 2)
-        );
+        assert_eq!(info.topology, CpuTopology::new(2, 16, 2));
         assert_eq!(info.memory_mib, 261_797);
         let names: Vec<_> = info
             .datastores

@@ -19,8 +19,8 @@
 
 use std::collections::BTreeMap;
 use vdc_types::{
-    ClusterId, DepartmentId, GuestOs, GuestOsSource, HostId, LicenceModel, LicenceProduct,
-    OsBaseline, PatchStatus, PowerState, VmId, patch_status,
+    ClusterId, CpuTopology, DepartmentId, GuestOs, GuestOsSource, HostId, LicenceModel,
+    LicenceProduct, OsBaseline, PatchStatus, PowerState, VmId, patch_status,
 };
 
 /// A host as the licence report sees it.
@@ -29,8 +29,8 @@ pub struct LicHost {
     pub id: HostId,
     pub name: String,
     pub cluster: ClusterId,
-    pub sockets: u32,
-    pub cores_per_socket: u32,
+    /// Only sockets and cores per socket count for licences.
+    pub topology: CpuTopology,
     /// Products the host is marked licensed for (also the placement filter's list).
     pub licensed: Vec<String>,
     /// The department the host is reserved for, if any.
@@ -133,10 +133,11 @@ pub fn runs(p: &LicenceProduct, vm: &LicVm) -> Option<String> {
 pub fn host_units(p: &LicenceProduct, h: &LicHost) -> u64 {
     match p.model {
         LicenceModel::PerCore => {
-            let per_socket = h.cores_per_socket.max(p.min_cores_per_socket);
-            (u64::from(h.sockets) * u64::from(per_socket)).max(u64::from(p.min_cores_per_host))
+            let per_socket = h.topology.cores_per_socket.max(p.min_cores_per_socket);
+            (u64::from(h.topology.sockets) * u64::from(per_socket))
+                .max(u64::from(p.min_cores_per_host))
         }
-        LicenceModel::PerSocket => u64::from(h.sockets),
+        LicenceModel::PerSocket => u64::from(h.topology.sockets),
         LicenceModel::PerHost => 1,
         LicenceModel::PerVm | LicenceModel::PerUser => 0,
     }
@@ -244,7 +245,7 @@ fn product(
                 (false, false) => format!("runs {}; {} may move here", list(&now), list(&may)),
                 _ => format!("{} may move here (same cluster)", list(&may)),
             };
-            if h.sockets == 0 {
+            if h.topology.sockets == 0 {
                 why.push_str(" (its hardware is not known yet: counted as none)");
             }
             LicHostLine {
@@ -395,8 +396,7 @@ mod tests {
             id: HostId(uuid::Uuid::from_bytes([i; 16])),
             name: format!("h{i}"),
             cluster,
-            sockets,
-            cores_per_socket: cores,
+            topology: CpuTopology::new(sockets, cores, 1),
             licensed: licensed.iter().map(|s| s.to_string()).collect(),
             dedicated_to: None,
         }
@@ -680,10 +680,10 @@ mod tests {
             let units = |h: &LicHost| match p.model {
                 LicenceModel::PerCore => {
                     let mut cores = 0;
-                    for _ in 0..h.sockets { cores += h.cores_per_socket.max(p.min_cores_per_socket); }
+                    for _ in 0..h.topology.sockets { cores += h.topology.cores_per_socket.max(p.min_cores_per_socket); }
                     u64::from(cores.max(p.min_cores_per_host))
                 }
-                LicenceModel::PerSocket => u64::from(h.sockets),
+                LicenceModel::PerSocket => u64::from(h.topology.sockets),
                 LicenceModel::PerHost => 1,
                 _ => 0,
             };

@@ -14,7 +14,7 @@ pub use guest_os::{GuestOs, patch_status};
 pub use ids::*;
 pub use params::*;
 pub use state::*;
-pub use topology::NumaCell;
+pub use topology::{CpuTopology, NumaCell};
 pub use views::*;
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored and computed with.

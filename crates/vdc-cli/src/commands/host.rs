@@ -91,10 +91,7 @@ pub async fn host(client: &Client, cmd: HostCmd, out: Output) -> Result<()> {
                                 .map_or_else(|| "-".to_string(), |x| x.verdict.to_string()),
                             h.hypervisor.to_string(),
                             h.cpu_model.clone(),
-                            format!(
-                                "{}x{}x{}",
-                                h.sockets, h.cores_per_socket, h.threads_per_core
-                            ),
+                            h.topology().to_string(),
                             format!("{:.0}", h.memory_mib as f64 / 1024.0),
                             h.id.to_string(),
                         ]

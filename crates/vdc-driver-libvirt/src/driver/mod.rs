@@ -12,7 +12,7 @@ use vdc_driver::{
     DatastoreInfo, DiskInfo, DriverError, HostDriver, HostInfo, HostStats, NetworkInfo, NicInfo,
     SnapshotInfo, VmEventSink, VmInfo, VmMetadata, VmSpec, VmStats, VolumeInfo, state, transition,
 };
-use vdc_types::{HypervisorType, PowerState, UnixMs, VmAction};
+use vdc_types::{CpuTopology, HypervisorType, PowerState, UnixMs, VmAction};
 use virt::connect::Connect;
 use virt::domain::{Domain, DomainState};
 use virt::error::ErrorNumber;
@@ -125,9 +125,11 @@ impl HostDriver for LibvirtHost {
                         cpu_vendor: String::new(),
                         cpu_model: node.model.clone(),
                         cpu_features: Vec::new(),
-                        sockets: node.nodes.max(1) * node.sockets,
-                        cores_per_socket: node.cores,
-                        threads_per_core: node.threads,
+                        topology: CpuTopology::new(
+                            node.nodes.max(1) * node.sockets,
+                            node.cores,
+                            node.threads,
+                        ),
                         memory_mib: node.memory / 1024,
                         numa_cells: Vec::new(),
                     }
@@ -184,9 +186,7 @@ impl HostDriver for LibvirtHost {
                 cpu_vendor: shape.cpu_vendor,
                 cpu_model: shape.cpu_model,
                 cpu_features: shape.cpu_features,
-                sockets: shape.sockets,
-                cores_per_socket: shape.cores_per_socket,
-                threads_per_core: shape.threads_per_core,
+                topology: shape.topology,
                 memory_mib: node.memory / 1024,
                 numa_cells: shape.numa_cells,
                 datastores,

@@ -95,9 +95,7 @@ impl HostDriver for SimHost {
                 cpu_vendor: s.cpu_vendor.clone(),
                 cpu_model: s.cpu_model.clone(),
                 cpu_features: s.cpu_features.clone(),
-                sockets: s.sockets,
-                cores_per_socket: s.cores_per_socket,
-                threads_per_core: s.threads_per_core,
+                topology: s.topology,
                 memory_mib: s.memory_mib,
                 numa_cells: s.numa_cells.clone(),
                 datastores: vec![
@@ -248,7 +246,7 @@ impl HostDriver for SimHost {
                     running_vms += 1;
                 }
             }
-            let logical = u64::from(host.shape.logical_cpus().max(1));
+            let logical = u64::from(host.shape.topology.logical_cpus().max(1));
             let cpu_utilisation = (busy_permille as f64 / 1000.0 / logical as f64).min(1.0);
             Ok(HostStats {
                 cpu_utilisation,

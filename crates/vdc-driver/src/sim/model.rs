@@ -371,7 +371,7 @@ impl Host {
             .filter(|vm| burns_cpu(vm.state))
             .map(|vm| u64::from(vm.vcpus) * vm.load_permille)
             .sum();
-        (demand, u64::from(self.shape.logical_cpus()) * 1000)
+        (demand, u64::from(self.shape.topology.logical_cpus()) * 1000)
     }
 
     /// The share of its time a vCPU waits when demand exceeds the host's logical CPUs

@@ -88,19 +88,11 @@ pub fn host(h: &db::Host, ha: Option<HostHaView>) -> HostView {
         cpu_vendor: h.cpu_vendor.clone(),
         cpu_model: h.cpu_model.clone(),
         cpu_features: h.cpu_features.clone(),
-        sockets: h.sockets,
-        cores_per_socket: h.cores_per_socket,
-        threads_per_core: h.threads_per_core,
+        sockets: h.topology.sockets,
+        cores_per_socket: h.topology.cores_per_socket,
+        threads_per_core: h.topology.threads_per_core,
         memory_mib: h.memory_mib,
-        numa_cells: h
-            .numa_cells
-            .iter()
-            .map(|c| NumaCellView {
-                id: c.id,
-                cpus: c.cpus,
-                memory_mib: c.memory_mib,
-            })
-            .collect(),
+        numa_cells: h.numa_cells.clone(),
         last_sync_at: h.last_sync_at.map(rfc3339),
         dedicated_to: h.dedicated_to,
         licensed_software: h.licensed_software.clone(),

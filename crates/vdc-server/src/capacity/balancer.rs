@@ -77,7 +77,7 @@ impl App {
                 let (vcpu_cap, memory_cap_mib) = cluster.caps(h);
                 BalanceHost {
                     name: h.name.clone(),
-                    cpus: f64::from(h.logical_cpus()),
+                    cpus: f64::from(h.topology.logical_cpus()),
                     vcpu_cap,
                     memory_cap_mib,
                     vcpu_wait: h.load.as_ref().and_then(|l| l.vcpu_wait).unwrap_or(0.0),

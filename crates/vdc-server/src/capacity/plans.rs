@@ -135,7 +135,7 @@ impl App {
                     let (vcpu_cap, memory_cap_mib) = c.caps(h);
                     ConsolidationHost {
                         name: h.name.clone(),
-                        cpus: f64::from(h.logical_cpus()),
+                        cpus: f64::from(h.topology.logical_cpus()),
                         vcpu_cap,
                         memory_cap_mib,
                         usable: h.state == HostState::Connected && !h.maintenance && !gone(h.id),

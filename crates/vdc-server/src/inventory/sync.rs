@@ -107,9 +107,7 @@ fn hardware(h: &HostInfo) -> db::HostHardware {
         cpu_vendor: h.cpu_vendor.clone(),
         cpu_model: h.cpu_model.clone(),
         cpu_features: h.cpu_features.clone(),
-        sockets: h.sockets,
-        cores_per_socket: h.cores_per_socket,
-        threads_per_core: h.threads_per_core,
+        topology: h.topology,
         memory_mib: h.memory_mib,
         numa_cells: h.numa_cells.clone(),
     }

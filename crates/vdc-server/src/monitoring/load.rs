@@ -370,7 +370,7 @@ async fn cluster_readings(
             cpu_capacity: 0.0,
         };
         for h in hosts.iter().filter(|h| h.cluster_id == c.id) {
-            let logical = h.logical_cpus();
+            let logical = h.topology.logical_cpus();
             let (v, m) = alloc.get(&h.id).copied().unwrap_or((0, 0));
             let (vcpu_cap, memory_cap) = c.caps(h);
             d.vcpus_allocated += v;

@@ -194,7 +194,7 @@ impl App {
                 cluster: cluster_name(Some(h.cluster_id)),
             };
             let up = f64::from(u8::from(h.state == HostState::Connected));
-            let cpus = f64::from(h.sockets * h.cores_per_socket * h.threads_per_core);
+            let cpus = f64::from(h.topology.logical_cpus());
             host_kind.set(
                 &labels,
                 &[up, cpus, h.memory_mib as f64 * MIB],

@@ -171,7 +171,7 @@ impl App {
                     reachable: h.state == HostState::Connected,
                     maintenance: h.maintenance,
                     powered_on: true,
-                    logical_cpus: h.logical_cpus(),
+                    logical_cpus: h.topology.logical_cpus(),
                     memory_mib: h.memory_mib,
                     numa_cells: h.numa_cells.clone(),
                     allocated_vcpus: vcpus,

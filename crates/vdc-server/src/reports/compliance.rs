@@ -76,8 +76,7 @@ impl App {
                 id: h.id,
                 name: h.name,
                 cluster: h.cluster_id,
-                sockets: h.sockets,
-                cores_per_socket: h.cores_per_socket,
+                topology: h.topology,
                 licensed: h.licensed_software,
                 dedicated_to: h.dedicated_to,
             })

@@ -48,10 +48,7 @@ pub(crate) async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Pag
             .iter()
             .filter(|h| h.state == HostState::Connected)
             .count(),
-        cpus: hosts
-            .iter()
-            .map(|h| h.sockets * h.cores_per_socket * h.threads_per_core)
-            .sum(),
+        cpus: hosts.iter().map(|h| h.topology.logical_cpus()).sum(),
         memory_mib: hosts.iter().map(|h| h.memory_mib).sum(),
         vms: vms.len(),
         running: vms

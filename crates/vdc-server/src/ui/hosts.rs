@@ -130,7 +130,7 @@ impl Names {
                 .unwrap_or_default(),
             state: h.state.to_string(),
             maintenance: h.maintenance,
-            cpus: h.sockets * h.cores_per_socket * h.threads_per_core,
+            cpus: h.topology().logical_cpus(),
             memory: mib(h.memory_mib),
             load: pct(h.cpu_load),
             vcpu_wait: pct(h.vcpu_wait),

@@ -26,14 +26,6 @@ pub struct ClusterView {
     pub power_saving: bool,
 }
 
-/// A NUMA cell of a host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct NumaCellView {
-    pub id: u32,
-    pub cpus: u32,
-    pub memory_mib: u64,
-}
-
 /// A hypervisor host.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct HostView {
@@ -54,7 +46,7 @@ pub struct HostView {
     pub cores_per_socket: u32,
     pub threads_per_core: u32,
     pub memory_mib: u64,
-    pub numa_cells: Vec<NumaCellView>,
+    pub numa_cells: Vec<NumaCell>,
     pub last_sync_at: Option<String>,
     /// The department the host is reserved for, if any.
     pub dedicated_to: Option<DepartmentId>,
@@ -73,6 +65,13 @@ pub struct HostView {
     /// What the HA controller makes of the host (`null` before its first round, or when HA
     /// is off).
     pub ha: Option<HostHaView>,
+}
+
+impl HostView {
+    /// The host's CPU topology, from its three flat fields.
+    pub fn topology(&self) -> CpuTopology {
+        CpuTopology::new(self.sockets, self.cores_per_socket, self.threads_per_core)
+    }
 }
 
 /// The HA controller's view of a host.

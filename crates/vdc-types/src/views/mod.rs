@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::ids::*;
 use crate::state::*;
+use crate::topology::{CpuTopology, NumaCell};
 
 mod auth;
 mod governance;

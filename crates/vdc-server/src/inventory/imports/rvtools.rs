@@ -178,9 +178,11 @@ pub fn parse(source: &str, bytes: &[u8], now: UnixMs) -> Result<Estate, Error> {
                 .unwrap_or_default(),
             cpu_vendor: vendor.into(),
             cpu_model: model,
-            sockets: vhost.num(r, h_cpus, "# CPU", i)? as u32,
-            cores_per_socket: vhost.num(r, h_cores, "Cores per CPU", i)? as u32,
-            threads_per_core: if ht { 2 } else { 1 },
+            topology: CpuTopology::new(
+                vhost.num(r, h_cpus, "# CPU", i)? as u32,
+                vhost.num(r, h_cores, "Cores per CPU", i)? as u32,
+                if ht { 2 } else { 1 },
+            ),
             memory_mib: vhost.num(r, h_mem, "# Memory", i)? as u64,
             name,
         });
