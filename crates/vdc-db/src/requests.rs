@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 /// A provisioning request as stored (its VMs and approvals as the API shows them).
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub id: String,
+    pub id: RequestId,
     pub requester: String,
     pub department_id: Option<DepartmentId>,
     pub purpose: String,
@@ -31,7 +31,7 @@ const COLS: &str = "id, requester, department_id, purpose, vms, cost_month, curr
 
 fn from_row(r: &AnyRow) -> DbResult<Request> {
     Ok(Request {
-        id: get(r, "id")?,
+        id: parse_id("request id", &get::<String>(r, "id")?)?,
         requester: get(r, "requester")?,
         department_id: opt_id("department id", get(r, "department_id")?)?,
         purpose: get(r, "purpose")?,
@@ -55,7 +55,7 @@ impl DataStore {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO requests ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         )))
-        .bind(&r.id)
+        .bind(r.id.to_string())
         .bind(&r.requester)
         .bind(r.department_id.map(|d| d.to_string()))
         .bind(&r.purpose)
@@ -77,11 +77,11 @@ impl DataStore {
     }
 
     /// One request.
-    pub async fn get_request(&self, id: &str) -> DbResult<Request> {
+    pub async fn get_request(&self, id: RequestId) -> DbResult<Request> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLS} FROM requests WHERE id = $1"
         )))
-        .bind(id)
+        .bind(id.to_string())
         .fetch_optional(self.pool())
         .await
         .map_err(q("get request"))?
@@ -116,7 +116,7 @@ impl DataStore {
         .bind(r.reason.as_deref())
         .bind(to_json(&r.vm_ids))
         .bind(r.updated_at)
-        .bind(&r.id)
+        .bind(r.id.to_string())
         .bind(from.as_str())
         .execute(self.pool())
         .await

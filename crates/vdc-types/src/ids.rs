@@ -70,4 +70,6 @@ typed_id!(
     RoleBindingId,
     /// A bearer token (a login, a browser session or a named API token).
     TokenId,
+    /// A provisioning request awaiting (or past) approval.
+    RequestId,
 );

@@ -114,7 +114,7 @@ pub async fn request(client: &Client, cmd: RequestCmd, out: Output) -> Result<()
         rs.iter()
             .map(|r| {
                 vec![
-                    r.id.clone(),
+                    r.id.to_string(),
                     r.requester.clone(),
                     r.state.to_string(),
                     r.vms.len().to_string(),

@@ -17,7 +17,7 @@ const AUTO: &str = "auto";
 
 fn view(r: &db::Request) -> RequestView {
     RequestView {
-        id: r.id.clone(),
+        id: r.id,
         requester: r.requester.clone(),
         department_id: r.department_id,
         purpose: r.purpose.clone(),
@@ -99,7 +99,7 @@ impl App {
             })
             .collect();
         let mut r = db::Request {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: RequestId::new(),
             requester: actor.name().to_string(),
             department_id: department,
             purpose: p.purpose,
@@ -122,7 +122,7 @@ impl App {
         self.audit(
             actor.name(),
             "request.create",
-            ("request", Some(r.id.clone())),
+            ("request", Some(r.id.to_string())),
             AuditResult::Ok,
             Some(format!(
                 "vms={} cost_month={:.2} {}; {}",
@@ -204,7 +204,7 @@ impl App {
         self.audit(
             "requests",
             "request.fulfil",
-            ("request", Some(r.id.clone())),
+            ("request", Some(r.id.to_string())),
             if r.state == RequestState::Created {
                 AuditResult::Ok
             } else {
@@ -217,7 +217,12 @@ impl App {
     }
 
     /// A pending request an approver may decide on.
-    async fn decidable(&self, actor: &Actor, id: &str, action: &str) -> Result<db::Request, Error> {
+    async fn decidable(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        action: &str,
+    ) -> Result<db::Request, Error> {
         let r = self.db.get_request(id).await?;
         let mut check = actor.require(Permission::RequestApprove, On::department(r.department_id));
         if check.is_ok() && r.requester == actor.name() {
@@ -246,7 +251,7 @@ impl App {
     pub async fn approve_request(
         &self,
         actor: &Actor,
-        id: &str,
+        id: RequestId,
         p: RequestDecisionParams,
     ) -> Result<RequestView, Error> {
         let mut r = self.decidable(actor, id, "request.approve").await?;
@@ -277,7 +282,7 @@ impl App {
     pub async fn reject_request(
         &self,
         actor: &Actor,
-        id: &str,
+        id: RequestId,
         p: RequestDecisionParams,
     ) -> Result<RequestView, Error> {
         let reason = p
@@ -328,7 +333,7 @@ impl App {
     }
 
     /// One request (404 when the caller may not see it).
-    pub async fn get_request(&self, actor: &Actor, id: &str) -> Result<RequestView, Error> {
+    pub async fn get_request(&self, actor: &Actor, id: RequestId) -> Result<RequestView, Error> {
         let r = self.db.get_request(id).await?;
         if !Self::sees_request(actor, &r) {
             return Err(Error::not_found("request", id));

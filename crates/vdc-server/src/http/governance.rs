@@ -101,41 +101,41 @@ pub(super) async fn list_requests(
 
 /// One request.
 #[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "governance", security(("bearer" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
+    params(("id" = RequestId, Path)),
+    responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_request(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> ApiResult<Json<RequestView>> {
-    Ok(Json(app.get_request(&actor, &id).await?))
+    Ok(Json(app.get_request(&actor, id).await?))
 }
 
 /// Approves a pending request (`request.approve`, not the requester); the last approval it
 /// needs creates its VMs.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "governance", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = RequestDecisionParams,
-    responses((status = 200, body = RequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = RequestId, Path)), request_body = RequestDecisionParams,
+    responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn approve_request(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<RequestId>,
     ApiJson(p): ApiJson<RequestDecisionParams>,
 ) -> ApiResult<Json<RequestView>> {
-    Ok(Json(app.approve_request(&actor, &id, p).await?))
+    Ok(Json(app.approve_request(&actor, id, p).await?))
 }
 
 /// Rejects a pending request with a reason (`request.approve`, not the requester).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/reject", tag = "governance", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = RequestDecisionParams,
+    params(("id" = RequestId, Path)), request_body = RequestDecisionParams,
     responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn reject_request(
     State(app): State<App>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<RequestId>,
     ApiJson(p): ApiJson<RequestDecisionParams>,
 ) -> ApiResult<Json<RequestView>> {
-    Ok(Json(app.reject_request(&actor, &id, p).await?))
+    Ok(Json(app.reject_request(&actor, id, p).await?))
 }
 
 /// What resources and licences cost per month.

@@ -1142,6 +1142,27 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
     )
     .await;
     assert_eq!(b["field"], "reason");
+    // A request id is a typed path id: one that is not a UUID is a 400 naming it, an unknown
+    // one a 404.
+    let b = expect(
+        &s,
+        &beth,
+        "POST",
+        "/api/v1/requests/not-a-request/reject",
+        json!({"reason": "x"}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "id", "{b}");
+    expect(
+        &s,
+        &beth,
+        "POST",
+        &format!("/api/v1/requests/{}/reject", uuid::Uuid::now_v7()),
+        json!({"reason": "x"}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let r = expect(
         &s,
         &beth,

@@ -44,7 +44,7 @@ pub struct ApprovalView {
 /// A provisioning request: VMs asked for, their monthly cost, and where approval stands.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RequestView {
-    pub id: String,
+    pub id: RequestId,
     pub requester: String,
     pub department_id: Option<DepartmentId>,
     pub purpose: String,
