@@ -45,6 +45,7 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
     let t = Instant::now();
     let server = vdc_server::start(config).await?;
     let setup_s = t.elapsed().as_secs_f64();
+    let rss_setup = rss_mib();
     let base = format!("http://{}/api/v1", server.addr);
     let http = reqwest::Client::new();
     let login: LoginResponse = http
@@ -83,6 +84,7 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
         }
     };
     let (sync_s, _) = sync_runs(1).await?;
+    let rss_synced = rss_mib();
     let inserted = server.app.db.count_vms().await? as usize;
     anyhow::ensure!(
         inserted == a.vms,
@@ -90,6 +92,7 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
         a.vms
     );
     let (resync_s, resync) = sync_runs(2).await?;
+    let rss_resynced = rss_mib();
     let depts: Vec<DepartmentView> = http
         .get(format!("{base}/departments"))
         .bearer_auth(&login.token)
@@ -202,7 +205,10 @@ pub async fn run(a: InventoryArgs) -> Result<()> {
         "  goal p99 < 100 ms: {}",
         if p99 < 100.0 { "met" } else { "NOT met" }
     );
-    println!("  RSS of the whole process (server + simulator + client): {rss:.0} MiB");
+    println!(
+        "  RSS of the whole process (server + simulator + client): {rss:.0} MiB \
+         (after setup {rss_setup:.0}, after the full sync {rss_synced:.0}, after the resync {rss_resynced:.0})"
+    );
     println!(
         "  background activities that ran while the requests were timed: {}",
         if ran.is_empty() {

@@ -29,7 +29,8 @@ pub(crate) type Run = for<'a> fn(&'a App) -> Outcome<'a>;
 /// When an activity runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
-    /// Every period, from the server's start (a run that overruns skips the missed ticks).
+    /// Every period, from the server's start; a long run pushes the next one back so that the
+    /// activity takes at most 1/[`SHARE`] of the time (see [`next_start`]).
     Every(Duration),
     /// Right after each run of the named activity, in the same task: balancing and leases
     /// act on the loads just sampled, and never at the same time as each other (both skip the
@@ -70,6 +71,26 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 
 /// How often behaviour profiles are relearnt and old metrics pruned.
 const HOURLY: Duration = Duration::from_secs(3600);
+
+/// A periodic activity (with the activities that run after it) takes at most one part in
+/// `SHARE` of the wall time: on a large fleet a full inventory sync or a metrics write can
+/// take seconds, and run back to back they would leave the API a fraction of the CPU. Driver
+/// events keep the inventory fresh between the (then rarer) full syncs.
+pub const SHARE: u32 = 4;
+
+/// The longest a run may push the next one back, in periods: a one-off long run (the first
+/// sync into an empty store) must not hold the activity back for long.
+pub const MAX_STRETCH: u32 = 10;
+
+/// How long after a run's start the next one starts: its period, or [`SHARE`] times as long as
+/// the run took when that is longer, but at most [`MAX_STRETCH`] periods (and never before the
+/// run ended).
+pub fn next_start(period: Duration, took: Duration) -> Duration {
+    let stretched = took
+        .saturating_mul(SHARE)
+        .min(period.saturating_mul(MAX_STRETCH));
+    period.max(stretched).max(took)
+}
 
 /// Every background activity, in the order they are shown. The controllers that act on
 /// sampled loads (load sampling, then balancing, then leases) run when the inventory sync does,
@@ -284,6 +305,18 @@ struct Record {
     duration_ms: Option<u64>,
     ok: Option<bool>,
     outcome: Option<String>,
+    /// When a periodic activity runs next.
+    next_at: Option<UnixMs>,
+}
+
+impl Runs {
+    /// Records that `name` runs again `wait` after its last start.
+    fn next_at(&self, name: &'static str, wait: Duration) {
+        let mut g = self.0.lock().expect("runs lock");
+        let r = g.entry(name).or_default();
+        let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        r.next_at = r.started_at.map(|s| s.saturating_add(wait));
+    }
 }
 
 impl Part for Runs {
@@ -367,14 +400,15 @@ pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
                 let chain = followers(&all, a.name);
                 let (app, name) = (app.clone(), a.name);
                 Some(tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(period);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                     loop {
-                        tick.tick().await;
+                        let started = tokio::time::Instant::now();
                         run_once(&app, name, run(&app)).await;
                         for (next, run) in &chain {
                             run_once(&app, next, run(&app)).await;
                         }
+                        let wait = next_start(period, started.elapsed());
+                        app.part::<Runs>().next_at(name, wait);
+                        tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;
                     }
                 }))
             }
@@ -419,9 +453,7 @@ pub fn views(app: &App) -> Vec<BackgroundTaskView> {
                 last_duration_ms: r.duration_ms,
                 last_result: r.ok.map(|ok| if ok { "ok" } else { "failed" }.into()),
                 last_outcome: r.outcome,
-                next_run_at: period
-                    .zip(r.started_at)
-                    .map(|(d, s)| rfc3339(s + d.as_millis() as i64)),
+                next_run_at: r.next_at.map(rfc3339),
             }
         })
         .collect()
@@ -463,7 +495,12 @@ pub fn markdown(config: &Config) -> String {
          they act on fresh loads and never at the same time; anomaly learning, metrics writing\n\
          and pruning run only while metrics are collected. Power steps (standby and wake) are\n\
          part of a balancing round, because the power plan counts the VMs the round's moves\n\
-         leave on each host.\n",
+         leave on each host.\n\n\
+         A periodic activity takes at most a quarter of the time: a run that takes longer than a\n\
+         quarter of its period (a full inventory sync of thousands of hosts, say) starts the next\n\
+         one four times its length after its start, but at most ten periods after it (a one-off\n\
+         long run, like the first sync into an empty store, does not hold it back for long); the\n\
+         next run's time shown says so.\n",
     );
     s
 }
@@ -477,6 +514,24 @@ mod tests {
             .into_iter()
             .map(|a| (a.name, a.schedule))
             .collect()
+    }
+
+    /// A run shorter than a quarter of the period keeps the period; a longer one pushes the
+    /// next start to four times its length, up to ten periods.
+    #[test]
+    fn long_runs_push_the_next_start_back() {
+        let s = Duration::from_secs;
+        assert_eq!(next_start(s(10), Duration::from_millis(200)), s(10));
+        assert_eq!(next_start(s(10), Duration::from_millis(2500)), s(10));
+        assert_eq!(next_start(s(10), s(6)), s(24));
+        assert_eq!(
+            next_start(s(1), Duration::from_millis(300)),
+            Duration::from_millis(1200)
+        );
+        assert_eq!(next_start(Duration::MAX, s(1)), Duration::MAX);
+        // At most ten periods; a run longer than that is followed at once.
+        assert_eq!(next_start(s(10), s(40)), s(100));
+        assert_eq!(next_start(s(10), s(150)), s(150));
     }
 
     /// Balancing and leases run after each load sample, in that order; a zero or absent
