@@ -43,7 +43,7 @@ pub struct ServeArgs {
     /// Shell command that powers a host on or off (standby), e.g. a script calling its BMC;
     /// it gets VDC_POWER_ACTION (on/off), VDC_HOST_NAME and VDC_HOST_URI. Without it, hosts
     /// are powered through their driver where it can (the simulator can; libvirt cannot).
-    #[arg(long, env = "VDC_POWER_COMMAND")]
+    #[arg(long, env = "VDC_POWER_COMMAND", hide_env_values = true)]
     power_command: Option<String>,
     /// Warn VM owners this long before their lease ends.
     #[arg(long, default_value = "7d", value_parser = humantime_duration)]
@@ -65,7 +65,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1)]
     approvals: u32,
     /// Webhook that gets notifications (requests, decisions, lease warnings) as JSON POSTs.
-    #[arg(long, env = "VDC_NOTIFY_URL")]
+    #[arg(long, env = "VDC_NOTIFY_URL", hide_env_values = true)]
     notify_url: Option<String>,
     /// How often every host and VM is sampled for monitoring; 0s turns it off.
     #[arg(long, default_value = "20s", value_parser = humantime_duration)]
@@ -98,7 +98,7 @@ pub struct HaArgs {
     ha_fence_timeout: Duration,
     /// Shell command that powers a dead host off (gets VDC_HOST_NAME and VDC_HOST_URI; exit
     /// 0 = off).
-    #[arg(long, env = "VDC_HA_FENCE_COMMAND")]
+    #[arg(long, env = "VDC_HA_FENCE_COMMAND", hide_env_values = true)]
     ha_fence_command: Option<String>,
     /// Directory on shared storage where each host touches a file named after it (its
     /// datastore heartbeat).

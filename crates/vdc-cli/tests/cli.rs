@@ -401,6 +401,36 @@ fn openapi_command_prints_the_checked_in_document() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
 }
 
+/// `vdc serve --help` shows which environment variables it reads, never the values of those
+/// that may hold secrets (a token in the notify URL, a password in a power or fence command).
+#[test]
+fn serve_help_hides_secret_environment_values() {
+    let secrets = [
+        ("VDC_DATABASE_URL", "postgres://vdc:SECRET-db@localhost/vdc"),
+        (
+            "VDC_NOTIFY_URL",
+            "https://hooks.example/?token=SECRET-notify",
+        ),
+        ("VDC_POWER_COMMAND", "ipmitool -P SECRET-power"),
+        ("VDC_HA_FENCE_COMMAND", "fence_ipmilan -p SECRET-fence"),
+        ("VDC_LDAP_BIND_PASSWORD", "SECRET-ldap"),
+    ];
+    let out = Command::new(VDC)
+        .args(["serve", "--help"])
+        .envs(secrets)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (name, _) in secrets {
+        assert!(help.contains(name), "{name} is not named in the help");
+    }
+    assert!(
+        !help.contains("SECRET"),
+        "a secret value in `vdc serve --help`:\n{help}"
+    );
+}
+
 /// `libvirt-domains/` of the repository's test data. Missing data fails the test; it never skips it.
 fn domain_corpus() -> PathBuf {
     let dir = vdc_test_utils::test_data().join("libvirt-domains");

@@ -23,6 +23,12 @@ pub enum Error {
     /// No such resource (or not visible to the caller).
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
+    /// The path exists but not with this method; `allowed` lists those it has.
+    #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<&'static str>,
+    },
     /// The resource changed since the caller read it, or a name is taken.
     #[error("conflict: {message}")]
     Conflict { message: String },
@@ -99,6 +105,7 @@ impl Error {
             Error::Unauthenticated | Error::BadCredentials => 401,
             Error::Forbidden { .. } | Error::QuotaExceeded { .. } => 403,
             Error::NotFound { .. } => 404,
+            Error::MethodNotAllowed { .. } => 405,
             // 409: the request is well-formed but conflicts with the current state of the
             // resource (stale generation, taken name, wrong power state); retrying after a
             // fresh read can succeed.
@@ -119,6 +126,7 @@ impl Error {
             Error::BadCredentials => "bad_credentials",
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::Conflict { .. } => "conflict",
             Error::InvalidStateTransition { .. } => "invalid_state_transition",
             Error::InsufficientCapacity { .. } => "insufficient_capacity",

@@ -254,6 +254,7 @@ impl App {
         id: RequestId,
         p: RequestDecisionParams,
     ) -> Result<RequestView, Error> {
+        p.validate()?;
         let mut r = self.decidable(actor, id, "request.approve").await?;
         r.approvals.push(ApprovalView {
             approver: actor.name().to_string(),
@@ -285,6 +286,7 @@ impl App {
         id: RequestId,
         p: RequestDecisionParams,
     ) -> Result<RequestView, Error> {
+        p.validate()?;
         let reason = p
             .reason
             .filter(|r| !r.trim().is_empty())

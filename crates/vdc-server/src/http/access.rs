@@ -111,6 +111,26 @@ pub fn rule(method: &Method, path: &str) -> Option<Access> {
     })
 }
 
+/// The methods `path` has a rule for (with HEAD where it has GET).
+fn allowed(path: &str) -> Vec<&'static str> {
+    static METHODS: [Method; 5] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    let mut out: Vec<&'static str> = METHODS
+        .iter()
+        .filter(|m| rule(m, path).is_some())
+        .map(Method::as_str)
+        .collect();
+    if out.first() == Some(&"GET") {
+        out.insert(1, "HEAD");
+    }
+    out
+}
+
 /// Middleware: applies the route's rule; a signed-in caller travels on to the handler in the
 /// request's extensions. Refusals by permission are audited.
 pub async fn check(State(app): State<App>, mut req: Request, next: Next) -> Response {
@@ -123,12 +143,33 @@ pub async fn check(State(app): State<App>, mut req: Request, next: Next) -> Resp
         return next.run(req).await;
     };
     let method = req.method().clone();
-    let Some(access) = rule(&method, &path) else {
-        tracing::error!(%method, %path, "route without an access rule");
-        return ApiError(Error::internal(format!(
-            "no access rule for {method} {path}"
-        )))
+    // HEAD is served by a route's GET.
+    let ruled = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        &method
+    };
+    let Some(access) = rule(ruled, &path) else {
+        let allowed = allowed(&path);
+        if allowed.is_empty() {
+            tracing::error!(%method, %path, "route without an access rule");
+            return ApiError(Error::internal(format!(
+                "no access rule for {method} {path}"
+            )))
+            .into_response();
+        }
+        // A method the path does not have (or one without a rule, which the route × role
+        // test catches): 405, naming those it has, and never the handler.
+        let allow = allowed.join(", ");
+        let mut response = ApiError(Error::MethodNotAllowed {
+            method: method.to_string(),
+            allowed,
+        })
         .into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
+        return response;
     };
     if access == Access::Public {
         return next.run(req).await;

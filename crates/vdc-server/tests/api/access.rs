@@ -187,6 +187,82 @@ pub(super) async fn every_endpoint_by_every_role(store: Store) {
         }
     }
     assert!(checked >= 6 * 50, "{checked} calls");
+    methods_a_path_lacks_are_405(&s, &spec).await;
+    answers_carry_the_security_headers(&s).await;
+}
+
+/// A method a path does not have (TRACE, or one of the usual five it lacks) is a 405 whose
+/// `Allow` names exactly the documented methods (and HEAD with GET), never a 500 or a handler.
+async fn methods_a_path_lacks_are_405(s: &TestStack, spec: &Value) {
+    let mut checked = 0;
+    for (path, methods) in spec["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = methods
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        if documented.iter().any(|m| m == "GET") {
+            documented.push("HEAD".into());
+        }
+        documented.sort();
+        let url = path
+            .replace("{id}", &super::uuid_like())
+            .replace("{action}", "start")
+            .replace("{name}", "s1")
+            .replace("{binding}", "b1");
+        for m in ["TRACE", "GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if documented.iter().any(|d| d == m) {
+                continue;
+            }
+            let resp = s
+                .http
+                .request(m.parse().unwrap(), format!("{}{url}", s.base))
+                .bearer_auth(&s.admin_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+            let allow = resp.headers()["allow"].to_str().unwrap().to_string();
+            let mut allow: Vec<String> = allow.split(", ").map(String::from).collect();
+            allow.sort();
+            assert_eq!(allow, documented, "Allow of {path}");
+            let b: Value = resp.json().await.unwrap();
+            assert_eq!(b["code"], "method_not_allowed", "{m} {path}: {b}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} calls");
+}
+
+/// Every answer — an API body, an error, the web UI's login page, a 405 — carries the
+/// security headers (content security policy, no framing, no sniffing, no referrer).
+async fn answers_carry_the_security_headers(s: &TestStack) {
+    for (m, path) in [
+        ("GET", "/api/v1/health"),
+        ("GET", "/api/v1/vms"),
+        ("GET", "/api/v1/no-such-thing"),
+        ("TRACE", "/api/v1/health"),
+        ("GET", "/login"),
+        ("GET", "/"),
+    ] {
+        let resp = s
+            .http
+            .request(m.parse().unwrap(), format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        for (name, value) in &vdc_server::http::SECURITY_HEADERS {
+            assert_eq!(
+                resp.headers().get(name).map(|v| v.to_str().unwrap()),
+                Some(*value),
+                "{name} of {m} {path} ({})",
+                resp.status()
+            );
+        }
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    }
 }
 
 async fn call(s: &TestStack, token: &str, m: &str, path: &str, body: Value) -> (StatusCode, Value) {
@@ -1142,6 +1218,16 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
     )
     .await;
     assert_eq!(b["field"], "reason");
+    let b = expect(
+        &s,
+        &beth,
+        "POST",
+        &reject,
+        json!({"reason": "x".repeat(513)}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(b["field"], "reason", "{b}");
     // A request id is a typed path id: one that is not a UUID is a 400 naming it, an unknown
     // one a 404.
     let b = expect(

@@ -166,9 +166,19 @@ impl RequestCreateParams {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestDecisionParams {
-    /// Required to reject.
+    /// Required to reject; at most 512 characters.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+impl RequestDecisionParams {
+    /// A reason, when given, is bounded text.
+    pub fn validate(&self) -> Result<(), Error> {
+        match &self.reason {
+            Some(r) => validate_text("reason", r, 512),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `PUT /api/v1/departments/{id}/quota`: the whole quota (omitted limits are unlimited).
