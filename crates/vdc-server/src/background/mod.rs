@@ -29,8 +29,8 @@ pub(crate) type Run = for<'a> fn(&'a App) -> Outcome<'a>;
 /// When an activity runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
-    /// Every period, from the server's start; a long run pushes the next one back so that the
-    /// activity takes at most 1/[`SHARE`] of the time (see [`next_start`]).
+    /// Every period, the first run at the server's start; a long run pushes the next one back
+    /// (see [`next_start`]) unless the activity keeps its period.
     Every(Duration),
     /// Right after each run of the named activity, in the same task: balancing and leases
     /// act on the loads just sampled, and never at the same time as each other (both skip the
@@ -61,6 +61,9 @@ pub struct Activity {
     pub schedule: Schedule,
     /// `None` for the event sync, which its event loop runs.
     run: Option<Run>,
+    /// Whether a long run pushes the next one back ([`next_start`]); HA keeps its period:
+    /// a round is long when hosts do not answer, which is when the next one must not wait.
+    paced: bool,
 }
 
 /// The name the event sync records its runs under.
@@ -72,10 +75,11 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// How often behaviour profiles are relearnt and old metrics pruned.
 const HOURLY: Duration = Duration::from_secs(3600);
 
-/// A periodic activity (with the activities that run after it) takes at most one part in
-/// `SHARE` of the wall time: on a large fleet a full inventory sync or a metrics write can
-/// take seconds, and run back to back they would leave the API a fraction of the CPU. Driver
-/// events keep the inventory fresh between the (then rarer) full syncs.
+/// A paced periodic activity (with the activities that run after it) takes at most one part in
+/// `SHARE` of the wall time while its runs are shorter than `MAX_STRETCH / SHARE` periods: on a
+/// large fleet a full inventory sync or a metrics write can take seconds, and run back to back
+/// they would leave the API a fraction of the CPU. Driver events keep the inventory fresh
+/// between the (then rarer) full syncs.
 pub const SHARE: u32 = 4;
 
 /// The longest a run may push the next one back, in periods: a one-off long run (the first
@@ -117,6 +121,7 @@ pub fn activities(config: &Config) -> Vec<Activity> {
         purpose,
         schedule,
         run,
+        paced: true,
     };
     vec![
         a(
@@ -173,12 +178,15 @@ pub fn activities(config: &Config) -> Vec<Activity> {
             after("balancing"),
             Some(leases as Run),
         ),
-        a(
-            "ha",
-            "pings every host and reads its datastore heartbeat; fences dead hosts and restarts their VMs",
-            every(config.ha.interval),
-            Some(ha as Run),
-        ),
+        Activity {
+            paced: false,
+            ..a(
+                "ha",
+                "pings every host and reads its datastore heartbeat; fences dead hosts and restarts their VMs",
+                every(config.ha.interval),
+                Some(ha as Run),
+            )
+        },
     ]
 }
 
@@ -398,7 +406,7 @@ pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         .filter_map(|a| match (a.schedule, a.run) {
             (Schedule::Every(period), Some(run)) => {
                 let chain = followers(&all, a.name);
-                let (app, name) = (app.clone(), a.name);
+                let (app, name, paced) = (app.clone(), a.name, a.paced);
                 Some(tokio::spawn(async move {
                     loop {
                         let started = tokio::time::Instant::now();
@@ -406,7 +414,12 @@ pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
                         for (next, run) in &chain {
                             run_once(&app, next, run(&app)).await;
                         }
-                        let wait = next_start(period, started.elapsed());
+                        let took = started.elapsed();
+                        let wait = if paced {
+                            next_start(period, took)
+                        } else {
+                            period.max(took)
+                        };
                         app.part::<Runs>().next_at(name, wait);
                         tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;
                     }
@@ -453,7 +466,16 @@ pub fn views(app: &App) -> Vec<BackgroundTaskView> {
                 last_duration_ms: r.duration_ms,
                 last_result: r.ok.map(|ok| if ok { "ok" } else { "failed" }.into()),
                 last_outcome: r.outcome,
-                next_run_at: r.next_at.map(rfc3339),
+                // Set when a run ends; while one is under way (or before the first ends), the
+                // soonest the next can start.
+                next_run_at: match (r.next_at, r.started_at, period) {
+                    (Some(next), Some(start), _) if next > start => Some(rfc3339(next)),
+                    (_, Some(start), Some(d)) => {
+                        let d = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                        Some(rfc3339(start.saturating_add(d)))
+                    }
+                    _ => None,
+                },
             }
         })
         .collect()
@@ -496,11 +518,12 @@ pub fn markdown(config: &Config) -> String {
          and pruning run only while metrics are collected. Power steps (standby and wake) are\n\
          part of a balancing round, because the power plan counts the VMs the round's moves\n\
          leave on each host.\n\n\
-         A periodic activity takes at most a quarter of the time: a run that takes longer than a\n\
-         quarter of its period (a full inventory sync of thousands of hosts, say) starts the next\n\
-         one four times its length after its start, but at most ten periods after it (a one-off\n\
-         long run, like the first sync into an empty store, does not hold it back for long); the\n\
-         next run's time shown says so.\n",
+         A periodic activity other than HA takes at most a quarter of the time: a run that takes\n\
+         longer than a quarter of its period (a full inventory sync of thousands of hosts, say)\n\
+         starts the next one four times its length after its start, but at most ten periods after\n\
+         it (a one-off long run, like the first sync into an empty store, does not hold it back\n\
+         for long); the next run's time shown says so. HA keeps its period: its rounds are long\n\
+         when hosts stop answering, which is when the next round must not wait.\n",
     );
     s
 }
@@ -545,6 +568,10 @@ mod tests {
             .map(|(n, _)| *n)
             .collect();
         assert_eq!(chain, ["balancing", "leases"]);
+        // Every periodic activity is paced but HA, whose long rounds are its emergencies.
+        for a in &all {
+            assert_eq!(a.paced, a.name != "ha", "{}", a.name);
+        }
         assert!(followers(&all, "ha").is_empty());
         c.sync_interval = Some(Duration::from_secs(300));
         let s = schedules(&c);
