@@ -31,6 +31,8 @@ impl App {
                 .await
                 .and_then(reqwest::Response::error_for_status);
             if let Err(e) = sent {
+                // The URL may carry a token: neither the log nor the audit log gets it.
+                let e = e.without_url();
                 tracing::warn!(%event, error = %e, "notification webhook failed");
                 app.audit(
                     "notify",

@@ -224,6 +224,11 @@ impl App {
         action: &str,
     ) -> Result<db::Request, Error> {
         let r = self.db.get_request(id).await?;
+        // Another department's request does not exist for the caller (a 403 would confirm it
+        // and name that department).
+        if !Self::sees_request(actor, &r) {
+            return Err(Error::not_found("request", id));
+        }
         let mut check = actor.require(Permission::RequestApprove, On::department(r.department_id));
         if check.is_ok() && r.requester == actor.name() {
             check = Err(Error::forbidden(
