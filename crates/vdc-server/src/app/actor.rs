@@ -3,7 +3,7 @@
 //! touches, and the read scope lists are filtered to.
 
 use vdc_db::User;
-use vdc_types::{ClusterId, DepartmentId, Error, Permission};
+use vdc_types::{ClusterId, DepartmentId, Error, Permission, UnixMs};
 
 /// A role the caller holds, resolved to its permissions, at its scope.
 #[derive(Debug, Clone)]
@@ -72,6 +72,9 @@ pub struct Actor {
     pub grants: Vec<Grant>,
     /// The permissions the caller's token is limited to, if it is.
     pub token_limit: Option<Vec<Permission>>,
+    /// When the caller's token ends (`None`: acting for the server, not through a token):
+    /// tokens it mints end no later.
+    pub token_expires_at: Option<UnixMs>,
 }
 
 impl Actor {

@@ -55,12 +55,13 @@ impl App {
         }
     }
 
-    /// Stores a new token of `kind` for `user`; returns the secret and its record.
+    /// Stores a new token of `kind` for `user`, valid until `expires_at`; returns the secret
+    /// and its record.
     pub(crate) async fn issue_token(
         &self,
         user: UserId,
         kind: TokenKind,
-        ttl_ms: i64,
+        expires_at: UnixMs,
         name: Option<String>,
         permissions: Option<Vec<Permission>>,
         csrf_hash: Option<String>,
@@ -75,7 +76,7 @@ impl App {
             permissions,
             csrf_hash,
             created_at: now,
-            expires_at: now + ttl_ms,
+            expires_at,
         };
         self.db
             .insert_token(&auth::token_hash(&token), &rec)
@@ -88,7 +89,14 @@ impl App {
         let user = self.check_login(p).await?;
         let ttl = self.config.token_ttl.as_millis() as i64;
         let (token, rec) = self
-            .issue_token(user.id, TokenKind::Session, ttl, None, None, None)
+            .issue_token(
+                user.id,
+                TokenKind::Session,
+                db::now_ms() + ttl,
+                None,
+                None,
+                None,
+            )
             .await?;
         Ok(LoginResponse {
             token,
@@ -107,7 +115,7 @@ impl App {
             .issue_token(
                 user.id,
                 TokenKind::Cookie,
-                ttl,
+                db::now_ms() + ttl,
                 None,
                 None,
                 Some(auth::token_hash(&csrf)),
@@ -170,6 +178,7 @@ impl App {
             grants,
             user,
             token_limit: rec.permissions,
+            token_expires_at: Some(rec.expires_at),
         })
     }
 

@@ -42,12 +42,15 @@ impl App {
                 format!("you do not hold {missing}"),
             ));
         }
-        let ttl = i64::from(p.expires_in_days.unwrap_or(90)) * DAY_MS;
+        // A token ends no later than the one that mints it: a 12-hour session cannot make a
+        // 365-day token.
+        let asked = db::now_ms() + i64::from(p.expires_in_days.unwrap_or(90)) * DAY_MS;
+        let expires_at = actor.token_expires_at.map_or(asked, |end| asked.min(end));
         let (token, rec) = self
             .issue_token(
                 actor.user.id,
                 TokenKind::Api,
-                ttl,
+                expires_at,
                 Some(p.name),
                 p.permissions,
                 None,

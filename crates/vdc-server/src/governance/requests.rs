@@ -164,6 +164,7 @@ impl App {
             grants: self.grants_of(user.id).await?,
             user: user.clone(),
             token_limit: None,
+            token_expires_at: None,
         };
         let outcome =
             match requester.require(Permission::RequestCreate, On::department(r.department_id)) {
@@ -178,6 +179,7 @@ impl App {
                             cluster: None,
                         }],
                         token_limit: None,
+                        token_expires_at: None,
                     };
                     let group = VmGroupCreateParams { vms: r.vms.clone() };
                     self.create_vm_group(&on_behalf, group).await

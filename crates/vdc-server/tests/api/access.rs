@@ -1257,13 +1257,35 @@ pub(super) async fn requests_auto_approved_or_approved_in_order(store: Store) {
         &beth,
         "POST",
         &reject,
-        json!({"reason": "no GPUs this quarter"}),
+        json!({"reason": "=HYPERLINK(\"http://x\", \"no GPUs this quarter\")"}),
         StatusCode::OK,
     )
     .await;
     assert_eq!(
         (r["state"].as_str(), r["reason"].as_str()),
-        (Some("rejected"), Some("no GPUs this quarter"))
+        (
+            Some("rejected"),
+            Some("=HYPERLINK(\"http://x\", \"no GPUs this quarter\")")
+        )
+    );
+    // The reason is the audit record's detail: a spreadsheet opening the CSV export must not
+    // run it as a formula.
+    let csv = s
+        .http
+        .get(format!(
+            "{}/api/v1/audit/export?action=request.reject",
+            s.base
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://x\"\", \"\"no GPUs this quarter\"\")\""),
+        "{csv}"
     );
     expect(
         &s,
@@ -1466,6 +1488,8 @@ pub(super) async fn scoped_tokens_and_cookie_sessions_with_csrf(store: Store) {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{child}");
     assert_eq!(child["permissions"], json!(["inventory.read"]), "{child}");
+    // … and none that outlives it: asked for the default 90 days, it ends with its parent.
+    assert_eq!(child["expires_at"], t["expires_at"], "{child} {t}");
     let child_token = child["token"].as_str().unwrap().to_string();
     let (st, _) = s
         .call(
