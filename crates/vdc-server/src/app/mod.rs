@@ -11,6 +11,7 @@ pub mod actor;
 pub mod clock;
 pub mod config;
 pub mod fleet;
+pub(crate) mod hooks;
 pub(crate) mod parts;
 pub mod views;
 

@@ -18,6 +18,7 @@ use vdc_types::*;
 
 use crate::app::fleet::blocking;
 use crate::app::fleet::vm_driver;
+use crate::app::hooks;
 use crate::app::{App, Part};
 use crate::jobs::{self, JobSpec};
 
@@ -267,21 +268,16 @@ impl App {
         let host = self.db.get_host(host_id).await?;
         let mut agent = Agent::None;
         if let Some(cmd) = &self.config.ha.fence_command {
-            let out = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd.expose())
-                .env("VDC_HOST_NAME", &host.name)
-                .env("VDC_HOST_URI", &host.uri)
-                .output()
-                .await;
-            agent = match out {
-                Ok(o) if o.status.success() => Agent::PoweredOff,
-                Ok(o) => Agent::Failed(format!(
-                    "{}: {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-                Err(e) => Agent::Failed(e.to_string()),
+            // The agent has until fencing's deadline; then it is killed.
+            let env = [
+                ("VDC_HOST_NAME", host.name.as_str()),
+                ("VDC_HOST_URI", host.uri.as_str()),
+            ];
+            let left = dead_ms + self.config.ha.fence.timeout_ms - db::now_ms();
+            let timeout = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+            agent = match hooks::run("fence command", cmd.expose(), &env, timeout).await {
+                Ok(()) => Agent::PoweredOff,
+                Err(why) => Agent::Failed(why),
             };
         }
         loop {

@@ -13,6 +13,7 @@ use vdc_types::*;
 use crate::app::Actor;
 use crate::app::App;
 use crate::app::fleet::blocking;
+use crate::app::hooks;
 
 /// How long the power command may take.
 const POWER_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -31,35 +32,15 @@ impl App {
             let driver = self.fleet.driver(&host.uri)?;
             return blocking(move || driver.set_power(on)).await;
         };
-        let mut child = tokio::process::Command::new("sh");
-        child
-            .arg("-c")
-            .arg(&cmd)
-            .env("VDC_POWER_ACTION", if on { "on" } else { "off" })
-            .env("VDC_HOST_NAME", &host.name)
-            .env("VDC_HOST_URI", &host.uri)
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(POWER_COMMAND_TIMEOUT, child.output())
+        let action = if on { "on" } else { "off" };
+        let env = [
+            ("VDC_POWER_ACTION", action),
+            ("VDC_HOST_NAME", host.name.as_str()),
+            ("VDC_HOST_URI", host.uri.as_str()),
+        ];
+        hooks::run("power command", &cmd, &env, POWER_COMMAND_TIMEOUT)
             .await
-            .map_err(|_| {
-                unavailable(format!(
-                    "the power command did not finish in {} s",
-                    POWER_COMMAND_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|e| unavailable(format!("cannot run the power command: {e}")))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stderr = stderr.trim();
-        // Its last 400 characters say what went wrong.
-        let cut = stderr.char_indices().rev().nth(399).map_or(0, |(i, _)| i);
-        Err(unavailable(format!(
-            "the power command failed ({}): {}",
-            out.status,
-            &stderr[cut..]
-        )))
+            .map_err(unavailable)
     }
 
     /// Puts an empty, connected host in standby, or wakes a host in standby, recording who
