@@ -476,6 +476,17 @@ impl DataStore {
         Ok(())
     }
 
+    /// Deletes every token (session, browser session, API token) that ended by `now`; returns
+    /// how many.
+    pub async fn prune_tokens(&self, now: UnixMs) -> DbResult<u64> {
+        let res = sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(q("prune tokens"))?;
+        Ok(res.rows_affected())
+    }
+
     /// Revokes a token.
     pub async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
         sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")

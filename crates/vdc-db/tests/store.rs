@@ -1,15 +1,16 @@
 //! The store's own contracts, on both engines: runtime updates apply only with a newer
 //! generation, ownership changes refuse a stale one, and keyset pagination walks every row once
 //! in order whatever the page size, and a sync batch (which reads before it writes) commits
-//! while other connections keep writing.
+//! while other connections keep writing; ended tokens are pruned, live ones kept.
 
 use vdc_db::scratch::{Store, fresh_database};
 use vdc_db::{
-    DataStore, DbError, HostHardware, HostRegistration, HostSyncWrite, Vm, VmFilter, VmPatch,
-    VmReport,
+    DataStore, DbError, HostHardware, HostRegistration, HostSyncWrite, RoleBinding, TokenRecord,
+    User, Vm, VmFilter, VmPatch, VmReport,
 };
 use vdc_types::{
-    ClusterId, CpuTopology, HostId, HostState, HypervisorType, Management, PowerState, VmId,
+    ClusterId, CpuTopology, HostId, HostState, HypervisorType, Management, PowerState,
+    RoleBindingId, TokenId, TokenKind, UserId, VmId,
 };
 
 /// A store with one host in one cluster; the directory holds a SQLite file.
@@ -227,6 +228,58 @@ async fn sync_batches_commit_beside_other_writers(kind: Store) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Ended tokens (of every kind) go, live ones stay.
+async fn ended_tokens_are_pruned(kind: Store) {
+    let (db, _, _, _dir) = store(kind).await;
+    let user = User {
+        id: UserId::new(),
+        username: "tess".into(),
+        password_hash: "x".into(),
+        department_id: None,
+        directory_dn: None,
+        created_at: 0,
+    };
+    let binding = RoleBinding {
+        id: RoleBindingId::new(),
+        user_id: user.id,
+        role: "viewer".into(),
+        department_id: None,
+        cluster_id: None,
+        from_group: None,
+        created_at: 0,
+    };
+    db.insert_user(&user, &binding).await.unwrap();
+    let token = |kind, expires_at| TokenRecord {
+        id: Some(TokenId::new()),
+        user_id: user.id,
+        name: None,
+        kind,
+        permissions: None,
+        csrf_hash: None,
+        created_at: 0,
+        expires_at,
+    };
+    db.insert_token("ended-session", &token(TokenKind::Session, 1_000))
+        .await
+        .unwrap();
+    db.insert_token("ended-api", &token(TokenKind::Api, 2_000))
+        .await
+        .unwrap();
+    db.insert_token("live", &token(TokenKind::Api, i64::MAX / 2))
+        .await
+        .unwrap();
+    assert_eq!(db.prune_tokens(2_000).await.unwrap(), 2);
+    // Asked at a time they were valid, the pruned ones are gone for good.
+    for hash in ["ended-session", "ended-api"] {
+        assert!(
+            db.user_by_token(hash, 500).await.unwrap().is_none(),
+            "{hash}"
+        );
+    }
+    assert!(db.user_by_token("live", 500).await.unwrap().is_some());
+    assert_eq!(db.prune_tokens(2_000).await.unwrap(), 0);
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -245,5 +298,6 @@ macro_rules! on_both_stores {
 on_both_stores!(
     generations_guard_updates,
     pages_walk_every_row_once_in_order,
-    sync_batches_commit_beside_other_writers
+    sync_batches_commit_beside_other_writers,
+    ended_tokens_are_pruned
 );

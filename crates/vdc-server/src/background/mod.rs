@@ -116,6 +116,8 @@ pub fn activities(config: &Config) -> Vec<Activity> {
         }
     };
     let with_metrics = |d: Duration| every(config.metrics.interval.map(|_| d));
+    // On while the inventory sync is (a server whose sync is off is driven by its tests).
+    let after_sync = |d: Duration| every(sync.map(|_| d));
     let a = |name, purpose, schedule, run| Activity {
         name,
         purpose,
@@ -177,6 +179,12 @@ pub fn activities(config: &Config) -> Vec<Activity> {
             "warns before a lease ends, powers the VM off at its end, deletes it after retention",
             after("balancing"),
             Some(leases as Run),
+        ),
+        a(
+            "token-pruning",
+            "deletes sessions and API tokens that have ended",
+            after_sync(HOURLY),
+            Some(token_pruning as Run),
         ),
         Activity {
             paced: false,
@@ -282,6 +290,13 @@ fn leases(app: &App) -> Outcome<'_> {
         Ok(format!(
             "{warned} warned, {expired} powered off, {deleted} deleted"
         ))
+    })
+}
+
+fn token_pruning(app: &App) -> Outcome<'_> {
+    Box::pin(async move {
+        let n = app.db.prune_tokens(db::now_ms()).await?;
+        Ok(format!("{n} ended tokens deleted"))
     })
 }
 
@@ -515,7 +530,7 @@ pub fn markdown(config: &Config) -> String {
         "\nLoad sampling runs only while the inventory sync runs (every minute, or as seldom as\n\
          the sync), and balancing then leases run right after each sample in the same task, so\n\
          they act on fresh loads and never at the same time; anomaly learning, metrics writing\n\
-         and pruning run only while metrics are collected. Power steps (standby and wake) are\n\
+         and pruning run only while metrics are collected, token pruning while the sync runs. Power steps (standby and wake) are\n\
          part of a balancing round, because the power plan counts the VMs the round's moves\n\
          leave on each host.\n\n\
          A periodic activity other than HA takes at most a quarter of the time: a run that takes\n\

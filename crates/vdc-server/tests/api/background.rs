@@ -28,6 +28,7 @@ pub(super) async fn background_tasks_are_registered_and_report_their_runs(store:
         "load-sampling",
         "balancing",
         "leases",
+        "token-pruning",
         "ha",
     ];
     // Each periodic activity runs, and says what it did.
@@ -68,6 +69,12 @@ pub(super) async fn background_tasks_are_registered_and_report_their_runs(store:
     assert_eq!(by("leases")["schedule"], "after balancing");
     assert!(by("leases")["next_run_at"].is_null());
     assert_eq!(by("anomaly-learning")["schedule"], "every 1h");
+    assert!(
+        by("token-pruning")["last_outcome"]
+            .as_str()
+            .unwrap()
+            .ends_with("ended tokens deleted")
+    );
     assert_eq!(by("ha")["last_outcome"], "4 hosts judged: 4 alive");
     assert!(
         by("metrics-collection")["last_outcome"]
