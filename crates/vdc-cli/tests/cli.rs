@@ -253,7 +253,7 @@ fn serve_login_operate_and_no_secret_in_the_logs() {
     // second here) has run.
     let status = ok_json(vdc(&cfg, &server.url, &["status", "-o", "json"], &[]));
     let tasks = status.as_array().unwrap();
-    assert_eq!(tasks.len(), 10, "{status}");
+    assert_eq!(tasks.len(), registered_activities(), "{status}");
     let sync = tasks
         .iter()
         .find(|t| t["name"] == "inventory-sync")
@@ -429,6 +429,12 @@ fn serve_help_hides_secret_environment_values() {
         !help.contains("SECRET"),
         "a secret value in `vdc serve --help`:\n{help}"
     );
+}
+
+/// How many background activities the server registers (each is listed by `vdc status` and
+/// the web UI's Background page).
+fn registered_activities() -> usize {
+    vdc_server::background::activities(&vdc_server::Config::new("sqlite://unused")).len()
 }
 
 /// `libvirt-domains/` of the repository's test data. Missing data fails the test; it never skips it.
@@ -1450,7 +1456,7 @@ async fn web_ui_in_a_real_browser() {
     })
     .await;
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert_eq!(rows.len(), registered_activities(), "{rows:?}");
     let sync = rows.iter().find(|r| r[0] == "inventory-sync").unwrap();
     assert_eq!(sync[1], "ok", "{sync}");
     b.screenshot("background").await;
