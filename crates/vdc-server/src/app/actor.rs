@@ -72,8 +72,8 @@ pub struct Actor {
     pub grants: Vec<Grant>,
     /// The permissions the caller's token is limited to, if it is.
     pub token_limit: Option<Vec<Permission>>,
-    /// When the caller's token ends (`None`: acting for the server, not through a token):
-    /// tokens it mints end no later.
+    /// When the caller's API token ends: tokens it mints end no later (`None` for a password
+    /// login's session, which may mint long-lived tokens, and for the server's own actors).
     pub token_expires_at: Option<UnixMs>,
 }
 

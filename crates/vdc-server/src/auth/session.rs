@@ -178,7 +178,9 @@ impl App {
             grants,
             user,
             token_limit: rec.permissions,
-            token_expires_at: Some(rec.expires_at),
+            // A password login (session or browser cookie) may mint a long-lived API token;
+            // an API token only tokens that end no later than itself.
+            token_expires_at: (rec.kind == TokenKind::Api).then_some(rec.expires_at),
         })
     }
 

@@ -42,8 +42,8 @@ impl App {
                 format!("you do not hold {missing}"),
             ));
         }
-        // A token ends no later than the one that mints it: a 12-hour session cannot make a
-        // 365-day token.
+        // An API token mints only tokens that end no later than itself (a 30-day token cannot
+        // make a 365-day one); a password login's session may.
         let asked = db::now_ms() + i64::from(p.expires_in_days.unwrap_or(90)) * DAY_MS;
         let expires_at = actor.token_expires_at.map_or(asked, |end| asked.min(end));
         let (token, rec) = self
